@@ -1,0 +1,137 @@
+package h5
+
+/*
+#include <stdlib.h>
+#include "shim.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"strings"
+	"unsafe"
+)
+
+// CreateGroup creates a group (its parent must exist).
+func (f *File) CreateGroup(obj string) error {
+	var err error
+	call(func() {
+		g, e := f.f.CreateGroup(obj)
+		if e != nil {
+			err = libErr(fmt.Sprintf("cannot create group %q", obj))
+			return
+		}
+		if e := g.Close(); e != nil {
+			err = libErr(fmt.Sprintf("cannot close group %q", obj))
+		}
+	})
+	return err
+}
+
+// SetStrings writes a 1-D attribute of fixed-length, NUL-padded ASCII strings as long as the
+// longest one (at least 1 byte), as h5py writes a numpy bytes array.
+func (f *File) SetStrings(obj, name string, vals []string) error {
+	size := 1
+	for _, v := range vals {
+		if strings.IndexByte(v, 0) >= 0 {
+			return fmt.Errorf("%s: string %q contains a NUL byte", attrDesc(obj, name), v)
+		}
+		size = max(size, len(v))
+	}
+	buf := make([]byte, size*len(vals)+1)
+	for i, v := range vals {
+		copy(buf[i*size:], v)
+	}
+	cs, cn := cpath(obj), C.CString(name)
+	defer C.free(unsafe.Pointer(cs))
+	defer C.free(unsafe.Pointer(cn))
+	var err error
+	call(func() {
+		if C.gn_attr_write_fixed_str(f.hid(), cs, cn, (*C.char)(unsafe.Pointer(&buf[0])), C.size_t(size), C.hsize_t(len(vals))) < 0 {
+			err = libErr(fmt.Sprintf("cannot write %s", attrDesc(obj, name)))
+		}
+	})
+	return err
+}
+
+// SetString writes a scalar variable-length string attribute: ASCII as h5py writes bytes,
+// UTF-8 as it writes str.
+func (f *File) SetString(obj, name, val string, utf8 bool) error {
+	if strings.IndexByte(val, 0) >= 0 {
+		return fmt.Errorf("%s: the value contains a NUL byte", attrDesc(obj, name))
+	}
+	cs, cn, cv := cpath(obj), C.CString(name), C.CString(val)
+	defer C.free(unsafe.Pointer(cs))
+	defer C.free(unsafe.Pointer(cn))
+	defer C.free(unsafe.Pointer(cv))
+	u := C.int(0)
+	if utf8 {
+		u = 1
+	}
+	var err error
+	call(func() {
+		if C.gn_attr_write_vlen_str(f.hid(), cs, cn, cv, u) < 0 {
+			err = libErr(fmt.Sprintf("cannot write %s", attrDesc(obj, name)))
+		}
+	})
+	return err
+}
+
+// SetEmptyFloats writes an empty 1-D float64 attribute (what h5py writes for np.array([])).
+func (f *File) SetEmptyFloats(obj, name string) error {
+	cs, cn := cpath(obj), C.CString(name)
+	defer C.free(unsafe.Pointer(cs))
+	defer C.free(unsafe.Pointer(cn))
+	var err error
+	call(func() {
+		if C.gn_attr_write_empty_f64(f.hid(), cs, cn) < 0 {
+			err = libErr(fmt.Sprintf("cannot write %s", attrDesc(obj, name)))
+		}
+	})
+	return err
+}
+
+// Element types of created datasets (little-endian, as numpy writes them on x86).
+const (
+	Float32 = "float32"
+	Uint8   = "uint8"
+	Int64   = "int64"
+	Float64 = "float64"
+)
+
+// CreateDataset creates a contiguous dataset of the given element type and shape; fill it
+// with Write.
+func (f *File) CreateDataset(obj, elem string, dims []int) error {
+	var kind C.int
+	switch elem {
+	case Float32:
+		kind = C.GN_F32
+	case Float64:
+		kind = C.GN_F64
+	case Uint8:
+		kind = C.GN_U8
+	case Int64:
+		kind = C.GN_I64
+	default:
+		return fmt.Errorf("dataset %q: unsupported element type %q", obj, elem)
+	}
+	if len(dims) > C.GN_MAX_RANK {
+		return fmt.Errorf("dataset %q: rank %d is too large", obj, len(dims))
+	}
+	cd := make([]C.hsize_t, len(dims)+1)
+	for i, d := range dims {
+		if d < 0 {
+			return fmt.Errorf("dataset %q: negative dimension in %v", obj, dims)
+		}
+		cd[i] = C.hsize_t(d)
+	}
+	cs := cpath(obj)
+	defer C.free(unsafe.Pointer(cs))
+	var err error
+	call(func() {
+		if C.gn_dset_create(f.hid(), cs, kind, C.int(len(dims)), &cd[0]) < 0 {
+			err = libErr(fmt.Sprintf("cannot create dataset %q %s", obj, ShapeString(dims)))
+		}
+	})
+	return err
+}
