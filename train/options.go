@@ -1,0 +1,92 @@
+// Package train trains an nn.Model's weights in place with gorgonia.org/gorgonia (reverse-mode
+// autodiff, Adam): softmax cross-entropy on the output layer's logits, shuffled minibatches.
+// It serves the demo's BadNet and fine-tuning after pruning (Options.Mask).
+//
+// The gorgonia graph is built from the nn.Model: activations are NCHW inside it and kernels
+// (cout, cin, kh, kw), converted from and back to the Keras layouts of nn (NHWC, (kh, kw, cin,
+// cout)); Flatten reads channels-last (h, w, c) as Keras does, so the trained weights give the
+// same function under nn's semantics (nn/ref) as the graph computed.
+//
+// Training needs gorgonia's CPU engine: in the cuda build every entry point returns
+// ErrCUDABuild (the cuda binary hands training to the CPU build).
+package train
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"goodnet/nn"
+)
+
+// ErrCUDABuild is returned by every function of the cuda build.
+var ErrCUDABuild = errors.New("training runs in the CPU build (goodnet-cpu)")
+
+// Options configures Train. Zero values take the defaults in brackets.
+type Options struct {
+	Epochs    int     // passes over the data [10]
+	BatchSize int     // minibatch size [32]; the remainder of an epoch (n mod BatchSize) is skipped, a different one each epoch
+	LR        float64 // Adam learning rate [1e-3] (β1 0.9, β2 0.999, ε 1e-8)
+	Seed      int64   // seeds the shuffling
+	// Scale multiplies the inputs before the first layer [1]; e.g. 1/255 to train on 0–1
+	// pixels (the trained model then expects scaled inputs).
+	Scale float32
+	// Log, if set, gets one line per epoch (loss, train accuracy, images/s).
+	Log io.Writer
+	// Mask[layer][c] = true holds output channel c of a Conv2D (or unit c of a Dense) at zero:
+	// its kernel slice and bias are zeroed before training and after every step, and their
+	// gradients are dropped (fine-tuning after pruning). Slices must have the layer's length.
+	Mask map[string][]bool
+	// OnEpoch, if set, is called after each epoch with the model's weights updated to the
+	// current state; returning stop = true ends training early, an error aborts it.
+	OnEpoch func(e Epoch, m *nn.Model) (stop bool, err error)
+}
+
+// Epoch is what one pass over the data measured. Loss and Acc are averages over its
+// minibatches, computed on the weights as they were for each batch (as Keras reports them).
+type Epoch struct {
+	Epoch  int // from 1
+	Loss   float64
+	Acc    float64
+	Images int
+	Time   time.Duration
+}
+
+// History is the record of a Train call.
+type History struct {
+	Epochs []Epoch
+	Images int           // images processed in all
+	Time   time.Duration // training time, without graph building and callbacks
+}
+
+// ImagesPerSec is the training throughput.
+func (h *History) ImagesPerSec() float64 {
+	if h.Time <= 0 {
+		return 0
+	}
+	return float64(h.Images) / h.Time.Seconds()
+}
+
+func (o Options) withDefaults() Options {
+	if o.Epochs == 0 {
+		o.Epochs = 10
+	}
+	if o.BatchSize == 0 {
+		o.BatchSize = 32
+	}
+	if o.LR == 0 {
+		o.LR = 1e-3
+	}
+	if o.Scale == 0 {
+		o.Scale = 1
+	}
+	return o
+}
+
+func (o Options) check() error {
+	if o.Epochs < 0 || o.BatchSize < 0 || o.LR < 0 {
+		return fmt.Errorf("train: epochs %d, batch size %d and learning rate %g must not be negative", o.Epochs, o.BatchSize, o.LR)
+	}
+	return nil
+}

@@ -1,0 +1,382 @@
+//go:build !cuda
+
+package train
+
+import (
+	"bytes"
+	"math"
+	"math/rand"
+	"strings"
+	"testing"
+
+	G "gorgonia.org/gorgonia"
+
+	"goodnet/nn"
+	"goodnet/nn/ref"
+)
+
+// oddModel exercises what DeepID does not: "same" padding with an extra bottom/right pad,
+// strides, a "same" max-pool, Dropout, an Activation layer and a linear Dense before the output.
+func oddModel(t testing.TB) *nn.Model {
+	layers := []*nn.Layer{
+		{Name: "in", Kind: nn.Input, InShape: nn.Shape{11, 9, 2}},
+		{Name: "c1", Kind: nn.Conv2D, InputNames: []string{"in"}, Size: [2]int{4, 2}, Strides: [2]int{1, 1}, Padding: nn.Same, Filters: 5, Act: nn.ReLU, UseBias: true},
+		{Name: "c2", Kind: nn.Conv2D, InputNames: []string{"c1"}, Size: [2]int{3, 3}, Strides: [2]int{2, 2}, Padding: nn.Same, Filters: 6, Act: nn.Linear, UseBias: true},
+		{Name: "p1", Kind: nn.MaxPool2D, InputNames: []string{"c2"}, Size: [2]int{2, 3}, Strides: [2]int{2, 2}, Padding: nn.Same},
+		{Name: "c3", Kind: nn.Conv2D, InputNames: []string{"c1"}, Size: [2]int{3, 2}, Strides: [2]int{3, 2}, Filters: 4, Act: nn.ReLU},
+		{Name: "p2", Kind: nn.MaxPool2D, InputNames: []string{"c3"}, Size: [2]int{2, 2}, Strides: [2]int{1, 1}},
+		{Name: "f1", Kind: nn.Flatten, InputNames: []string{"p1"}},
+		{Name: "f2", Kind: nn.Flatten, InputNames: []string{"p2"}},
+		{Name: "d1", Kind: nn.Dense, InputNames: []string{"f1"}, Units: 7, UseBias: true},
+		{Name: "d2", Kind: nn.Dense, InputNames: []string{"f2"}, Units: 7, UseBias: true, Act: nn.ReLU},
+		{Name: "add", Kind: nn.Add, InputNames: []string{"d1", "d2"}},
+		{Name: "relu", Kind: nn.Act, InputNames: []string{"add"}, Act: nn.ReLU},
+		{Name: "drop", Kind: nn.Dropout, InputNames: []string{"relu"}, Rate: 0.5},
+		{Name: "out", Kind: nn.Dense, InputNames: []string{"drop"}, Units: 4, Act: nn.Softmax, UseBias: true},
+	}
+	m, err := nn.New("odd", layers, "in", "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func randInput(m *nn.Model, n int, seed int64, lo, hi float32) []float32 {
+	r := rand.New(rand.NewSource(seed))
+	x := make([]float32, n*m.InputShape().Size())
+	for i := range x {
+		x[i] = lo + (hi-lo)*r.Float32()
+	}
+	return x
+}
+
+// compareRef checks gorgonia's logits against nn/ref's: |a-b| ≤ 1e-4 · max|ref logit| per image.
+func compareRef(t *testing.T, m *nn.Model, x []float32, n int, scale float32) {
+	t.Helper()
+	got, err := Forward(m, x, n, scale)
+	if err != nil {
+		t.Fatal(err)
+	}
+	xs := ref.Widen(x)
+	for i := range xs {
+		xs[i] *= float64(scale)
+	}
+	want, err := ref.Run(m, map[string][]float64{m.Input.Name: xs}, n, m.Output.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := m.NumClasses()
+	for i := 0; i < n; i++ {
+		scl := 0.0
+		for _, v := range want[0][i*k : (i+1)*k] {
+			scl = math.Max(scl, math.Abs(v))
+		}
+		for j := 0; j < k; j++ {
+			a, b := float64(got[i*k+j]), want[0][i*k+j]
+			if math.Abs(a-b) > 1e-4*scl+1e-6 {
+				t.Fatalf("%s: image %d logit %d: gorgonia %g, ref %g (scale %g)", m.Name, i, j, a, b, scl)
+			}
+		}
+	}
+}
+
+func TestLayoutRoundTrip(t *testing.T) {
+	r := rand.New(rand.NewSource(1))
+	w := make([]float32, 3*2*5*7)
+	for i := range w {
+		w[i] = r.Float32()
+	}
+	o := kerasToOIHW(w, 3, 2, 5, 7)
+	// spot check: Keras (di, dj, c, o) = (2, 1, 4, 6) is OIHW (6, 4, 2, 1)
+	if o[((6*5+4)*3+2)*2+1] != w[((2*2+1)*5+4)*7+6] {
+		t.Fatal("kerasToOIHW puts (2,1,4,6) in the wrong place")
+	}
+	back := make([]float32, len(w))
+	oihwToKeras(back, o, 3, 2, 5, 7)
+	for i := range w {
+		if back[i] != w[i] {
+			t.Fatalf("round trip differs at %d", i)
+		}
+	}
+}
+
+func TestForwardMatchesRef(t *testing.T) {
+	odd := oddModel(t)
+	nn.RandomWeights(odd, 3)
+	compareRef(t, odd, randInput(odd, 5, 4, -1, 1), 5, 1)
+
+	d := nn.DeepID(33, 31, 6)
+	nn.RandomWeights(d, 5)
+	compareRef(t, d, randInput(d, 3, 6, 0, 255), 3, 1.0/255)
+
+	// more than one evaluation batch, with a remainder
+	small := nn.DeepID(31, 31, 3)
+	nn.RandomWeights(small, 7)
+	compareRef(t, small, randInput(small, EvalBatch+3, 8, 0, 1), EvalBatch+3, 1)
+}
+
+// toyData: n samples of k classes, each class a fixed random template plus noise; the
+// templates depend on the model only, the samples on seed.
+func toyData(m *nn.Model, n int, seed int64) ([]float32, []int32) {
+	in, k := m.InputShape().Size(), m.NumClasses()
+	tr := rand.New(rand.NewSource(int64(in*1000 + k)))
+	tmpl := make([]float32, k*in)
+	for i := range tmpl {
+		tmpl[i] = tr.Float32()
+	}
+	r := rand.New(rand.NewSource(seed))
+	x := make([]float32, n*in)
+	y := make([]int32, n)
+	for i := 0; i < n; i++ {
+		c := r.Intn(k)
+		y[i] = int32(c)
+		for j := 0; j < in; j++ {
+			x[i*in+j] = tmpl[c*in+j] + 0.3*float32(r.NormFloat64())
+		}
+	}
+	return x, y
+}
+
+func TestLossGoesDown(t *testing.T) {
+	for _, mk := range []func() *nn.Model{func() *nn.Model { return oddModel(t) }, func() *nn.Model { return nn.DeepID(33, 31, 4) }} {
+		m := mk()
+		nn.RandomWeights(m, 11)
+		n := 120
+		x, y := toyData(m, n, 12)
+		var log bytes.Buffer
+		h, err := Train(m, x, y, n, Options{Epochs: 12, BatchSize: 16, LR: 3e-3, Seed: 1, Log: &log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(h.Epochs) != 12 || h.Images != 12*112 {
+			t.Fatalf("%s: %d epochs, %d images; want 12, %d", m.Name, len(h.Epochs), h.Images, 12*112)
+		}
+		first, last := h.Epochs[0], h.Epochs[len(h.Epochs)-1]
+		t.Logf("%s: loss %.3f → %.3f, acc %.2f → %.2f", m.Name, first.Loss, last.Loss, first.Acc, last.Acc)
+		if !(last.Loss < 0.5*first.Loss) || last.Acc < 0.9 {
+			t.Errorf("%s: loss %.3f → %.3f, train acc %.2f: did not learn\n%s", m.Name, first.Loss, last.Loss, last.Acc, log.String())
+		}
+		if strings.Count(log.String(), "\n") != 12 {
+			t.Errorf("log has not one line per epoch:\n%s", log.String())
+		}
+		// the trained weights, written back in Keras layouts, give gorgonia's function under nn/ref
+		compareRef(t, m, x[:7*m.InputShape().Size()], 7, 1)
+		// and they are good on fresh data from the same classes
+		xt, yt := toyData(m, 60, 99)
+		logits, err := Forward(m, xt, 60, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ok := 0
+		for i, c := range nn.Argmax(logits, 60, m.NumClasses()) {
+			if c == yt[i] {
+				ok++
+			}
+		}
+		if ok < 54 {
+			t.Errorf("%s: %d/60 right after training", m.Name, ok)
+		}
+	}
+}
+
+// TestGradients compares gorgonia's gradients with central differences of the float64
+// reference loss, for a few weights of every layer.
+func TestGradients(t *testing.T) {
+	m := oddModel(t)
+	nn.RandomWeights(m, 21)
+	n := 6
+	x, y := toyData(m, n, 22)
+	gr, err := build(m, n, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm := G.NewTapeMachine(gr.g, G.BindDualValues(gr.learnables()...))
+	defer vm.Close()
+	k := m.NumClasses()
+	yb := make([]float32, n*k)
+	for i, c := range y {
+		yb[i*k+int(c)] = 1
+	}
+	if err := G.Let(gr.x, tensorOf(gr.x, x)); err != nil {
+		t.Fatal(err)
+	}
+	if err := G.Let(gr.y, tensorOf(gr.y, yb)); err != nil {
+		t.Fatal(err)
+	}
+	if err := vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	refLoss := func() float64 {
+		out, err := ref.Run(m, map[string][]float64{m.Input.Name: ref.Widen(x)}, n, m.Output.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := 0.0
+		for i := 0; i < n; i++ {
+			row := out[0][i*k : (i+1)*k]
+			mx := math.Inf(-1)
+			for _, v := range row {
+				mx = math.Max(mx, v)
+			}
+			z := 0.0
+			for _, v := range row {
+				z += math.Exp(v - mx)
+			}
+			s += math.Log(z) + mx - row[y[i]]
+		}
+		return s / float64(n)
+	}
+	if a, b := float64(gr.loss.Value().Data().(float32)), refLoss(); math.Abs(a-b) > 1e-4*math.Abs(b) {
+		t.Fatalf("loss: gorgonia %g, ref %g", a, b)
+	}
+	r := rand.New(rand.NewSource(23))
+	checked := 0
+	for _, p := range gr.params {
+		gw, _ := p.w.Grad()
+		gk := gw.Data().([]float32)
+		l := p.l
+		var gKeras []float32
+		if l.Kind == nn.Conv2D {
+			gKeras = make([]float32, len(gk))
+			oihwToKeras(gKeras, gk, l.Size[0], l.Size[1], l.InShape[2], l.Filters)
+		} else {
+			gKeras = gk
+		}
+		check := func(name string, w []float32, i int, g float32) {
+			// small steps: larger ones cross ReLU and max-pool kinks
+			const eps = 1e-5
+			old := w[i]
+			w[i] = old + eps
+			hi := float64(w[i])
+			lp := refLoss()
+			w[i] = old - eps
+			lo := float64(w[i])
+			lm := refLoss()
+			w[i] = old
+			fd := (lp - lm) / (hi - lo)
+			if math.Abs(fd-float64(g)) > 2e-3+2e-2*math.Abs(fd) {
+				t.Errorf("%s %s[%d]: gorgonia gradient %g, finite difference %g", l.Name, name, i, g, fd)
+			}
+			checked++
+		}
+		for j := 0; j < 6; j++ {
+			i := r.Intn(len(l.W))
+			check("kernel", l.W, i, gKeras[i])
+		}
+		if p.b != nil {
+			gb, _ := p.b.Grad()
+			for j := 0; j < 3; j++ {
+				i := r.Intn(len(l.B))
+				check("bias", l.B, i, gb.Data().([]float32)[i])
+			}
+		}
+	}
+	if checked < 30 {
+		t.Fatalf("only %d gradients checked", checked)
+	}
+}
+
+func TestMask(t *testing.T) {
+	m := nn.DeepID(33, 31, 4)
+	nn.RandomWeights(m, 31)
+	before := m.Clone()
+	mask := map[string][]bool{"conv_3": make([]bool, 60), "fc_1": make([]bool, 160)}
+	for _, c := range []int{0, 7, 59} {
+		mask["conv_3"][c] = true
+	}
+	mask["fc_1"][3] = true
+	n := 64
+	x, y := toyData(m, n, 32)
+	if _, err := Train(m, x, y, n, Options{Epochs: 2, BatchSize: 16, LR: 1e-2, Mask: mask}); err != nil {
+		t.Fatal(err)
+	}
+	c3, f1 := m.Layer("conv_3"), m.Layer("fc_1")
+	changed := 0
+	for i, w := range c3.W {
+		o := i % 60
+		if mask["conv_3"][o] && w != 0 {
+			t.Fatalf("conv_3 kernel %d (channel %d) = %g, want 0", i, o, w)
+		}
+		if !mask["conv_3"][o] && w != before.Layer("conv_3").W[i] {
+			changed++
+		}
+	}
+	if changed == 0 {
+		t.Fatal("unmasked conv_3 weights did not change")
+	}
+	for _, c := range []int{0, 7, 59} {
+		if c3.B[c] != 0 {
+			t.Fatalf("conv_3 bias %d = %g", c, c3.B[c])
+		}
+	}
+	for i := 3; i < len(f1.W); i += 160 {
+		if f1.W[i] != 0 {
+			t.Fatalf("fc_1 kernel %d = %g, want 0", i, f1.W[i])
+		}
+	}
+	if f1.B[3] != 0 || f1.B[4] == before.Layer("fc_1").B[4] {
+		t.Fatalf("fc_1 bias 3 = %g (want 0), bias 4 unchanged: %v", f1.B[3], f1.B[4] == before.Layer("fc_1").B[4])
+	}
+}
+
+func TestErrors(t *testing.T) {
+	m := nn.DeepID(33, 31, 4)
+	nn.RandomWeights(m, 1)
+	x, y := toyData(m, 8, 1)
+	cases := map[string]func() error{
+		"input values": func() error { _, err := Train(m, x[:10], y, 8, Options{}); return err },
+		"labels for":   func() error { _, err := Train(m, x, y[:3], 8, Options{}); return err },
+		"outside 0..3": func() error {
+			bad := append([]int32(nil), y...)
+			bad[2] = 4
+			_, err := Train(m, x, bad, 8, Options{})
+			return err
+		},
+		"not a Conv2D or Dense": func() error {
+			_, err := Train(m, x, y, 8, Options{Mask: map[string][]bool{"pool_1": make([]bool, 20)}})
+			return err
+		},
+		"has 3 entries": func() error {
+			_, err := Train(m, x, y, 8, Options{Mask: map[string][]bool{"conv_1": make([]bool, 3)}})
+			return err
+		},
+		"weights missing": func() error {
+			_, err := Train(nn.DeepID(33, 31, 4), x, y, 8, Options{})
+			return err
+		},
+		"must not be negative": func() error { _, err := Train(m, x, y, 8, Options{Epochs: -1}); return err },
+	}
+	for want, f := range cases {
+		err := f()
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("want an error containing %q, got %v", want, err)
+		}
+	}
+}
+
+func BenchmarkTrainDeepID(b *testing.B) {
+	for _, bs := range []int{32, 64} {
+		b.Run(map[int]string{32: "batch32", 64: "batch64"}[bs], func(b *testing.B) {
+			m := nn.DeepID(55, 47, 1283)
+			nn.RandomWeights(m, 1)
+			n := 4 * bs
+			x, y := toyData(m, n, 2)
+			b.ResetTimer()
+			var imgs int
+			var secs float64
+			for i := 0; i < b.N; i++ {
+				h, err := Train(m, x, y, n, Options{Epochs: 1, BatchSize: bs, Scale: 1})
+				if err != nil {
+					b.Fatal(err)
+				}
+				imgs += h.Images
+				secs += h.Time.Seconds()
+			}
+			b.ReportMetric(float64(imgs)/secs, "img/s")
+		})
+	}
+}
+
+func tensorOf(n *G.Node, v []float32) G.Value {
+	return tensorNew(n.Shape(), v)
+}
