@@ -1,0 +1,225 @@
+package keras
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"goodnet/keras/h5"
+	"goodnet/nn"
+)
+
+// Info summarises a Keras file for `goodnet inspect`.
+type Info struct {
+	Path         string
+	KerasVersion string
+	Backend      string
+	// HasArchitecture: the file has a model_config (a full model file).
+	HasArchitecture bool
+	// ModelClass is model_config's class_name ("Functional", "Model", "Sequential").
+	ModelClass string
+	// Arch is the architecture parsed from model_config (no weights); nil when there is none
+	// or ArchErr says why it does not parse.
+	Arch    *nn.Model
+	ArchErr string
+	// WeightsGroup is where the weights are: "/" (weights-only file) or "model_weights";
+	// "" when the file has none.
+	WeightsGroup string
+	// Layers are the layers of layer_names, in that order, with their weight tensors.
+	Layers []LayerInfo
+	// Objects is the file's structure, as `h5dump -H` shows it: every group and dataset
+	// (depth first, names in order) with its attributes.
+	Objects []Object
+}
+
+// LayerInfo is one layer of a weights group.
+type LayerInfo struct {
+	Name    string
+	Tensors []Tensor
+}
+
+// Tensor is one weight tensor.
+type Tensor struct {
+	Name  string // as in weight_names, e.g. "conv_1/kernel:0"
+	Path  string // the dataset
+	DType string // "float32"
+	Shape []int
+}
+
+// Object is a group or dataset of the file.
+type Object struct {
+	Path  string // "/" for the root
+	Kind  string // "group" or "dataset"
+	DType string // datasets
+	Shape []int  // datasets
+	Attrs []Attr
+}
+
+// Attr is an attribute: its type and shape (nil for a scalar).
+type Attr struct {
+	Name  string
+	DType string
+	Shape []int
+}
+
+// Inspect summarises a Keras file: version, backend, whether it has an architecture, its
+// layers and their tensors, and its whole structure. Only an unreadable file is an error;
+// a model_config that does not parse is reported in ArchErr.
+func Inspect(path string) (*Info, error) {
+	f, err := h5.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	in := &Info{Path: path}
+	if f.HasAttr("/", "model_config") {
+		in.HasArchitecture = true
+		js, err := f.AttrString("/", "model_config")
+		if err != nil {
+			in.ArchErr = err.Error()
+		} else if m, err := ParseConfig([]byte(js)); err != nil {
+			in.ArchErr = err.Error()
+			in.ModelClass = classOf(js)
+		} else {
+			in.Arch, in.ModelClass = m, classOf(js)
+		}
+	}
+	switch {
+	case f.HasAttr("/", "layer_names"):
+		in.WeightsGroup = "/"
+	case f.Kind("model_weights") == h5.Group:
+		in.WeightsGroup = "model_weights"
+	}
+	g := in.WeightsGroup
+	if g == "" {
+		g = "/"
+	}
+	in.KerasVersion, in.Backend = fileVersion(f, g)
+	if in.WeightsGroup != "" && f.HasAttr(g, "layer_names") {
+		names, err := f.AttrStrings(g, "layer_names")
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", path, err)
+		}
+		for _, n := range names {
+			li := LayerInfo{Name: n}
+			lg := h5.Join(g, n)
+			if validName(n) && f.Kind(lg) == h5.Group {
+				paths, err := weightPaths(f, lg)
+				if err != nil {
+					return nil, fmt.Errorf("%s: layer %q: %v", path, n, err)
+				}
+				for _, q := range paths {
+					di, err := f.DatasetInfo(q)
+					if err != nil {
+						return nil, fmt.Errorf("%s: %v", path, err)
+					}
+					li.Tensors = append(li.Tensors, Tensor{Name: strings.TrimPrefix(q, lg+"/"), Path: q, DType: di.Type.String(), Shape: di.Dims})
+				}
+			}
+			in.Layers = append(in.Layers, li)
+		}
+	}
+	in.Objects, err = structure(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	return in, nil
+}
+
+func classOf(js string) string {
+	// A light look at the class without a full parse (the config may not parse).
+	i := strings.Index(js, `"class_name"`)
+	if i < 0 {
+		return ""
+	}
+	rest := strings.TrimLeft(js[i+len(`"class_name"`):], " :")
+	if !strings.HasPrefix(rest, `"`) {
+		return ""
+	}
+	rest = rest[1:]
+	if j := strings.IndexByte(rest, '"'); j >= 0 {
+		return rest[:j]
+	}
+	return ""
+}
+
+const maxObjects = 100000
+
+// structure walks the file depth first (groups nest at most 32 deep; hard-link cycles end
+// there).
+func structure(f *h5.File) ([]Object, error) {
+	var out []Object
+	var walk func(p string, depth int) error
+	walk = func(p string, depth int) error {
+		if len(out) >= maxObjects {
+			return fmt.Errorf("more than %d objects", maxObjects)
+		}
+		o := Object{Path: p, Kind: f.Kind(p).String()}
+		attrs, err := f.AttrNames(p)
+		if err != nil {
+			return err
+		}
+		for _, a := range attrs {
+			ai, err := f.AttrInfo(p, a)
+			if err != nil {
+				return err
+			}
+			o.Attrs = append(o.Attrs, Attr{Name: a, DType: ai.Type.String(), Shape: ai.Dims})
+		}
+		if o.Kind == "dataset" {
+			di, err := f.DatasetInfo(p)
+			if err != nil {
+				return err
+			}
+			o.DType, o.Shape = di.Type.String(), di.Dims
+		}
+		out = append(out, o)
+		if o.Kind != "group" || depth >= 32 {
+			return nil
+		}
+		names, _, err := f.Children(p)
+		if err != nil {
+			return err
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			if err := walk(h5.Join(p, n), depth+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return out, walk("/", 0)
+}
+
+// String is a short human-readable summary.
+func (in *Info) String() string {
+	var b strings.Builder
+	kind := "weights only (no architecture)"
+	if in.HasArchitecture {
+		kind = "full model (" + in.ModelClass + ")"
+	}
+	fmt.Fprintf(&b, "%s: Keras %s, backend %s, %s\n", in.Path, orDash(in.KerasVersion), orDash(in.Backend), kind)
+	if in.ArchErr != "" {
+		fmt.Fprintf(&b, "  architecture does not load: %s\n", in.ArchErr)
+	}
+	for _, l := range in.Layers {
+		if len(l.Tensors) == 0 {
+			fmt.Fprintf(&b, "  %s\n", l.Name)
+			continue
+		}
+		var ts []string
+		for _, t := range l.Tensors {
+			ts = append(ts, fmt.Sprintf("%s %s %s", t.Name, t.DType, h5.ShapeString(t.Shape)))
+		}
+		fmt.Fprintf(&b, "  %s: %s\n", l.Name, strings.Join(ts, ", "))
+	}
+	return b.String()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,294 @@
+// Package keras reads and writes Keras HDF5 files: full model files (model.save: root
+// attribute model_config + group model_weights) and weights-only files (save_weights: root
+// attribute layer_names, one group per layer), as Keras 2.3/2.4 write them.
+//
+// Errors name the file, and the layer where there is one:
+// `bd_net.h5: layer "conv_3": kernel "model_weights/conv_3/conv_3/kernel:0" has shape (3, 3, 40, 50), the architecture needs (3, 3, 40, 60)`.
+//
+// cgo: the package links libhdf5 (Debian's serial build) through gonum.org/v1/hdf5 and the
+// shim in keras/h5.
+package keras
+
+import (
+	"fmt"
+	"math"
+	"path"
+	"sort"
+	"strings"
+
+	"goodnet/keras/h5"
+	"goodnet/nn"
+)
+
+// LoadModel reads a full Keras model file: the architecture from the root attribute
+// model_config and the weights from the group model_weights. A weights-only file is an error
+// saying it has no architecture.
+func LoadModel(path string) (*nn.Model, error) {
+	f, err := h5.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if !f.HasAttr("/", "model_config") {
+		if f.HasAttr("/", "layer_names") {
+			return nil, fmt.Errorf("%s: a weights-only file (save_weights): it has no architecture; load its weights into one (LoadWeights)", path)
+		}
+		return nil, fmt.Errorf("%s: no model_config attribute: not a Keras model file", path)
+	}
+	js, err := f.AttrString("/", "model_config")
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	m, err := ParseConfig([]byte(js))
+	if err != nil {
+		return nil, fmt.Errorf("%s: model_config: %v", path, err)
+	}
+	if f.Kind("model_weights") != h5.Group {
+		return nil, fmt.Errorf("%s: no model_weights group: the file has an architecture but no weights", path)
+	}
+	if err := loadWeights(f, m, "model_weights"); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// LoadWeights reads the weights of a weights-only file (root attribute layer_names, one group
+// per layer) or of a full model file (group model_weights) into m, in place. Every layer of m
+// with weights must be found by name, with tensors of exactly the shapes of
+// Layer.WeightShapes() (float32, or float64 converted to float32); layers of the file that m
+// lacks are ignored. On error m is unchanged.
+func LoadWeights(m *nn.Model, path string) error {
+	f, err := h5.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	g := ""
+	switch {
+	case f.HasAttr("/", "layer_names"):
+		g = "/"
+	case f.Kind("model_weights") == h5.Group:
+		g = "model_weights"
+	default:
+		return fmt.Errorf("%s: no Keras weights (neither a layer_names attribute nor a model_weights group)", path)
+	}
+	return loadWeights(f, m, g)
+}
+
+type loaded struct {
+	l    *nn.Layer
+	w, b []float32
+}
+
+func loadWeights(f *h5.File, m *nn.Model, g string) error {
+	p := f.Path()
+	version, backend := fileVersion(f, g)
+	if strings.HasPrefix(version, "1.") || version == "1" {
+		return fmt.Errorf("%s: written by Keras %s: Keras 1 weight layouts are not supported", p, version)
+	}
+	if backend == "theano" {
+		return fmt.Errorf("%s: written with the theano backend (flipped convolution kernels): not supported", p)
+	}
+	var fileLayers []string
+	if f.HasAttr(g, "layer_names") {
+		var err error
+		if fileLayers, err = f.AttrStrings(g, "layer_names"); err != nil {
+			return fmt.Errorf("%s: %v", p, err)
+		}
+	}
+	var all []loaded
+	for _, l := range m.Layers {
+		if !l.HasWeights() {
+			continue
+		}
+		w, b, err := readLayer(f, g, l, fileLayers)
+		if err != nil {
+			return fmt.Errorf("%s: layer %q: %v", p, l.Name, err)
+		}
+		all = append(all, loaded{l, w, b})
+	}
+	for _, x := range all {
+		x.l.W, x.l.B = x.w, x.b
+	}
+	m.KerasVersion, m.KerasBackend, m.Source = version, backend, p
+	return nil
+}
+
+// fileVersion is the keras_version and backend of the root or of the weights group.
+func fileVersion(f *h5.File, g string) (version, backend string) {
+	for _, o := range []string{"/", g} {
+		if version == "" && f.HasAttr(o, "keras_version") {
+			version, _ = f.AttrString(o, "keras_version")
+		}
+		if backend == "" && f.HasAttr(o, "backend") {
+			backend, _ = f.AttrString(o, "backend")
+		}
+	}
+	return version, backend
+}
+
+func validName(name string) bool {
+	return name != "" && name != "." && name != ".." && !strings.ContainsAny(name, "/\x00")
+}
+
+// readLayer reads and checks the kernel and bias of one layer.
+func readLayer(f *h5.File, g string, l *nn.Layer, fileLayers []string) (w, b []float32, err error) {
+	if !validName(l.Name) {
+		return nil, nil, fmt.Errorf("the name cannot be an HDF5 group name")
+	}
+	lg := h5.Join(g, l.Name)
+	if f.Kind(lg) != h5.Group {
+		if len(fileLayers) > 0 {
+			return nil, nil, fmt.Errorf("no weights in the file (its layers: %s)", strings.Join(fileLayers, ", "))
+		}
+		return nil, nil, fmt.Errorf("no weights in the file (no group %q)", lg)
+	}
+	paths, err := weightPaths(f, lg)
+	if err != nil {
+		return nil, nil, err
+	}
+	shapes := l.WeightShapes()
+	what := []string{"kernel", "bias"}
+	if len(paths) != len(shapes) {
+		var need []string
+		for i, s := range shapes {
+			need = append(need, what[i]+" "+h5.ShapeString(s))
+		}
+		var have []string
+		for _, q := range paths {
+			have = append(have, strings.TrimPrefix(q, lg+"/"))
+		}
+		return nil, nil, fmt.Errorf("the file has %d weight tensors [%s], the architecture needs %d [%s]",
+			len(paths), strings.Join(have, ", "), len(shapes), strings.Join(need, ", "))
+	}
+	// Keras stores kernel then bias; trust the names when they say otherwise.
+	if len(paths) == 2 && strings.HasPrefix(path.Base(paths[0]), "bias") && strings.HasPrefix(path.Base(paths[1]), "kernel") {
+		paths[0], paths[1] = paths[1], paths[0]
+	}
+	out := make([][]float32, len(shapes))
+	for i, q := range paths {
+		if out[i], err = readTensor(f, q, what[i], shapes[i]); err != nil {
+			return nil, nil, err
+		}
+	}
+	w = out[0]
+	if len(out) > 1 {
+		b = out[1]
+	}
+	return w, b, nil
+}
+
+// weightPaths lists a layer's weight datasets: from its weight_names attribute, each name
+// relative to the layer group (Keras 2: "conv_1/kernel:0" → <layer>/conv_1/kernel:0; some
+// versions nest one level: "kernel:0"); a name not found there is looked for by its base name
+// anywhere under the group. Without weight_names, the datasets under the group are taken in
+// name order (kernel before bias).
+func weightPaths(f *h5.File, lg string) ([]string, error) {
+	under, err := datasetsUnder(f, lg, 0)
+	if err != nil {
+		return nil, err
+	}
+	if !f.HasAttr(lg, "weight_names") {
+		sort.SliceStable(under, func(i, j int) bool {
+			return strings.HasPrefix(path.Base(under[i]), "kernel") && !strings.HasPrefix(path.Base(under[j]), "kernel")
+		})
+		return under, nil
+	}
+	names, err := f.AttrStrings(lg, "weight_names")
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, n := range names {
+		q := h5.Join(lg, n)
+		if f.Kind(q) == h5.Dataset {
+			out = append(out, q)
+			continue
+		}
+		var found []string
+		for _, u := range under {
+			if path.Base(u) == path.Base(n) {
+				found = append(found, u)
+			}
+		}
+		if len(found) != 1 {
+			return nil, fmt.Errorf("weight %q (listed in weight_names) is not in the file", n)
+		}
+		out = append(out, found[0])
+	}
+	return out, nil
+}
+
+func datasetsUnder(f *h5.File, g string, depth int) ([]string, error) {
+	if depth > 4 {
+		return nil, nil
+	}
+	names, kinds, err := f.Children(g)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for i, n := range names {
+		q := h5.Join(g, n)
+		switch kinds[i] {
+		case h5.Dataset:
+			out = append(out, q)
+		case h5.Group:
+			sub, err := datasetsUnder(f, q, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, sub...)
+		}
+	}
+	return out, nil
+}
+
+// readTensor reads a float32 or float64 dataset of exactly the given shape as float32.
+func readTensor(f *h5.File, q, what string, shape []int) ([]float32, error) {
+	in, err := f.DatasetInfo(q)
+	if err != nil {
+		return nil, err
+	}
+	if in.Type.Class != h5.Float || (in.Type.Size != 4 && in.Type.Size != 8) {
+		return nil, fmt.Errorf("%s %q is %s (want float32 or float64)", what, q, in.Type)
+	}
+	if in.Dims == nil || !equalInts(in.Dims, shape) {
+		return nil, fmt.Errorf("%s %q has shape %s, the architecture needs %s", what, q, in.ShapeString(), h5.ShapeString(shape))
+	}
+	if err := f.CheckStorage(q, in); err != nil {
+		return nil, err
+	}
+	out := make([]float32, in.Len())
+	if in.Type.Size == 4 {
+		if err := f.Read(q, out, 0, 0); err != nil {
+			return nil, err
+		}
+	} else {
+		tmp := make([]float64, in.Len())
+		if err := f.Read(q, tmp, 0, 0); err != nil {
+			return nil, err
+		}
+		for i, v := range tmp {
+			out[i] = float32(v)
+		}
+	}
+	for i, v := range out {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return nil, fmt.Errorf("%s %q: value %d is %v (not finite)", what, q, i, v)
+		}
+	}
+	return out, nil
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,169 @@
+package keras
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"goodnet/keras/h5"
+	"goodnet/nn"
+)
+
+// DefaultKerasVersion is the keras_version written to full model files (their Functional
+// config needs Keras ≥ 2.4) and to weights-only files of models not read from a Keras 2 file.
+const DefaultKerasVersion = "2.4.0"
+
+// SaveWeights writes m's weights in Keras' weights-only layout (save_weights), like the lab's
+// bd_weights.h5: root attributes layer_names (fixed-length strings, every layer in m's order,
+// weightless ones included), backend and keras_version; per layer a group with attribute
+// weight_names ("conv_1/kernel:0", "conv_1/bias:0" as fixed-length strings, or an empty
+// float64 array) and the float32 datasets <layer>/<layer>/kernel:0 and bias:0.
+// The file is written to a temporary file in the same directory and renamed.
+func SaveWeights(m *nn.Model, path string) error {
+	version := m.KerasVersion
+	if !strings.HasPrefix(version, "2.") {
+		version = DefaultKerasVersion
+	}
+	return atomicWrite(path, func(f *h5.File) error {
+		return writeWeights(f, m, "/", version)
+	})
+}
+
+// SaveModel writes a full model file as Keras 2.4's model.save does: root attributes
+// model_config (MarshalConfig), keras_version and backend, and the group model_weights with
+// the weights-only layout inside. Written atomically like SaveWeights.
+func SaveModel(m *nn.Model, path string) error {
+	js, err := MarshalConfig(m)
+	if err != nil {
+		return fmt.Errorf("%s: %v", path, err)
+	}
+	return atomicWrite(path, func(f *h5.File) error {
+		// h5py writes str attributes as UTF-8 and bytes as ASCII; Keras 2.4 passes
+		// model_config as bytes and the versions as str.
+		if err := f.SetString("/", "backend", "tensorflow", true); err != nil {
+			return err
+		}
+		if err := f.SetString("/", "keras_version", DefaultKerasVersion, true); err != nil {
+			return err
+		}
+		if err := f.SetString("/", "model_config", string(js), false); err != nil {
+			return err
+		}
+		if err := f.CreateGroup("model_weights"); err != nil {
+			return err
+		}
+		return writeWeights(f, m, "model_weights", DefaultKerasVersion)
+	})
+}
+
+func writeWeights(f *h5.File, m *nn.Model, g, version string) error {
+	if err := m.CheckWeights(); err != nil {
+		return err
+	}
+	names := make([]string, len(m.Layers))
+	for i, l := range m.Layers {
+		if !validName(l.Name) {
+			return fmt.Errorf("layer %q: the name cannot be an HDF5 group name", l.Name)
+		}
+		names[i] = l.Name
+	}
+	if err := f.SetString(g, "backend", "tensorflow", false); err != nil {
+		return err
+	}
+	if err := f.SetString(g, "keras_version", version, false); err != nil {
+		return err
+	}
+	if err := f.SetStrings(g, "layer_names", names); err != nil {
+		return err
+	}
+	for _, l := range m.Layers {
+		lg := h5.Join(g, l.Name)
+		if err := f.CreateGroup(lg); err != nil {
+			return err
+		}
+		if !l.HasWeights() {
+			if err := f.SetEmptyFloats(lg, "weight_names"); err != nil {
+				return err
+			}
+			continue
+		}
+		shapes := l.WeightShapes()
+		data := [][]float32{l.W, l.B}
+		wn := []string{l.Name + "/kernel:0", l.Name + "/bias:0"}[:len(shapes)]
+		if err := f.SetStrings(lg, "weight_names", wn); err != nil {
+			return err
+		}
+		if err := f.CreateGroup(h5.Join(lg, l.Name)); err != nil {
+			return err
+		}
+		for i, s := range shapes {
+			q := h5.Join(lg, wn[i])
+			if err := f.CreateDataset(q, h5.Float32, s); err != nil {
+				return err
+			}
+			if err := f.Write(q, data[i], 0, 0); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// atomicWrite writes an HDF5 file through fn into a temporary file beside path, syncs it and
+// renames it to path. Errors name path.
+func atomicWrite(path string, fn func(*h5.File) error) error {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return fmt.Errorf("%s: is a directory", path)
+	}
+	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("%s: %v", path, err)
+	}
+	name := tmp.Name()
+	tmp.Close()
+	ok := false
+	defer func() {
+		if !ok {
+			os.Remove(name)
+		}
+	}()
+	f, err := h5.Create(name)
+	if err != nil {
+		return fmt.Errorf("%s: %v", path, err)
+	}
+	if err := fn(f); err != nil {
+		f.Close()
+		return fmt.Errorf("%s: %v", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("%s: %v", path, err)
+	}
+	if err := syncFile(name); err != nil {
+		return fmt.Errorf("%s: %v", path, err)
+	}
+	if err := os.Chmod(name, 0o644); err != nil {
+		return fmt.Errorf("%s: %v", path, err)
+	}
+	if err := os.Rename(name, path); err != nil {
+		return fmt.Errorf("%s: %v", path, err)
+	}
+	ok = true
+	return nil
+}
+
+func syncFile(name string) error {
+	fh, err := os.OpenFile(name, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	if err := fh.Sync(); err != nil {
+		fh.Close()
+		return err
+	}
+	return fh.Close()
+}
