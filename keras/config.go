@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"strconv"
 	"strings"
@@ -29,7 +30,7 @@ func ParseConfig(js []byte) (*nn.Model, error) {
 	if err := d.Decode(&top); err != nil {
 		return nil, fmt.Errorf("not valid JSON: %v", err)
 	}
-	if d.More() {
+	if _, err := d.Token(); err != io.EOF {
 		return nil, errors.New("not valid JSON: data after the top-level value")
 	}
 	o, ok := top.(map[string]any)
