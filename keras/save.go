@@ -2,8 +2,6 @@ package keras
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"goodnet/keras/h5"
@@ -25,7 +23,7 @@ func SaveWeights(m *nn.Model, path string) error {
 	if !strings.HasPrefix(version, "2.") {
 		version = DefaultKerasVersion
 	}
-	return atomicWrite(path, func(f *h5.File) error {
+	return h5.WriteAtomic(path, func(f *h5.File) error {
 		return writeWeights(f, m, "/", version)
 	})
 }
@@ -38,7 +36,7 @@ func SaveModel(m *nn.Model, path string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %v", path, err)
 	}
-	return atomicWrite(path, func(f *h5.File) error {
+	return h5.WriteAtomic(path, func(f *h5.File) error {
 		// h5py writes str attributes as UTF-8 and bytes as ASCII; Keras 2.4 passes
 		// model_config as bytes and the versions as str.
 		if err := f.SetString("/", "backend", "tensorflow", true); err != nil {
@@ -108,62 +106,4 @@ func writeWeights(f *h5.File, m *nn.Model, g, version string) error {
 		}
 	}
 	return nil
-}
-
-// atomicWrite writes an HDF5 file through fn into a temporary file beside path, syncs it and
-// renames it to path. Errors name path.
-func atomicWrite(path string, fn func(*h5.File) error) error {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	if st, err := os.Stat(path); err == nil && st.IsDir() {
-		return fmt.Errorf("%s: is a directory", path)
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("%s: %v", path, err)
-	}
-	name := tmp.Name()
-	tmp.Close()
-	ok := false
-	defer func() {
-		if !ok {
-			os.Remove(name)
-		}
-	}()
-	f, err := h5.Create(name)
-	if err != nil {
-		return fmt.Errorf("%s: %v", path, err)
-	}
-	if err := fn(f); err != nil {
-		f.Close()
-		return fmt.Errorf("%s: %v", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("%s: %v", path, err)
-	}
-	if err := syncFile(name); err != nil {
-		return fmt.Errorf("%s: %v", path, err)
-	}
-	if err := os.Chmod(name, 0o644); err != nil {
-		return fmt.Errorf("%s: %v", path, err)
-	}
-	if err := os.Rename(name, path); err != nil {
-		return fmt.Errorf("%s: %v", path, err)
-	}
-	ok = true
-	return nil
-}
-
-func syncFile(name string) error {
-	fh, err := os.OpenFile(name, os.O_RDWR, 0)
-	if err != nil {
-		return err
-	}
-	if err := fh.Sync(); err != nil {
-		fh.Close()
-		return err
-	}
-	return fh.Close()
 }
