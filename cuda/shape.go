@@ -1,0 +1,213 @@
+package cuda
+
+// This file is in every build (no build tag): the launch geometries and their checks are plain
+// Go, shared by the launchers (cuda builds), cuda/hostcheck and the tests of gpu/.
+
+import (
+	"fmt"
+	"math"
+
+	"goodnet/nn"
+)
+
+// Conv is the geometry of one convolution (kernel k_conv2d), per sample: input H×W×C, output
+// OH×OW×O, kernel KH×KW with strides SH×SW, and PT/PL zero rows/columns before the input
+// (Keras "same" padding; 0 for "valid").
+type Conv struct {
+	H, W, C   int
+	OH, OW, O int
+	KH, KW    int
+	SH, SW    int
+	PT, PL    int
+	ReLU      bool
+}
+
+// ConvOf is the geometry of a Conv2D layer.
+func ConvOf(l *nn.Layer) (Conv, error) {
+	if l.Kind != nn.Conv2D {
+		return Conv{}, fmt.Errorf("layer %q is a %s, not a Conv2D", l.Name, l.Kind)
+	}
+	if l.Act != nn.ReLU && l.Act != nn.Linear {
+		return Conv{}, fmt.Errorf("layer %q: activation %s is not supported on a Conv2D", l.Name, l.Act)
+	}
+	pt, pl := l.Pads()
+	s := Conv{
+		H: l.InShape[0], W: l.InShape[1], C: l.InShape[2],
+		OH: l.OutShape[0], OW: l.OutShape[1], O: l.OutShape[2],
+		KH: l.Size[0], KW: l.Size[1], SH: l.Strides[0], SW: l.Strides[1],
+		PT: pt, PL: pl, ReLU: l.Act == nn.ReLU,
+	}
+	return s, s.valid()
+}
+
+// In, Out are the values per sample; Taps the kernel rows (KH·KW·C); Weights the kernel size.
+func (s Conv) In() int      { return s.H * s.W * s.C }
+func (s Conv) Out() int     { return s.OH * s.OW * s.O }
+func (s Conv) Taps() int    { return s.KH * s.KW * s.C }
+func (s Conv) Weights() int { return s.Taps() * s.O }
+
+func (s Conv) valid() error {
+	for _, d := range []int{s.H, s.W, s.C, s.OH, s.OW, s.O, s.KH, s.KW, s.SH, s.SW} {
+		if d <= 0 {
+			return fmt.Errorf("conv2d: non-positive dimension in %+v", s)
+		}
+	}
+	if s.PT < 0 || s.PL < 0 || s.PT >= s.KH || s.PL >= s.KW {
+		return fmt.Errorf("conv2d: padding %d,%d outside kernel %dx%d", s.PT, s.PL, s.KH, s.KW)
+	}
+	// every element index of a sample, and of the kernel, fits the kernels' int arithmetic
+	for _, v := range []int{s.In(), s.Out(), s.Weights()} {
+		if v <= 0 || v > math.MaxInt32 {
+			return fmt.Errorf("conv2d: %+v is too large", s)
+		}
+	}
+	return nil
+}
+
+// Check validates a launch on n samples with buffers of the given lengths (bias 0: no bias).
+func (s Conv) Check(n, out, x, w, b int) error {
+	if err := s.valid(); err != nil {
+		return err
+	}
+	if err := checkN("conv2d", n); err != nil {
+		return err
+	}
+	return lens("conv2d", []lenCheck{
+		{"output", out, n * s.Out()}, {"input", x, n * s.In()}, {"kernel", w, s.Weights()},
+	}, b, s.O)
+}
+
+// Dense is the geometry of one dense layer (kernel k_dense): K inputs, O outputs.
+type Dense struct {
+	K, O int
+	ReLU bool
+}
+
+// DenseOf is the geometry of a Dense layer (softmax is not applied: logits).
+func DenseOf(l *nn.Layer) (Dense, error) {
+	if l.Kind != nn.Dense {
+		return Dense{}, fmt.Errorf("layer %q is a %s, not a Dense", l.Name, l.Kind)
+	}
+	s := Dense{K: l.InShape[0], O: l.Units, ReLU: l.Act == nn.ReLU}
+	return s, s.valid()
+}
+
+func (s Dense) valid() error {
+	if s.K <= 0 || s.O <= 0 || int64(s.K)*int64(s.O) > math.MaxInt32 {
+		return fmt.Errorf("dense: bad geometry %+v", s)
+	}
+	return nil
+}
+
+// Check validates a launch on n samples with buffers of the given lengths (bias 0: no bias).
+func (s Dense) Check(n, out, x, w, b int) error {
+	if err := s.valid(); err != nil {
+		return err
+	}
+	if err := checkN("dense", n); err != nil {
+		return err
+	}
+	return lens("dense", []lenCheck{
+		{"output", out, n * s.O}, {"input", x, n * s.K}, {"kernel", w, s.K * s.O},
+	}, b, s.O)
+}
+
+// Pool is the geometry of one max pooling (kernel k_maxpool): input H×W×C, output OH×OW×C,
+// window KH×KW, strides SH×SW, PT/PL ignored positions before the input ("same").
+type Pool struct {
+	H, W, C int
+	OH, OW  int
+	KH, KW  int
+	SH, SW  int
+	PT, PL  int
+}
+
+// PoolOf is the geometry of a MaxPooling2D layer.
+func PoolOf(l *nn.Layer) (Pool, error) {
+	if l.Kind != nn.MaxPool2D {
+		return Pool{}, fmt.Errorf("layer %q is a %s, not a MaxPooling2D", l.Name, l.Kind)
+	}
+	pt, pl := l.Pads()
+	s := Pool{
+		H: l.InShape[0], W: l.InShape[1], C: l.InShape[2], OH: l.OutShape[0], OW: l.OutShape[1],
+		KH: l.Size[0], KW: l.Size[1], SH: l.Strides[0], SW: l.Strides[1], PT: pt, PL: pl,
+	}
+	return s, s.valid()
+}
+
+// In, Out are the values per sample.
+func (s Pool) In() int  { return s.H * s.W * s.C }
+func (s Pool) Out() int { return s.OH * s.OW * s.C }
+
+func (s Pool) valid() error {
+	for _, d := range []int{s.H, s.W, s.C, s.OH, s.OW, s.KH, s.KW, s.SH, s.SW} {
+		if d <= 0 {
+			return fmt.Errorf("maxpool: non-positive dimension in %+v", s)
+		}
+	}
+	if s.PT < 0 || s.PL < 0 || s.PT >= s.KH || s.PL >= s.KW {
+		return fmt.Errorf("maxpool: padding %d,%d outside window %dx%d", s.PT, s.PL, s.KH, s.KW)
+	}
+	if int64(s.H)*int64(s.W)*int64(s.C) > math.MaxInt32 {
+		return fmt.Errorf("maxpool: %+v is too large", s)
+	}
+	return nil
+}
+
+// Check validates a launch on n samples.
+func (s Pool) Check(n, out, x int) error {
+	if err := s.valid(); err != nil {
+		return err
+	}
+	if err := checkN("maxpool", n); err != nil {
+		return err
+	}
+	return lens("maxpool", []lenCheck{{"output", out, n * s.Out()}, {"input", x, n * s.In()}}, 0, 0)
+}
+
+// SumRows is how many rows one block of k_channel_sum_partial sums (GN_SUM_ROWS of
+// kernels.cu; cuda/hostcheck's tests keep the two equal).
+const SumRows = 1024
+
+// SumScratch is the float64 scratch a channel sum of rows × C values needs.
+func SumScratch(rows, C int) int { return (rows + SumRows - 1) / SumRows * C }
+
+// CheckZeroChannels validates the channels to zero in a conv of O outputs: each in 0..O-1,
+// none twice.
+func CheckZeroChannels(O int, chans []int32) error {
+	seen := make(map[int32]bool, len(chans))
+	for _, c := range chans {
+		if c < 0 || int(c) >= O {
+			return fmt.Errorf("zero channels: channel %d outside 0..%d", c, O-1)
+		}
+		if seen[c] {
+			return fmt.Errorf("zero channels: channel %d listed twice", c)
+		}
+		seen[c] = true
+	}
+	return nil
+}
+
+type lenCheck struct {
+	what      string
+	got, want int
+}
+
+func lens(op string, cs []lenCheck, bias, wantBias int) error {
+	for _, c := range cs {
+		if c.got != c.want {
+			return fmt.Errorf("%s: %s has %d values, want %d", op, c.what, c.got, c.want)
+		}
+	}
+	if bias != 0 && bias != wantBias {
+		return fmt.Errorf("%s: bias has %d values, want %d", op, bias, wantBias)
+	}
+	return nil
+}
+
+func checkN(op string, n int) error {
+	if n < 0 {
+		return fmt.Errorf("%s: negative sample count %d", op, n)
+	}
+	return nil
+}
