@@ -6,8 +6,8 @@
 // the host waits for the kernels before it; any goroutine may call in (each call binds the
 // context to its OS thread).
 //
-// Everything that needs the driver carries the build tag cuda. The launch geometries (Conv,
-// Dense, Pool) and their checks are plain Go and build everywhere, so that cuda/hostcheck —
+// Everything that needs the driver carries the build tag cuda. The launch geometries (ConvShape,
+// DenseShape, PoolShape) and their checks are plain Go and build everywhere, so that cuda/hostcheck —
 // the same per-element arithmetic of kernels.cu compiled for the CPU — and the tests of gpu/
 // run in the default build.
 package cuda

@@ -10,10 +10,10 @@ import (
 	"goodnet/nn"
 )
 
-// Conv is the geometry of one convolution (kernel k_conv2d), per sample: input H×W×C, output
+// ConvShape is the geometry of one convolution (kernel k_conv2d), per sample: input H×W×C, output
 // OH×OW×O, kernel KH×KW with strides SH×SW, and PT/PL zero rows/columns before the input
 // (Keras "same" padding; 0 for "valid").
-type Conv struct {
+type ConvShape struct {
 	H, W, C   int
 	OH, OW, O int
 	KH, KW    int
@@ -22,16 +22,16 @@ type Conv struct {
 	ReLU      bool
 }
 
-// ConvOf is the geometry of a Conv2D layer.
-func ConvOf(l *nn.Layer) (Conv, error) {
+// ConvShapeOf is the geometry of a Conv2D layer.
+func ConvShapeOf(l *nn.Layer) (ConvShape, error) {
 	if l.Kind != nn.Conv2D {
-		return Conv{}, fmt.Errorf("layer %q is a %s, not a Conv2D", l.Name, l.Kind)
+		return ConvShape{}, fmt.Errorf("layer %q is a %s, not a Conv2D", l.Name, l.Kind)
 	}
 	if l.Act != nn.ReLU && l.Act != nn.Linear {
-		return Conv{}, fmt.Errorf("layer %q: activation %s is not supported on a Conv2D", l.Name, l.Act)
+		return ConvShape{}, fmt.Errorf("layer %q: activation %s is not supported on a Conv2D", l.Name, l.Act)
 	}
 	pt, pl := l.Pads()
-	s := Conv{
+	s := ConvShape{
 		H: l.InShape[0], W: l.InShape[1], C: l.InShape[2],
 		OH: l.OutShape[0], OW: l.OutShape[1], O: l.OutShape[2],
 		KH: l.Size[0], KW: l.Size[1], SH: l.Strides[0], SW: l.Strides[1],
@@ -41,12 +41,12 @@ func ConvOf(l *nn.Layer) (Conv, error) {
 }
 
 // In, Out are the values per sample; Taps the kernel rows (KH·KW·C); Weights the kernel size.
-func (s Conv) In() int      { return s.H * s.W * s.C }
-func (s Conv) Out() int     { return s.OH * s.OW * s.O }
-func (s Conv) Taps() int    { return s.KH * s.KW * s.C }
-func (s Conv) Weights() int { return s.Taps() * s.O }
+func (s ConvShape) In() int      { return s.H * s.W * s.C }
+func (s ConvShape) Out() int     { return s.OH * s.OW * s.O }
+func (s ConvShape) Taps() int    { return s.KH * s.KW * s.C }
+func (s ConvShape) Weights() int { return s.Taps() * s.O }
 
-func (s Conv) valid() error {
+func (s ConvShape) valid() error {
 	for _, d := range []int{s.H, s.W, s.C, s.OH, s.OW, s.O, s.KH, s.KW, s.SH, s.SW} {
 		if d <= 0 {
 			return fmt.Errorf("conv2d: non-positive dimension in %+v", s)
@@ -65,7 +65,7 @@ func (s Conv) valid() error {
 }
 
 // Check validates a launch on n samples with buffers of the given lengths (bias 0: no bias).
-func (s Conv) Check(n, out, x, w, b int) error {
+func (s ConvShape) Check(n, out, x, w, b int) error {
 	if err := s.valid(); err != nil {
 		return err
 	}
@@ -77,22 +77,22 @@ func (s Conv) Check(n, out, x, w, b int) error {
 	}, b, s.O)
 }
 
-// Dense is the geometry of one dense layer (kernel k_dense): K inputs, O outputs.
-type Dense struct {
+// DenseShape is the geometry of one dense layer (kernel k_dense): K inputs, O outputs.
+type DenseShape struct {
 	K, O int
 	ReLU bool
 }
 
-// DenseOf is the geometry of a Dense layer (softmax is not applied: logits).
-func DenseOf(l *nn.Layer) (Dense, error) {
+// DenseShapeOf is the geometry of a Dense layer (softmax is not applied: logits).
+func DenseShapeOf(l *nn.Layer) (DenseShape, error) {
 	if l.Kind != nn.Dense {
-		return Dense{}, fmt.Errorf("layer %q is a %s, not a Dense", l.Name, l.Kind)
+		return DenseShape{}, fmt.Errorf("layer %q is a %s, not a Dense", l.Name, l.Kind)
 	}
-	s := Dense{K: l.InShape[0], O: l.Units, ReLU: l.Act == nn.ReLU}
+	s := DenseShape{K: l.InShape[0], O: l.Units, ReLU: l.Act == nn.ReLU}
 	return s, s.valid()
 }
 
-func (s Dense) valid() error {
+func (s DenseShape) valid() error {
 	if s.K <= 0 || s.O <= 0 || int64(s.K)*int64(s.O) > math.MaxInt32 {
 		return fmt.Errorf("dense: bad geometry %+v", s)
 	}
@@ -100,7 +100,7 @@ func (s Dense) valid() error {
 }
 
 // Check validates a launch on n samples with buffers of the given lengths (bias 0: no bias).
-func (s Dense) Check(n, out, x, w, b int) error {
+func (s DenseShape) Check(n, out, x, w, b int) error {
 	if err := s.valid(); err != nil {
 		return err
 	}
@@ -112,9 +112,9 @@ func (s Dense) Check(n, out, x, w, b int) error {
 	}, b, s.O)
 }
 
-// Pool is the geometry of one max pooling (kernel k_maxpool): input H×W×C, output OH×OW×C,
+// PoolShape is the geometry of one max pooling (kernel k_maxpool): input H×W×C, output OH×OW×C,
 // window KH×KW, strides SH×SW, PT/PL ignored positions before the input ("same").
-type Pool struct {
+type PoolShape struct {
 	H, W, C int
 	OH, OW  int
 	KH, KW  int
@@ -122,13 +122,13 @@ type Pool struct {
 	PT, PL  int
 }
 
-// PoolOf is the geometry of a MaxPooling2D layer.
-func PoolOf(l *nn.Layer) (Pool, error) {
+// PoolShapeOf is the geometry of a MaxPooling2D layer.
+func PoolShapeOf(l *nn.Layer) (PoolShape, error) {
 	if l.Kind != nn.MaxPool2D {
-		return Pool{}, fmt.Errorf("layer %q is a %s, not a MaxPooling2D", l.Name, l.Kind)
+		return PoolShape{}, fmt.Errorf("layer %q is a %s, not a MaxPooling2D", l.Name, l.Kind)
 	}
 	pt, pl := l.Pads()
-	s := Pool{
+	s := PoolShape{
 		H: l.InShape[0], W: l.InShape[1], C: l.InShape[2], OH: l.OutShape[0], OW: l.OutShape[1],
 		KH: l.Size[0], KW: l.Size[1], SH: l.Strides[0], SW: l.Strides[1], PT: pt, PL: pl,
 	}
@@ -136,10 +136,10 @@ func PoolOf(l *nn.Layer) (Pool, error) {
 }
 
 // In, Out are the values per sample.
-func (s Pool) In() int  { return s.H * s.W * s.C }
-func (s Pool) Out() int { return s.OH * s.OW * s.C }
+func (s PoolShape) In() int  { return s.H * s.W * s.C }
+func (s PoolShape) Out() int { return s.OH * s.OW * s.C }
 
-func (s Pool) valid() error {
+func (s PoolShape) valid() error {
 	for _, d := range []int{s.H, s.W, s.C, s.OH, s.OW, s.KH, s.KW, s.SH, s.SW} {
 		if d <= 0 {
 			return fmt.Errorf("maxpool: non-positive dimension in %+v", s)
@@ -155,7 +155,7 @@ func (s Pool) valid() error {
 }
 
 // Check validates a launch on n samples.
-func (s Pool) Check(n, out, x int) error {
+func (s PoolShape) Check(n, out, x int) error {
 	if err := s.valid(); err != nil {
 		return err
 	}
