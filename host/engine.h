@@ -20,9 +20,10 @@ typedef struct {
 	long rowstride;   /* floats between kernel rows */
 	int kh, kwc;      /* kernel rows; contiguous LANES-float steps per kernel row */
 	int npix;         /* pixels to compute (>= NP) */
-	const float *w;   /* weight panel [kh*kwc][NO] */
-	const float *bias;/* NO biases */
-	float *out;       /* output of pixel 0, channel o0, lane 0 */
+	int nout;         /* output channels (>= NO) */
+	const float *w;   /* weight panels [ceil(nout/NO)][kh*kwc][NO] */
+	const float *bias;/* bias panels [ceil(nout/NO)][NO] */
+	float *out;       /* output of pixel 0, channel 0, lane 0 */
 	long ostride;     /* floats between the outputs of consecutive pixels */
 	int relu;
 } tile_args;

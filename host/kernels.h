@@ -24,46 +24,53 @@ static inline __attribute__((always_inline)) VT SFX(vmax)(VT a, VT b) {
 }
 
 /* ---- the micro-kernel ------------------------------------------------------------------
- * For each tile of NP consecutive pixels (the last tile is shifted back to end at npix, so
- * some pixels are computed twice, with the same result) and each group of VW lanes:
+ * For each tile of NP consecutive pixels, each panel of NO output channels (the last tile
+ * and the last panel are shifted back to end at npix and nout, so a few outputs are computed
+ * twice, with the same result) and each group of VW lanes:
  *   acc[p][o] = bias[o] + Σ_{di<kh} Σ_{q<kwc} in[p*pstride + di*rowstride + q*LANES] · w[di,q][o]
  * NP×NO vector accumulators stay in registers; per step NP vector loads, NO broadcasts, NP·NO
  * FMAs. A conv row is kh kernel rows of KW*C contiguous input vectors; a dense layer is one
- * "row" of K. NP and NO are constants after inlining: the loops unroll completely. */
+ * "row" of K. Pixel tiles are the outer loop so that a tile's inputs stay in L1 while every
+ * panel of weights passes over them. NP and NO are constants after inlining: the loops unroll
+ * completely. */
 static inline __attribute__((always_inline)) void SFX(tile_impl)(const tile_args *a, const int NP, const int NO)
 {
-	const long ps = a->pstride, os = a->ostride, rs = a->rowstride;
-	const int kh = a->kh, kwc = a->kwc, npix = a->npix, relu = a->relu;
+	const long ps = a->pstride, os = a->ostride, rs = a->rowstride, kk = (long)a->kh * a->kwc;
+	const int kh = a->kh, kwc = a->kwc, npix = a->npix, nout = a->nout, relu = a->relu;
 	for (int jt = 0; jt < npix; jt += NP) {
 		const int j = jt + NP <= npix ? jt : npix - NP;
-		const float *in = a->in + j * ps;
-		float *out = a->out + j * os;
-		for (int g = 0; g < LANES; g += VW) {
-			VT acc[8][8];
+		for (int ot = 0, t = 0; ot < nout; ot += NO, t++) {
+			const int o0 = ot + NO <= nout ? ot : nout - NO;
+			const float *in = a->in + j * ps;
+			float *out = a->out + j * os + o0 * LANES;
+			const float *bias = a->bias + t * NO;
+			for (int g = 0; g < LANES; g += VW) {
+				VT acc[8][8];
 #pragma GCC unroll 8
-			for (int p = 0; p < NP; p++)
+				for (int p = 0; p < NP; p++)
 #pragma GCC unroll 8
-				for (int o = 0; o < NO; o++) acc[p][o] = (VT){} + a->bias[o];
-			const float *w = a->w;
-			for (int di = 0; di < kh; di++) {
-				const float *x = in + di * rs + g;
-				for (int q = 0; q < kwc; q++, x += LANES, w += NO) {
-					VT xv[8];
+					for (int o = 0; o < NO; o++) acc[p][o] = (VT){} + bias[o];
+				const float *w = a->w + t * kk * NO;
+				for (int di = 0; di < kh; di++) {
+					const float *x = in + di * rs + g;
+					for (int q = 0; q < kwc; q++, x += LANES, w += NO) {
+						VT xv[8];
 #pragma GCC unroll 8
-					for (int p = 0; p < NP; p++) xv[p] = LOAD(x + p * ps);
+						for (int p = 0; p < NP; p++) xv[p] = LOAD(x + p * ps);
 #pragma GCC unroll 8
-					for (int o = 0; o < NO; o++) {
-						const float s = w[o];
+						for (int o = 0; o < NO; o++) {
+							const float s = w[o];
 #pragma GCC unroll 8
-						for (int p = 0; p < NP; p++) acc[p][o] += xv[p] * s;
+							for (int p = 0; p < NP; p++) acc[p][o] += xv[p] * s;
+						}
 					}
 				}
+#pragma GCC unroll 8
+				for (int p = 0; p < NP; p++)
+#pragma GCC unroll 8
+					for (int o = 0; o < NO; o++)
+						STORE(out + p * os + o * LANES + g, relu ? SFX(vrelu)(acc[p][o]) : acc[p][o]);
 			}
-#pragma GCC unroll 8
-			for (int p = 0; p < NP; p++)
-#pragma GCC unroll 8
-				for (int o = 0; o < NO; o++)
-					STORE(out + p * os + o * LANES + g, relu ? SFX(vrelu)(acc[p][o]) : acc[p][o]);
 		}
 	}
 }
@@ -124,24 +131,15 @@ static void SFX(choose_tile)(int npix, int nout, long kk, int *bnp, int *bno)
  * weights are panels of c->no channels ([KH*KW*C][no] each; the last panel starts at O-no). */
 static void SFX(conv_row)(const conv_p *c, const float *in, const float *wp, const float *bp, float *out, int r)
 {
-	const long kk = (long)c->KH * c->KW * c->C;
-	tile_args a = {
+	const tile_args a = {
 		.in = in + (long)r * c->SH * c->W * c->C * LANES,
 		.pstride = (long)c->SW * c->C * LANES,
 		.rowstride = (long)c->W * c->C * LANES,
-		.kh = c->KH, .kwc = c->KW * c->C, .npix = c->OW,
+		.kh = c->KH, .kwc = c->KW * c->C, .npix = c->OW, .nout = c->O,
+		.w = wp, .bias = bp, .out = out,
 		.ostride = (long)c->O * LANES, .relu = c->relu,
 	};
-	const SFX(tile_fn) f = SFX(tiles)[c->np][c->no];
-	const int nt = (c->O + c->no - 1) / c->no;
-	for (int t = 0; t < nt; t++) {
-		int o0 = t * c->no;
-		if (o0 + c->no > c->O) o0 = c->O - c->no;
-		a.w = wp + t * kk * c->no;
-		a.bias = bp + t * c->no;
-		a.out = out + o0 * LANES;
-		f(&a);
-	}
+	SFX(tiles)[c->np][c->no](&a);
 }
 
 static void SFX(conv)(const conv_p *c, const float *in, const float *wp, const float *bp, float *out)
@@ -208,21 +206,11 @@ static void SFX(conv_pool)(const conv_p *c, const pool_p *p, const float *in, co
 static void SFX(dense)(int nb, int k, int o, int np, int no, const float *in, const float *wp,
                        const float *bp, float *out, int relu)
 {
-	if (np > nb) np = nb;
-	tile_args a = {
-		.in = in, .pstride = (long)k * LANES, .rowstride = 0, .kh = 1, .kwc = k, .npix = nb,
-		.ostride = (long)o * LANES, .relu = relu,
+	const tile_args a = {
+		.in = in, .pstride = (long)k * LANES, .rowstride = 0, .kh = 1, .kwc = k, .npix = nb, .nout = o,
+		.w = wp, .bias = bp, .out = out, .ostride = (long)o * LANES, .relu = relu,
 	};
-	const SFX(tile_fn) f = SFX(tiles)[np][no];
-	const int nt = (o + no - 1) / no;
-	for (int t = 0; t < nt; t++) {
-		int o0 = t * no;
-		if (o0 + no > o) o0 = o - no;
-		a.w = wp + (long)t * k * no;
-		a.bias = bp + t * no;
-		a.out = out + o0 * LANES;
-		f(&a);
-	}
+	SFX(tiles)[np > nb ? nb : np][no](&a);
 }
 
 /* ---- element-wise (n is a multiple of LANES) ---------------------------------------------- */
