@@ -9,6 +9,7 @@ package dataset
 import (
 	"fmt"
 	"math"
+	"unsafe"
 
 	"goodnet/keras/h5"
 	"goodnet/nn"
@@ -131,30 +132,78 @@ func Load(path string, scale float32) (*Set, error) {
 	}
 	s.Y = Y
 	s.X = make([]float32, s.N*per)
-	rows := max(1, (32<<20)/(8*per))
-	buf := make([]float64, min(rows, s.N)*per)
-	hw := s.H * s.W
+	var bad badPixel
+	switch {
+	case di.Type.Class == h5.Int && di.Type.Size == 1 && !di.Type.Signed:
+		bad, err = readData[uint8](f, s, px)
+	case di.Type.Class == h5.Float && di.Type.Size == 4:
+		bad, err = readData[float32](f, s, px)
+	default:
+		bad, err = readData[float64](f, s, px)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	if bad.n >= 0 {
+		return nil, fmt.Errorf("%s: data: image %d, channel %d, row %d, column %d is %v (pixels must be finite)", path, bad.n, bad.c, bad.y, bad.x, bad.v)
+	}
+	return s, nil
+}
+
+// badPixel locates a non-finite pixel (n < 0: none).
+type badPixel struct {
+	n, c, y, x int
+	v          float64
+}
+
+// readData reads `data` in slabs of about 32 MB of T (the file's type when it is uint8,
+// float32 or float64, so libhdf5 converts nothing) and transposes each image into s.X.
+func readData[T uint8 | float32 | float64](f *h5.File, s *Set, px pixel) (badPixel, error) {
+	per, hw := s.C*s.H*s.W, s.H*s.W
+	var zero T
+	size := int(unsafe.Sizeof(zero))
+	rows := max(1, (32<<20)/(size*per))
+	buf := make([]T, min(rows, s.N)*per)
 	for n0 := 0; n0 < s.N; n0 += rows {
 		r := min(rows, s.N-n0)
 		if err := f.Read("data", buf[:r*per], n0, r); err != nil {
-			return nil, fmt.Errorf("%s: %v", path, err)
+			return badPixel{}, err
 		}
 		for i := 0; i < r; i++ {
 			img := buf[i*per : (i+1)*per]
 			out := s.X[(n0+i)*per : (n0+i+1)*per]
-			for c := 0; c < s.C; c++ {
-				plane := img[c*hw : (c+1)*hw]
-				for j, v := range plane {
-					x := px.conv(v)
-					if math.IsNaN(v) || math.IsInf(float64(x), 0) {
-						return nil, fmt.Errorf("%s: data: image %d, channel %d, row %d, column %d is %v (pixels must be finite)", path, n0+i, c, j/s.W, j%s.W, v)
-					}
-					out[j*s.C+c] = x
+			transpose(px, out, img, s.C, hw)
+			for k, x := range out {
+				if x-x != 0 { // NaN or ±Inf
+					j, c := k/s.C, k%s.C
+					return badPixel{n0 + i, c, j / s.W, j % s.W, float64(img[c*hw+j])}, nil
 				}
 			}
 		}
 	}
-	return s, nil
+	return badPixel{n: -1}, nil
+}
+
+// transpose converts one C×H×W image into H×W×C with p's conversion.
+func transpose[T uint8 | float32 | float64](p pixel, out []float32, img []T, C, hw int) {
+	for c := 0; c < C; c++ {
+		plane := img[c*hw : (c+1)*hw]
+		o := out[c:]
+		switch {
+		case p.div == 1 && p.mul == 1:
+			for j, v := range plane {
+				o[j*C] = float32(v)
+			}
+		case p.div == 1:
+			for j, v := range plane {
+				o[j*C] = float32(float64(v) * p.mul)
+			}
+		default:
+			for j, v := range plane {
+				o[j*C] = float32(p.mul * float64(v) / p.div)
+			}
+		}
+	}
 }
 
 func loadLabels(f *h5.File, n int) ([]int32, error) {

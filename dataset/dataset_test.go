@@ -34,7 +34,7 @@ func wantErr(t *testing.T, err error, subs ...string) {
 }
 
 func TestLoadMini(t *testing.T) {
-	cl, err := Load(fixtures.Path(t, "cl_mini.h5"), 1)
+	cl, err := load(t, fixtures.Path(t, "cl_mini.h5"), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func TestLoadMini(t *testing.T) {
 	if !reflect.DeepEqual(cl.Y, []int32{43, 328, 196}) {
 		t.Errorf("cl_mini labels %v", cl.Y)
 	}
-	bd, err := Load(fixtures.Path(t, "bd_mini.h5"), 1)
+	bd, err := load(t, fixtures.Path(t, "bd_mini.h5"), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,11 +83,11 @@ func TestLoadMini(t *testing.T) {
 		}
 	}
 	// Scale 1/255 divides by 255 like numpy; other scales multiply.
-	cs, err := Load(fixtures.Path(t, "cl_mini.h5"), 1.0/255)
+	cs, err := load(t, fixtures.Path(t, "cl_mini.h5"), 1.0/255)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c2, err := Load(fixtures.Path(t, "cl_mini.h5"), 2)
+	c2, err := load(t, fixtures.Path(t, "cl_mini.h5"), 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func TestLoadMini(t *testing.T) {
 			t.Fatalf("scaled pixel %d: %v, %v from %v", i, cs.X[i], c2.X[i], v)
 		}
 	}
-	if _, err := Load(fixtures.Path(t, "cl_mini.h5"), float32(math.NaN())); err == nil {
+	if _, err := load(t, fixtures.Path(t, "cl_mini.h5"), float32(math.NaN())); err == nil {
 		t.Error("NaN scale: no error")
 	}
 }
@@ -119,7 +119,7 @@ func TestImagesMatchSets(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, err := Load(fixtures.Path(t, c.set), 1)
+		s, err := load(t, fixtures.Path(t, c.set), 1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -142,12 +142,18 @@ func TestImagesMatchSets(t *testing.T) {
 }
 
 func TestSaveRoundTrip(t *testing.T) {
+	before := h5.OpenIDs()
+	defer func() {
+		if after := h5.OpenIDs(); after != before {
+			t.Errorf("%d identifiers left open", after-before)
+		}
+	}()
 	dir := t.TempDir()
-	bd, err := Load(fixtures.Path(t, "bd_mini.h5"), 1)
+	bd, err := load(t, fixtures.Path(t, "bd_mini.h5"), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl, err := Load(fixtures.Path(t, "cl_mini.h5"), 1.0/255)
+	cl, err := load(t, fixtures.Path(t, "cl_mini.h5"), 1.0/255)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +167,7 @@ func TestSaveRoundTrip(t *testing.T) {
 		if err := Save(p, c.set, c.dtype); err != nil {
 			t.Fatal(err)
 		}
-		back, err := Load(p, 1)
+		back, err := load(t, p, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -193,7 +199,7 @@ func TestSaveRoundTrip(t *testing.T) {
 	if err := Save(p, big, "auto"); err != nil {
 		t.Fatal(err)
 	}
-	back, err := Load(p, 1)
+	back, err := load(t, p, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +212,7 @@ func TestSaveRoundTrip(t *testing.T) {
 	wantErr(t, Save(p, &Set{N: 1, H: 1, W: 1, C: 3, X: []float32{1, 2}, Y: []int32{0}}, "auto"), p+": ", "2 pixel values")
 	wantErr(t, Save(p, &Set{N: 1, H: 1, W: 1, C: 1, X: []float32{1}}, "auto"), p+": ", "no labels")
 	// Failed saves leave the old file and no temporary.
-	if back, err := Load(p, 1); err != nil || back.N != 700 {
+	if back, err := load(t, p, 1); err != nil || back.N != 700 {
 		t.Errorf("the file was damaged by a failed save: %v", err)
 	}
 	ents, _ := os.ReadDir(dir)
@@ -269,13 +275,42 @@ func TestLoadErrors(t *testing.T) {
 	}
 	// The builder's good case loads.
 	p := good("ok.h5", hdf5.T_NATIVE_INT32, &[]int32{3, 4}, 2)
-	s, err := Load(p, 1)
+	s, err := load(t, p, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s.N != 2 || s.C != 3 || s.H != 4 || s.W != 5 || !reflect.DeepEqual(s.Y, []int32{3, 4}) || s.X[1] != 20 {
 		t.Errorf("ok.h5: %+v", s)
 	}
+	// Other integer types load too (through float64), float32 directly.
+	i16 := make([]int16, len(pix))
+	f32 := make([]float32, len(pix))
+	for i := range i16 {
+		i16[i] = int16(i) - 50
+		f32[i] = float32(i) + 0.25
+	}
+	p = build(t, filepath.Join(dir, "i16.h5"), func(f *hdf5.File) {
+		dset(t, f, "data", hdf5.T_NATIVE_INT16, dims, &i16)
+		dset(t, f, "label", hdf5.T_NATIVE_UINT8, []uint{2}, &[]uint8{0, 1})
+	})
+	if s, err = load(t, p, 1); err != nil {
+		t.Fatal(err)
+	}
+	if s.X[0] != -50 || s.X[3] != -49 || s.X[1] != 20-50 || s.X[len(s.X)-1] != 119-50 {
+		t.Errorf("int16 data: %v %v %v", s.X[0], s.X[3], s.X[len(s.X)-1])
+	}
+	p = build(t, filepath.Join(dir, "f32.h5"), func(f *hdf5.File) {
+		dset(t, f, "data", hdf5.T_NATIVE_FLOAT, dims, &f32)
+		dset(t, f, "label", hdf5.T_NATIVE_FLOAT, []uint{2}, &[]float32{5, 1})
+	})
+	if s, err = load(t, p, 2); err != nil {
+		t.Fatal(err)
+	}
+	if s.X[0] != 0.5 || s.X[3] != 2.5 || s.X[1] != 40.5 || !reflect.DeepEqual(s.Y, []int32{5, 1}) {
+		t.Errorf("float32 data: %v %v %v", s.X[0], s.X[3], s.Y)
+	}
+	nan32 := append([]float32(nil), f32...)
+	nan32[len(nan32)-1] = float32(math.NaN())
 	raw, _ := os.ReadFile(fixtures.Path(t, "cl_mini.h5"))
 	write := func(name string, b []byte) string {
 		p := filepath.Join(dir, name)
@@ -315,6 +350,10 @@ func TestLoadErrors(t *testing.T) {
 			dset(t, f, "data", hdf5.T_NATIVE_DOUBLE, dims, &nanData)
 			dset(t, f, "label", hdf5.T_NATIVE_INT32, []uint{2}, &[]int32{1, 2})
 		}), []string{"image 0, channel 1, row 3, column 2 is NaN"}},
+		{build(t, filepath.Join(dir, "nan32.h5"), func(f *hdf5.File) {
+			dset(t, f, "data", hdf5.T_NATIVE_FLOAT, dims, &nan32)
+			dset(t, f, "label", hdf5.T_NATIVE_INT32, []uint{2}, &[]int32{1, 2})
+		}), []string{"image 1, channel 2, row 3, column 4 is NaN"}},
 		{build(t, filepath.Join(dir, "inf.h5"), func(f *hdf5.File) {
 			dset(t, f, "data", hdf5.T_NATIVE_DOUBLE, dims, &infData)
 			dset(t, f, "label", hdf5.T_NATIVE_INT32, []uint{2}, &[]int32{1, 2})
@@ -344,7 +383,7 @@ func TestLoadErrors(t *testing.T) {
 		}), []string{"no images"}},
 	}
 	for _, c := range cases {
-		_, err := Load(c.path, 1)
+		_, err := load(t, c.path, 1)
 		wantErr(t, err, append([]string{c.path + ": "}, c.want...)...)
 	}
 }
@@ -382,7 +421,7 @@ func TestLoadCompressed(t *testing.T) {
 		labels := make([]int64, n)
 		dset(t, f, "label", hdf5.T_NATIVE_INT64, []uint{n}, &labels)
 	})
-	s, err := Load(p, 1)
+	s, err := load(t, p, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -516,4 +555,16 @@ func TestCheckShape(t *testing.T) {
 		t.Error(err)
 	}
 	wantErr(t, s.CheckShape(nn.Shape{10}), "x.h5: ")
+}
+
+// load is Load, checking that it leaves no HDF5 identifier open (the test's own gonum/hdf5
+// writer leaks a datatype per dataset, so the check is per call).
+func load(t *testing.T, path string, scale float32) (*Set, error) {
+	t.Helper()
+	before := h5.OpenIDs()
+	s, err := Load(path, scale)
+	if after := h5.OpenIDs(); after != before {
+		t.Errorf("Load(%s) left %d identifiers open", path, after-before)
+	}
+	return s, err
 }

@@ -708,3 +708,13 @@ func FuzzParseConfig(f *testing.F) {
 		}
 	})
 }
+
+// idsAtStart counts the identifiers open before any test (gonum/hdf5 keeps one).
+var idsAtStart = h5.OpenIDs()
+
+// Nothing stays open: run last (tests here are not parallel).
+func TestZZNoLeaks(t *testing.T) {
+	if n := h5.OpenIDs(); n != idsAtStart {
+		t.Errorf("%d HDF5 identifiers open, %d before the tests", n, idsAtStart)
+	}
+}

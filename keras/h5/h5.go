@@ -189,6 +189,14 @@ func (f *File) OpenObjects() int {
 	return int(n)
 }
 
+// OpenIDs is the number of files and objects open in the whole library (tests use it to
+// find leaks).
+func OpenIDs() int {
+	var n C.long
+	call(func() { n = C.gn_open_ids() })
+	return int(n)
+}
+
 func (f *File) hid() C.hid_t { return C.hid_t(f.f.ID()) }
 
 // Kind is the kind of an object.

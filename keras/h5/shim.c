@@ -478,3 +478,6 @@ long gn_open_objects(hid_t file) {
 	ssize_t n = H5Fget_obj_count(file, H5F_OBJ_DATASET | H5F_OBJ_GROUP | H5F_OBJ_DATATYPE | H5F_OBJ_ATTR);
 	return (long)n;
 }
+
+/* gn_open_ids counts every file and object identifier open in the library. */
+long gn_open_ids(void) { return (long)H5Fget_obj_count((hid_t)H5F_OBJ_ALL, H5F_OBJ_ALL); }

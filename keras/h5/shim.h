@@ -54,5 +54,6 @@ int gn_attr_write_vlen_str(hid_t file, const char *obj, const char *name, const 
 int gn_attr_write_empty_f64(hid_t file, const char *obj, const char *name);
 int gn_dset_create(hid_t file, const char *path, int kind, int rank, const hsize_t *dims);
 long gn_open_objects(hid_t file);
+long gn_open_ids(void);
 
 #endif
