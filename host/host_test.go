@@ -383,3 +383,40 @@ func TestRegistered(t *testing.T) {
 	}
 	t.Log(b.Describe())
 }
+
+// TestLargeBatch: a batch of many chunks (with a short last block and chunk) gives, for its
+// last images, the logits of nn/ref, and for every image those of a batch of one.
+func TestLargeBatch(t *testing.T) {
+	m := deepID(t)
+	const n, tail = 16*11 + 5, 21
+	x := pixels(rand.New(rand.NewSource(12)), m, n)
+	in := m.InputShape().Size()
+	k := m.NumClasses()
+	want, err := ref.Run(m, map[string][]float64{"input": ref.Widen(x[(n-tail)*in:])}, tail, "output")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range backends(t) {
+		net, err := b.Compile(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := net.Run(map[string][]float32{"input": x}, n, "output")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e := relErr(got[0][(n-tail)*k:], want[0]); !(e <= tol) {
+			t.Errorf("%s: last %d images: relative error %.3g", b.isa, tail, e)
+		}
+		for i := 0; i < n; i += 7 {
+			one, err := net.Run(map[string][]float32{"input": x[i*in : (i+1)*in]}, 1, "output")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e := relErr(one[0], ref.Widen(got[0][i*k:(i+1)*k])); e > 1e-6 {
+				t.Errorf("%s: image %d alone differs from the batch by %.3g", b.isa, i, e)
+			}
+		}
+		net.Close()
+	}
+}
