@@ -602,6 +602,10 @@ func TestLoadErrors(t *testing.T) {
 	p = model("unknown.h5", strings.Replace(orig, `{"class_name": "Flatten", "config": {"name": "flatten_2"`, `{"class_name": "GlobalAveragePooling2D", "config": {"name": "flatten_2"`, 1))
 	_, err = LoadModel(p)
 	wantErr(t, err, p+": model_config: ", `layer "flatten_2"`, `unsupported layer class "GlobalAveragePooling2D"`)
+	// Inspect still describes such a file.
+	if in, err := Inspect(p); err != nil || !in.HasArchitecture || in.Arch != nil || !strings.Contains(in.ArchErr, "GlobalAveragePooling2D") || len(in.Layers) != 15 || in.ModelClass != "Functional" {
+		t.Errorf("Inspect of a file whose config does not load: %v %+v", err, in)
+	}
 	p = writeFile(t, filepath.Join(dir, "noweights.h5"), func(f *h5.File) error {
 		return f.SetString("/", "model_config", orig, false)
 	})
@@ -716,5 +720,75 @@ var idsAtStart = h5.OpenIDs()
 func TestZZNoLeaks(t *testing.T) {
 	if n := h5.OpenIDs(); n != idsAtStart {
 		t.Errorf("%d HDF5 identifiers open, %d before the tests", n, idsAtStart)
+	}
+}
+
+// Layouts other Keras versions (or hand-made files) use: one-level nesting, weight_names
+// that do not give the path, no weight_names, bias listed first, variable-length names.
+func TestLoadWeightsLayouts(t *testing.T) {
+	b, err := LoadModel(fixtures.Path(t, "bd_net.h5"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, style := range []string{"one-level", "basename", "no-weight-names", "bias-first"} {
+		p := writeFile(t, filepath.Join(dir, style+".h5"), func(f *h5.File) error {
+			var names []string
+			for _, l := range b.Layers {
+				names = append(names, l.Name)
+			}
+			if err := f.SetVarStrings("/", "layer_names", names, true); err != nil {
+				return err
+			}
+			for _, l := range b.Layers {
+				if err := f.CreateGroup(l.Name); err != nil {
+					return err
+				}
+				if !l.HasWeights() {
+					continue
+				}
+				ds := []string{"kernel:0", "bias:0"}
+				data := [][]float32{l.W, l.B}
+				shapes := l.WeightShapes()
+				var wn []string
+				switch style {
+				case "one-level":
+					wn = ds
+				case "basename":
+					wn = []string{"model/" + l.Name + "/kernel:0", "model/" + l.Name + "/bias:0"}
+				case "no-weight-names":
+					if err := f.CreateGroup(l.Name + "/vars"); err != nil {
+						return err
+					}
+					ds = []string{"vars/kernel", "vars/bias"}
+				case "bias-first":
+					ds = []string{"bias:0", "kernel:0"}
+					data[0], data[1] = data[1], data[0]
+					shapes[0], shapes[1] = shapes[1], shapes[0]
+					wn = ds
+				}
+				if wn != nil {
+					if err := f.SetVarStrings(l.Name, "weight_names", wn, true); err != nil {
+						return err
+					}
+				}
+				for i := range ds {
+					q := l.Name + "/" + ds[i]
+					if err := f.CreateDataset(q, h5.Float32, shapes[i]); err != nil {
+						return err
+					}
+					if err := f.Write(q, data[i], 0, 0); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		m := nn.DeepID(55, 47, 1283)
+		if err := LoadWeights(m, p); err != nil {
+			t.Errorf("%s: %v", style, err)
+			continue
+		}
+		sameWeights(t, b, m)
 	}
 }

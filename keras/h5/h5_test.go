@@ -166,6 +166,8 @@ func TestWriteRead(t *testing.T) {
 	must(f.SetString("/", "v", "2.4.0", true))
 	must(f.SetString("g", "cfg", `{"x": 1}`, false))
 	must(f.SetEmptyFloats("g", "empty"))
+	must(f.SetVarStrings("g", "vs", []string{"conv_1", "", "ü"}, true))
+	must(f.SetVarStrings("g", "vs0", nil, false))
 	must(f.CreateDataset("g/h/x:0", Float32, []int{2, 3}))
 	must(f.Write("g/h/x:0", []float32{1, 2, 3, 4, 5, 6}, 0, 0))
 	must(f.CreateDataset("u8", Uint8, []int{4}))
@@ -203,6 +205,16 @@ func TestWriteRead(t *testing.T) {
 	must(err)
 	if c != `{"x": 1}` {
 		t.Errorf("cfg %q", c)
+	}
+	vs, err := f.AttrStrings("g", "vs")
+	must(err)
+	in, _ = f.AttrInfo("g", "vs")
+	if !reflect.DeepEqual(vs, []string{"conv_1", "", "ü"}) || in.Type.String() != "string(variable, nullterm, utf8)" || !reflect.DeepEqual(in.Dims, []int{3}) {
+		t.Errorf("vs %q %s %v", vs, in.Type, in.Dims)
+	}
+	vs, err = f.AttrStrings("g", "vs0")
+	if err != nil || len(vs) != 0 {
+		t.Errorf("vs0 %q %v", vs, err)
 	}
 	e, err := f.AttrStrings("g", "empty")
 	must(err)

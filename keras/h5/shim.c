@@ -423,6 +423,33 @@ int gn_attr_write_vlen_str(hid_t file, const char *obj, const char *name, const 
 	return rc;
 }
 
+/* gn_attr_write_vlen_strs writes n variable-length strings as a 1-D attribute (what h5py
+ * writes for a list of str). */
+int gn_attr_write_vlen_strs(hid_t file, const char *obj, const char *name, const char **vals, hsize_t n,
+			    int utf8) {
+	hid_t t, s, a;
+	int rc = -1;
+	t = H5Tcopy(H5T_C_S1);
+	if (t < 0)
+		return -1;
+	if (H5Tset_size(t, H5T_VARIABLE) < 0 || H5Tset_cset(t, utf8 ? H5T_CSET_UTF8 : H5T_CSET_ASCII) < 0) {
+		H5Tclose(t);
+		return -1;
+	}
+	s = H5Screate_simple(1, &n, NULL);
+	if (s >= 0) {
+		a = H5Acreate_by_name(file, objname(obj), name, t, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+		if (a >= 0) {
+			if (n == 0 || H5Awrite(a, t, vals) >= 0)
+				rc = 0;
+			H5Aclose(a);
+		}
+		H5Sclose(s);
+	}
+	H5Tclose(t);
+	return rc;
+}
+
 /* gn_attr_write_empty_f64 writes an empty 1-D float64 attribute, as h5py writes np.array([]). */
 int gn_attr_write_empty_f64(hid_t file, const char *obj, const char *name) {
 	hid_t s, a;

@@ -51,6 +51,8 @@ int gn_dset_write(hid_t file, const char *path, int memkind, int rank, const hsi
 int gn_attr_write_fixed_str(hid_t file, const char *obj, const char *name, const char *buf,
 			    size_t strsize, hsize_t n);
 int gn_attr_write_vlen_str(hid_t file, const char *obj, const char *name, const char *val, int utf8);
+int gn_attr_write_vlen_strs(hid_t file, const char *obj, const char *name, const char **vals, hsize_t n,
+			    int utf8);
 int gn_attr_write_empty_f64(hid_t file, const char *obj, const char *name);
 int gn_dset_create(hid_t file, const char *path, int kind, int rank, const hsize_t *dims);
 long gn_open_objects(hid_t file);

@@ -79,6 +79,38 @@ func (f *File) SetString(obj, name, val string, utf8 bool) error {
 	return err
 }
 
+// SetVarStrings writes a 1-D attribute of variable-length strings (h5py's list of str).
+func (f *File) SetVarStrings(obj, name string, vals []string, utf8 bool) error {
+	raw := C.malloc(C.size_t(max(1, len(vals))) * C.size_t(unsafe.Sizeof((*C.char)(nil))))
+	defer C.free(raw)
+	ptrs := unsafe.Slice((**C.char)(raw), len(vals))
+	for i, v := range vals {
+		if strings.IndexByte(v, 0) >= 0 {
+			return fmt.Errorf("%s: string %q contains a NUL byte", attrDesc(obj, name), v)
+		}
+		ptrs[i] = C.CString(v)
+		defer C.free(unsafe.Pointer(ptrs[i]))
+	}
+	cs, cn := cpath(obj), C.CString(name)
+	defer C.free(unsafe.Pointer(cs))
+	defer C.free(unsafe.Pointer(cn))
+	u := C.int(0)
+	if utf8 {
+		u = 1
+	}
+	var err error
+	call(func() {
+		var p **C.char
+		if len(vals) > 0 {
+			p = &ptrs[0]
+		}
+		if C.gn_attr_write_vlen_strs(f.hid(), cs, cn, p, C.hsize_t(len(vals)), u) < 0 {
+			err = libErr(fmt.Sprintf("cannot write %s", attrDesc(obj, name)))
+		}
+	})
+	return err
+}
+
 // SetEmptyFloats writes an empty 1-D float64 attribute (what h5py writes for np.array([])).
 func (f *File) SetEmptyFloats(obj, name string) error {
 	cs, cn := cpath(obj), C.CString(name)
