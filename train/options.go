@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"time"
 
 	"goodnet/nn"
@@ -32,6 +33,9 @@ type Options struct {
 	// Scale multiplies the inputs before the first layer [1]; e.g. 1/255 to train on 0–1
 	// pixels (the trained model then expects scaled inputs).
 	Scale float32
+	// Workers is how many copies of the graph share each minibatch, in parallel
+	// [GOMAXPROCS, at most 8]. The result depends on it only through float rounding.
+	Workers int
 	// Log, if set, gets one line per epoch (loss, train accuracy, images/s).
 	Log io.Writer
 	// Mask[layer][c] = true holds output channel c of a Conv2D (or unit c of a Dense) at zero:
@@ -78,6 +82,9 @@ func (o Options) withDefaults() Options {
 	if o.LR == 0 {
 		o.LR = 1e-3
 	}
+	if o.Workers == 0 {
+		o.Workers = min(runtime.GOMAXPROCS(0), 8)
+	}
 	if o.Scale == 0 {
 		o.Scale = 1
 	}
@@ -85,8 +92,8 @@ func (o Options) withDefaults() Options {
 }
 
 func (o Options) check() error {
-	if o.Epochs < 0 || o.BatchSize < 0 || o.LR < 0 {
-		return fmt.Errorf("train: epochs %d, batch size %d and learning rate %g must not be negative", o.Epochs, o.BatchSize, o.LR)
+	if o.Epochs < 0 || o.BatchSize < 0 || o.LR < 0 || o.Workers < 0 {
+		return fmt.Errorf("train: epochs %d, batch size %d, learning rate %g and workers %d must not be negative", o.Epochs, o.BatchSize, o.LR, o.Workers)
 	}
 	return nil
 }

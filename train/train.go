@@ -4,7 +4,9 @@ package train
 
 import (
 	"fmt"
+	"math"
 	"math/rand"
+	"sync"
 	"time"
 
 	G "gorgonia.org/gorgonia"
@@ -12,6 +14,9 @@ import (
 
 	"goodnet/nn"
 )
+
+// initBLAS switches gorgonia to a faster BLAS where one is linked in (blas.go).
+var initBLAS = func() {}
 
 // param is a weighted layer's kernel and bias in the graph (gorgonia layouts: Conv2D kernel
 // (cout, cin, kh, kw), bias (1, cout, 1, 1); Dense kernel (in, out), bias (1, out)).
@@ -38,6 +43,7 @@ func build(m *nn.Model, batch int, train bool) (*graph, error) {
 	if err := m.CheckWeights(); err != nil {
 		return nil, fmt.Errorf("train: %v", err)
 	}
+	initBLAS()
 	gr := &graph{g: G.NewGraph(), batch: batch}
 	g := gr.g
 	in := m.InputShape()
@@ -73,19 +79,8 @@ func build(m *nn.Model, batch int, train bool) (*graph, error) {
 		return gr, nil
 	}
 	gr.y = G.NewMatrix(g, tensor.Float32, G.WithShape(batch, k), G.WithName("y"))
-	logp, err := G.LogSoftMax(gr.logits, 1)
-	if err != nil {
-		return nil, err
-	}
-	picked, err := G.HadamardProd(logp, gr.y)
-	if err != nil {
-		return nil, err
-	}
-	sum, err := G.Sum(picked)
-	if err != nil {
-		return nil, err
-	}
-	if gr.loss, err = G.Mul(sum, G.NewConstant(float32(-1)/float32(batch))); err != nil {
+	var err error
+	if gr.loss, err = G.ApplyOp(xentOp{}, gr.logits, gr.y); err != nil {
 		return nil, err
 	}
 	if _, err = G.Grad(gr.loss, gr.learnables()...); err != nil {
@@ -380,9 +375,32 @@ func checkData(m *nn.Model, x []float32, y []int32, n int) error {
 	return nil
 }
 
+// worker runs one part of each minibatch through its own copy of the graph.
+type worker struct {
+	gr     *graph
+	vm     G.VM
+	xb, yb []float32
+	xt, yt *tensor.Dense
+	err    error
+}
+
+// split divides a batch of B into w near-equal parts.
+func split(B, w int) []int {
+	parts := make([]int, w)
+	for i := range parts {
+		parts[i] = B / w
+		if i < B%w {
+			parts[i]++
+		}
+	}
+	return parts
+}
+
 // Train trains m's weights in place on the n samples x (NHWC, n × input size) with labels y:
 // softmax cross-entropy on the output layer's logits, Adam, shuffled minibatches (see
-// Options). On error the model keeps the weights of the last completed epoch.
+// Options). Each minibatch is split over Options.Workers copies of the graph run in parallel;
+// their gradients are averaged in a fixed order. On error the model keeps the weights of the
+// last completed epoch.
 func Train(m *nn.Model, x []float32, y []int32, n int, opt Options) (*History, error) {
 	if err := opt.check(); err != nil {
 		return nil, err
@@ -392,31 +410,34 @@ func Train(m *nn.Model, x []float32, y []int32, n int, opt Options) (*History, e
 		return nil, err
 	}
 	B := min(opt.BatchSize, n)
-	gr, err := build(m, B, true)
-	if err != nil {
-		return nil, err
-	}
-	if err := gr.setMask(opt.Mask); err != nil {
-		return nil, err
-	}
-	gr.zeroMasked(data)
-	vm := G.NewTapeMachine(gr.g, G.BindDualValues(gr.learnables()...))
-	defer vm.Close()
-	solver := G.NewAdamSolver(G.WithLearnRate(opt.LR))
-
+	parts := split(B, min(opt.Workers, B))
 	in, k := m.InputShape().Size(), m.NumClasses()
-	xb := make([]float32, B*in)
-	yb := make([]float32, B*k)
-	xt := tensor.New(tensor.WithShape(gr.x.Shape()...), tensor.WithBacking(xb))
-	yt := tensor.New(tensor.WithShape(B, k), tensor.WithBacking(yb))
-	rng := rand.New(rand.NewSource(opt.Seed))
-	grad := func(n *G.Node) []float32 {
-		g, err := n.Grad()
-		if err != nil {
-			panic(err) // bound dual values always have a gradient
+	ws := make([]*worker, len(parts))
+	defer func() {
+		for _, w := range ws {
+			if w != nil && w.vm != nil {
+				w.vm.Close()
+			}
 		}
-		return g.Data().([]float32)
+	}()
+	for i, b := range parts {
+		gr, err := build(m, b, true)
+		if err != nil {
+			return nil, err
+		}
+		if err := gr.setMask(opt.Mask); err != nil {
+			return nil, err
+		}
+		gr.zeroMasked(data)
+		w := &worker{gr: gr, xb: make([]float32, b*in), yb: make([]float32, b*k)}
+		w.xt = tensor.New(tensor.WithShape(gr.x.Shape()...), tensor.WithBacking(w.xb))
+		w.yt = tensor.New(tensor.WithShape(b, k), tensor.WithBacking(w.yb))
+		w.vm = G.NewTapeMachine(gr.g, G.BindDualValues(gr.learnables()...))
+		ws[i] = w
 	}
+	lead := ws[0].gr.learnables()
+	solver := G.NewAdamSolver(G.WithLearnRate(opt.LR))
+	rng := rand.New(rand.NewSource(opt.Seed))
 	hist := &History{}
 	steps := n / B
 	for ep := 1; ep <= opt.Epochs; ep++ {
@@ -425,44 +446,68 @@ func Train(m *nn.Model, x []float32, y []int32, n int, opt Options) (*History, e
 		var lossSum float64
 		correct := 0
 		for s := 0; s < steps; s++ {
-			clear(yb)
-			for i := 0; i < B; i++ {
-				j := perm[s*B+i]
-				src := x[j*in : (j+1)*in]
-				dst := xb[i*in : (i+1)*in]
-				for t, v := range src {
-					dst[t] = v * opt.Scale
+			batch := perm[s*B : (s+1)*B]
+			var wg sync.WaitGroup
+			off := 0
+			for i, w := range ws {
+				idx := batch[off : off+parts[i]]
+				off += parts[i]
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					w.err = w.step(x, y, idx, in, k, opt.Scale)
+				}()
+			}
+			wg.Wait()
+			off = 0
+			for i, w := range ws {
+				if w.err != nil {
+					return hist, fmt.Errorf("train: epoch %d step %d: %v", ep, s+1, w.err)
 				}
-				yb[i*k+int(y[j])] = 1
+				frac := float32(parts[i]) / float32(B)
+				l := w.gr.loss.Value().Data().(float32)
+				if math.IsNaN(float64(l)) || math.IsInf(float64(l), 0) {
+					return hist, fmt.Errorf("train: epoch %d step %d: the loss is %v (diverged: lower the learning rate or scale the inputs)", ep, s+1, l)
+				}
+				lossSum += float64(frac * l)
+				for j, c := range nn.Argmax(data(w.gr.logits), parts[i], k) {
+					if c == y[batch[off+j]] {
+						correct++
+					}
+				}
+				off += parts[i]
 			}
-			if err := G.Let(gr.x, xt); err != nil {
-				return hist, err
-			}
-			if err := G.Let(gr.y, yt); err != nil {
-				return hist, err
-			}
-			if err := vm.RunAll(); err != nil {
-				return hist, fmt.Errorf("train: epoch %d step %d: %v", ep, s+1, err)
-			}
-			lossSum += float64(gr.loss.Value().Data().(float32))
-			pred := nn.Argmax(data(gr.logits), B, k)
-			for i, c := range pred {
-				if c == y[perm[s*B+i]] {
-					correct++
+			// the batch's gradient: Σ_w (b_w / B) · gradient of worker w's mean loss
+			if len(ws) > 1 {
+				for j, ln := range lead {
+					g0 := grad(ln)
+					scale(g0, float32(parts[0])/float32(B))
+					for i, w := range ws[1:] {
+						gi := grad(w.gr.learnables()[j])
+						axpy(g0, gi, float32(parts[i+1])/float32(B))
+						clear(gi) // the tape machine adds to bound gradients
+					}
 				}
 			}
-			gr.zeroMasked(grad)
-			if err := solver.Step(G.NodesToValueGrads(gr.learnables())); err != nil {
+			ws[0].gr.zeroMasked(grad)
+			if err := solver.Step(G.NodesToValueGrads(lead)); err != nil {
 				return hist, fmt.Errorf("train: epoch %d step %d: adam: %v", ep, s+1, err)
 			}
-			gr.zeroMasked(data)
-			vm.Reset()
+			ws[0].gr.zeroMasked(data)
+			for _, w := range ws[1:] {
+				for j, ln := range w.gr.learnables() {
+					copy(data(ln), data(lead[j]))
+				}
+			}
+			for _, w := range ws {
+				w.vm.Reset()
+			}
 		}
 		e := Epoch{Epoch: ep, Loss: lossSum / float64(steps), Acc: float64(correct) / float64(steps*B), Images: steps * B, Time: time.Since(start)}
 		hist.Epochs = append(hist.Epochs, e)
 		hist.Images += e.Images
 		hist.Time += e.Time
-		gr.store()
+		ws[0].gr.store()
 		if opt.Log != nil {
 			fmt.Fprintf(opt.Log, "epoch %2d/%d  loss %.4f  train acc %6.2f %%  %4.0f img/s  %.1f s\n",
 				ep, opt.Epochs, e.Loss, 100*e.Acc, float64(e.Images)/e.Time.Seconds(), e.Time.Seconds())
@@ -478,6 +523,50 @@ func Train(m *nn.Model, x []float32, y []int32, n int, opt Options) (*History, e
 		}
 	}
 	return hist, nil
+}
+
+// step runs the forward and backward pass on the samples idx.
+func (w *worker) step(x []float32, y []int32, idx []int, in, k int, scale float32) (err error) {
+	defer func() {
+		if r := recover(); r != nil { // gorgonia panics on some bad values (NaN in max-pool)
+			err = fmt.Errorf("gorgonia: %v", r)
+		}
+	}()
+	clear(w.yb)
+	for i, j := range idx {
+		dst := w.xb[i*in : (i+1)*in]
+		for t, v := range x[j*in : (j+1)*in] {
+			dst[t] = v * scale
+		}
+		w.yb[i*k+int(y[j])] = 1
+	}
+	if err := G.Let(w.gr.x, w.xt); err != nil {
+		return err
+	}
+	if err := G.Let(w.gr.y, w.yt); err != nil {
+		return err
+	}
+	return w.vm.RunAll()
+}
+
+func grad(n *G.Node) []float32 {
+	g, err := n.Grad()
+	if err != nil {
+		panic(err) // bound dual values always have a gradient
+	}
+	return g.Data().([]float32)
+}
+
+func scale(v []float32, a float32) {
+	for i := range v {
+		v[i] *= a
+	}
+}
+
+func axpy(dst, src []float32, a float32) {
+	for i, s := range src {
+		dst[i] += a * s
+	}
 }
 
 // EvalBatch is the batch size of Forward.

@@ -4,6 +4,7 @@ package train
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"math/rand"
 	"strings"
@@ -354,29 +355,59 @@ func TestErrors(t *testing.T) {
 	}
 }
 
+// BenchmarkTrainDeepID measures training throughput of the lab's DeepID (1283 classes).
 func BenchmarkTrainDeepID(b *testing.B) {
 	for _, bs := range []int{32, 64} {
-		b.Run(map[int]string{32: "batch32", 64: "batch64"}[bs], func(b *testing.B) {
-			m := nn.DeepID(55, 47, 1283)
-			nn.RandomWeights(m, 1)
-			n := 4 * bs
-			x, y := toyData(m, n, 2)
-			b.ResetTimer()
-			var imgs int
-			var secs float64
-			for i := 0; i < b.N; i++ {
-				h, err := Train(m, x, y, n, Options{Epochs: 1, BatchSize: bs, Scale: 1})
-				if err != nil {
-					b.Fatal(err)
+		for _, workers := range []int{1, 2} {
+			b.Run(fmt.Sprintf("batch%d/workers%d", bs, workers), func(b *testing.B) {
+				m := nn.DeepID(55, 47, 1283)
+				nn.RandomWeights(m, 1)
+				n := 4 * bs
+				x, y := toyData(m, n, 2)
+				b.ResetTimer()
+				var imgs int
+				var secs float64
+				for i := 0; i < b.N; i++ {
+					h, err := Train(m, x, y, n, Options{Epochs: 1, BatchSize: bs, Workers: workers})
+					if err != nil {
+						b.Fatal(err)
+					}
+					imgs += h.Images
+					secs += h.Time.Seconds()
 				}
-				imgs += h.Images
-				secs += h.Time.Seconds()
-			}
-			b.ReportMetric(float64(imgs)/secs, "img/s")
-		})
+				b.ReportMetric(float64(imgs)/secs, "img/s")
+			})
+		}
 	}
 }
 
 func tensorOf(n *G.Node, v []float32) G.Value {
 	return tensorNew(n.Shape(), v)
+}
+
+// TestXentConfident: the loss and its gradient stay finite and right for logits far apart
+// (gorgonia's own LogSoftMax overflows there).
+func TestXentConfident(t *testing.T) {
+	z := []float32{1000, 0, -1000, 5, 300, 4}
+	y := []float32{0, 1, 0, 0, 0, 1}
+	zt, yt := tensorNew([]int{2, 3}, z), tensorNew([]int{2, 3}, y)
+	v, err := xentOp{}.Do(zt, yt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// row 0: -log softmax = 1000 − 0; row 1: 300 − 4 (to float32 precision)
+	if got, want := float64(*(v.(*G.F32))), (1000.0+296.0)/2; math.Abs(got-want) > 1e-3 {
+		t.Fatalf("loss %v, want %v", got, want)
+	}
+	g := G.NewF32(2)
+	d, err := xentDiffOp{}.Do(zt, yt, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []float32{1, -1, 0, 0, 1, -1} // 2 · (softmax − y) / 2
+	for i, v := range d.Data().([]float32) {
+		if math.Abs(float64(v-want[i])) > 1e-6 {
+			t.Fatalf("gradient %v, want %v", d.Data(), want)
+		}
+	}
 }
