@@ -25,12 +25,12 @@ func (xentOp) Type() hm.Type {
 	return hm.NewFnType(tensor2(), tensor2(), hm.TypeVariable('a'))
 }
 func (xentOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return tensor.ScalarShape(), nil }
-func (xentOp) ReturnsPtr() bool                                 { return false }
-func (xentOp) CallsExtern() bool                                { return false }
-func (xentOp) OverwritesInput() int                             { return -1 }
-func (xentOp) WriteHash(h hash.Hash)                            { fmt.Fprint(h, "goodnet.xent") }
-func (o xentOp) Hashcode() uint32                               { return hashOf(o) }
-func (xentOp) String() string                                   { return "SoftmaxXent" }
+func (xentOp) ReturnsPtr() bool                               { return false }
+func (xentOp) CallsExtern() bool                              { return false }
+func (xentOp) OverwritesInput() int                           { return -1 }
+func (xentOp) WriteHash(h hash.Hash)                          { fmt.Fprint(h, "goodnet.xent") }
+func (o xentOp) Hashcode() uint32                             { return hashOf(o) }
+func (xentOp) String() string                                 { return "SoftmaxXent" }
 
 func hashOf(o G.Op) uint32 {
 	h := fnv.New32a()
