@@ -81,7 +81,7 @@ func TestHandOver(t *testing.T) {
 		{[]string{"predict", "--device=CPU"}, false, 0},
 		{[]string{"predict", "-device", "cpu"}, false, 0},
 		{[]string{"predict", "--", "--device", "gpu"}, true, 0}, // not a flag after --
-		{[]string{"predict", "fail"}, true, 3},                   // the CPU build's exit code
+		{[]string{"predict", "fail"}, true, 3},                  // the CPU build's exit code
 	}
 	for _, c := range cases {
 		r := run(t, exe, env, c.args...)
