@@ -12,9 +12,14 @@ import (
 func BenchmarkDeepIDForward(b *testing.B) {
 	m := nn.DeepID(55, 47, 1283)
 	nn.RandomWeights(m, 1)
-	for _, batch := range []int{256, 1024} {
-		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
-			net, err := New(0).Compile(m)
+	for _, c := range []struct{ threads, batch int }{{0, 256}, {0, 1024}, {1, 256}} {
+		name := fmt.Sprintf("batch=%d", c.batch)
+		if c.threads > 0 {
+			name += fmt.Sprintf("/threads=%d", c.threads)
+		}
+		batch := c.batch
+		b.Run(name, func(b *testing.B) {
+			net, err := New(c.threads).Compile(m)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -114,6 +114,10 @@ func cpuModel() string {
 	return runtime.GOARCH
 }
 
+// maxFusedPool is the tallest pool window fused with its convolution (conv_pool keeps that
+// many conv rows).
+const maxFusedPool = 64
+
 // maxChunk is the most blocks (of 16 images) a worker runs through the graph together.
 const maxChunk = 4
 
@@ -192,7 +196,7 @@ func (b *Backend) Compile(m *nn.Model) (nn.Net, error) {
 		if cl.Kind != nn.Conv2D {
 			continue
 		}
-		if cons := mc.Consumers(cl.Layer); len(cons) == 1 && cons[0].Kind == nn.MaxPool2D {
+		if cons := mc.Consumers(cl.Layer); len(cons) == 1 && cons[0].Kind == nn.MaxPool2D && cons[0].Size[0] <= maxFusedPool {
 			p := n.layers[n.index[cons[0]]]
 			p.poolConv = cl.idx
 			cl.fusesWithPool = true
