@@ -17,7 +17,7 @@ typedef struct {
 	void (*dense)(int, int, int, int, int, const float *, const float *, const float *, float *, int);
 	void (*add)(float *, const float *, const float *, long);
 	void (*relu)(float *, const float *, long);
-	void (*gemm)(long, long, long, const float *, long, const float *, long, float *, long, int, float *, float *);
+	void (*gemm)(long, long, long, const float *, long, const float *, long, float *, long, int, float *);
 } isa_ops;
 
 /* portable: 4-wide vectors of the build target (SSE2 on x86-64, NEON on arm64) */
@@ -115,9 +115,9 @@ void host_add(int isa, float *dst, const float *a, const float *b, long n) { isa
 void host_relu(int isa, float *dst, const float *src, long n) { isas[isa]->relu(dst, src, n); }
 
 void host_gemm(int isa, long m, long n, long k, const float *a, long lda, const float *b, long ldb, float *c, long ldc,
-               int acc, float *pa, float *pb)
+               int acc, float *pb)
 {
-	isas[isa]->gemm(m, n, k, a, lda, b, ldb, c, ldc, acc, pa, pb);
+	isas[isa]->gemm(m, n, k, a, lda, b, ldb, c, ldc, acc, pb);
 }
 
 /* host_pad copies a block of H×W×C into the middle of a zeroed Hp×Wp×C block at (pt, pl). */

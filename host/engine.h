@@ -59,14 +59,13 @@ void host_unpack(const float *src, float *dst, long s, int nvalid);
 void host_add(int isa, float *dst, const float *a, const float *b, long n);
 void host_relu(int isa, float *dst, const float *src, long n);
 
-/* GEMM: C[m×n] = A[m×k]·B[k×n] (+ C if acc); row-major with leading dimensions. pa and pb are
- * packing scratch of GEMM_PA and GEMM_PB floats. */
+/* GEMM: C[m×n] = A[m×k]·B[k×n] (+ C if acc); row-major with leading dimensions. pb is packing
+ * scratch of GEMM_PB floats. */
 #define GEMM_KC 256
 #define GEMM_MC 96
 #define GEMM_NC 512
-#define GEMM_PA (GEMM_MC * GEMM_KC)
 #define GEMM_PB (GEMM_KC * GEMM_NC)
 void host_gemm(int isa, long m, long n, long k, const float *a, long lda, const float *b, long ldb,
-               float *c, long ldc, int acc, float *pa, float *pb);
+               float *c, long ldc, int acc, float *pb);
 
 #endif

@@ -14,12 +14,12 @@ import (
 var defaultISA = sync.OnceValue(bestISA)
 
 var gemmScratch = sync.Pool{New: func() any {
-	s := alignedFloats(C.GEMM_PA + C.GEMM_PB)
+	s := alignedFloats(C.GEMM_PB)
 	return &s
 }}
 
 // Gemm computes C[m×n] = A[m×k]·B[k×n] (+ C if accumulate), row-major float32, on all cores
-// with the best kernel variant (a packed, register-blocked GEMM in engine.c). It panics if a
+// with the best kernel variant (a register-blocked GEMM in kernels.h). It panics if a
 // slice is shorter than its matrix.
 func Gemm(m, n, k int, a, b, c []float32, accumulate bool) {
 	gemm(defaultISA(), runtime.NumCPU(), m, n, k, a, b, c, accumulate)
@@ -56,16 +56,16 @@ func gemm(i isa, threads, m, n, k int, a, b, c []float32, accumulate bool) {
 	run := func(lo int) {
 		s := gemmScratch.Get().(*[]float32)
 		defer gemmScratch.Put(s)
-		pa, pb := (*s)[:C.GEMM_PA], (*s)[C.GEMM_PA:]
+		pb := *s
 		acc := cbool(accumulate)
 		if byRows {
 			hi := min(lo+step, m)
 			C.host_gemm(C.int(i), C.long(hi-lo), C.long(n), C.long(k), fp(a[lo*k:]), C.long(k), fp(b), C.long(n),
-				fp(c[lo*n:]), C.long(n), acc, fp(pa), fp(pb))
+				fp(c[lo*n:]), C.long(n), acc, fp(pb))
 		} else {
 			hi := min(lo+step, n)
 			C.host_gemm(C.int(i), C.long(m), C.long(hi-lo), C.long(k), fp(a), C.long(k), fp(b[lo:]), C.long(n),
-				fp(c[lo:]), C.long(n), acc, fp(pa), fp(pb))
+				fp(c[lo:]), C.long(n), acc, fp(pb))
 		}
 	}
 	total := n

@@ -225,26 +225,34 @@ static void SFX(relu)(float *dst, const float *src, long n)
 }
 
 /* ---- GEMM ----------------------------------------------------------------------------------
- * Goto-style: B packed in GEMM_KC×GEMM_NC blocks of GNR-column panels, A in GEMM_MC×GEMM_KC
- * blocks of GMR-row panels; a GMR × GNR micro-tile of C stays in registers. */
+ * B is packed in GEMM_KC×GEMM_NC blocks of GNR-column panels; A is read in place (GMR rows at
+ * a time: one broadcast per row and step, sequential along each row; packing A cost more than
+ * it saved for the skinny products of the pruning sweep). A GMR × GNR tile of C stays in
+ * registers. */
 #define GNV 2
 #define GNR (GNV * VW)
 #define GMR (REGS >= 32 ? 12 : 6)
 
-static void SFX(gemm_micro)(long kc, const float *ap, const float *bp, float *c, long ldc, int beta, int mr, int nr)
+/* gemm_micro: C[mr×nr] (+)= A[mr×kc] (rows lda apart) · Bp[kc×GNR]. Rows past mr read row
+ * mr-1 again and are not stored. */
+static void SFX(gemm_micro)(long kc, const float *a, long lda, const float *bp, float *c, long ldc, int beta, int mr,
+                            int nr)
 {
 	VT acc[GMR][GNV];
+	const float *ar[GMR];
 #pragma GCC unroll 16
-	for (int i = 0; i < GMR; i++)
+	for (int i = 0; i < GMR; i++) {
+		ar[i] = a + (i < mr ? i : mr - 1) * lda;
 #pragma GCC unroll 4
 		for (int v = 0; v < GNV; v++) acc[i][v] = (VT){};
-	for (long p = 0; p < kc; p++, ap += GMR, bp += GNR) {
+	}
+	for (long p = 0; p < kc; p++, bp += GNR) {
 		VT b[GNV];
 #pragma GCC unroll 4
 		for (int v = 0; v < GNV; v++) b[v] = LOAD(bp + v * VW);
 #pragma GCC unroll 16
 		for (int i = 0; i < GMR; i++) {
-			const float s = ap[i];
+			const float s = ar[i][p];
 #pragma GCC unroll 4
 			for (int v = 0; v < GNV; v++) acc[i][v] += b[v] * s;
 		}
@@ -269,7 +277,7 @@ static void SFX(gemm_micro)(long kc, const float *ap, const float *bp, float *c,
 }
 
 static void SFX(gemm)(long m, long n, long k, const float *a, long lda, const float *b, long ldb,
-                      float *c, long ldc, int acc, float *pa, float *pb)
+                      float *c, long ldc, int acc, float *pb)
 {
 	for (long jc = 0; jc < n; jc += GEMM_NC) {
 		const long nc = n - jc < GEMM_NC ? n - jc : GEMM_NC;
@@ -284,15 +292,10 @@ static void SFX(gemm)(long m, long n, long k, const float *a, long lda, const fl
 				}
 			for (long ic = 0; ic < m; ic += GEMM_MC) {
 				const long mc = m - ic < GEMM_MC ? m - ic : GEMM_MC;
-				for (long ir = 0; ir < mc; ir += GMR) /* pack A */
-					for (long p = 0; p < kc; p++) {
-						float *dst = pa + ir * kc + p * GMR;
-						for (long i = 0; i < GMR; i++)
-							dst[i] = ir + i < mc ? a[(ic + ir + i) * lda + pc + p] : 0;
-					}
 				for (long jr = 0; jr < nc; jr += GNR)
 					for (long ir = 0; ir < mc; ir += GMR)
-						SFX(gemm_micro)(kc, pa + ir * kc, pb + jr * kc, c + (ic + ir) * ldc + jc + jr, ldc, beta,
+						SFX(gemm_micro)(kc, a + (ic + ir) * lda + pc, lda, pb + jr * kc,
+						                c + (ic + ir) * ldc + jc + jr, ldc, beta,
 						                mc - ir < GMR ? (int)(mc - ir) : GMR, nc - jr < GNR ? (int)(nc - jr) : GNR);
 			}
 		}
