@@ -9,7 +9,8 @@
 // consumer is a MaxPool2D is fused with it (the conv rows are pooled while in cache) unless
 // its output is requested. Dense layers run on up to 4 blocks at once, so that their weights
 // are read once per 64 images. Each worker goroutine takes chunks of up to 4 blocks and owns
-// its scratch buffers; nothing is allocated per block.
+// its scratch buffers; nothing is allocated per block. A batch of fewer than 16 images costs
+// a whole block per 16 (batch 1 is about 16 times slower per image than a full block).
 //
 // The kernels exist for AVX-512, AVX2+FMA and a portable 4-wide build, chosen at run time
 // from what the CPU supports (GOODNET_CPU_KERNEL=portable|avx2|avx512 forces a lower one).
