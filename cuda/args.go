@@ -1,5 +1,7 @@
 package cuda
 
+import "fmt"
+
 // The argument lists of the kernels, in every build so that a test compares them with the
 // signatures in kernels.cu (a mismatch would otherwise only show on a GPU, as garbage).
 
@@ -72,3 +74,41 @@ func zeroChannelsArgs(w, b uintptr, taps, O int, chans uintptr, nch int) *args {
 // kernelNames are the kernels the module must hold.
 var kernelNames = []string{"k_relu", "k_add", "k_merge", "k_conv2d", "k_dense", "k_maxpool", "k_argmax",
 	"k_channel_sum_partial", "k_channel_sum_finish", "k_zero_channels"}
+
+// Launch is the geometry of a kernel launch (grids and blocks are two-dimensional here). The
+// numbers follow kernels.cu: its GEMM tiles (GN_BM × GN_BN = 64 × 32 outputs, 256 threads),
+// one warp per argmax row, GN_SUM_ROWS rows per channel-sum block. cuda/hostcheck runs the
+// kernels on the CPU with the same launches.
+type Launch struct{ GX, GY, BX, BY int }
+
+const maxGridX, maxGridY = 1<<31 - 1, 65535
+
+func (l Launch) check(op string) error {
+	if l.GX < 1 || l.GY < 1 || l.GX > maxGridX || l.GY > maxGridY {
+		return fmt.Errorf("%s: grid %dx%d out of range", op, l.GX, l.GY)
+	}
+	return nil
+}
+
+// StrideLaunch is a grid-stride loop over n elements: 256 threads per block, at most
+// maxBlocks blocks.
+func StrideLaunch(n, maxBlocks int) Launch {
+	return Launch{max(min((n+255)/256, maxBlocks), 1), 1, 256, 1}
+}
+
+// ConvLaunch covers the n·OH·OW × O outputs with 64 × 32 tiles.
+func ConvLaunch(s ConvShape, n int) Launch {
+	return Launch{(n*s.OH*s.OW + 63) / 64, (s.O + 31) / 32, 256, 1}
+}
+
+// DenseLaunch covers the n × O outputs with 64 × 32 tiles.
+func DenseLaunch(s DenseShape, n int) Launch { return Launch{(n + 63) / 64, (s.O + 31) / 32, 256, 1} }
+
+// ArgmaxLaunch gives each row a warp, 8 rows a block.
+func ArgmaxLaunch(rows int) Launch { return Launch{(rows + 7) / 8, 1, 256, 1} }
+
+// SumLaunch is k_channel_sum_partial's: a block per SumRows rows and 32 channels, 32 × 8
+// threads.
+func SumLaunch(rows, C int) Launch {
+	return Launch{(rows + SumRows - 1) / SumRows, (C + 31) / 32, 32, 8}
+}

@@ -5,7 +5,6 @@ package cuda
 import (
 	_ "embed"
 	"fmt"
-	"math"
 	"runtime"
 	"unsafe"
 
@@ -54,7 +53,10 @@ func bind0() (func(), error) {
 	return runtime.UnlockOSThread, nil
 }
 
-func launch(name string, f cu.Function, gx, gy, bx, by int, a *args) error {
+func launch(name string, f cu.Function, l Launch, a *args) error {
+	if err := l.check(name); err != nil {
+		return err
+	}
 	done, err := bind()
 	if err != nil {
 		return err
@@ -64,22 +66,15 @@ func launch(name string, f cu.Function, gx, gy, bx, by int, a *args) error {
 	for i := range params {
 		params[i] = unsafe.Pointer(&a.v[i])
 	}
-	if err := f.Launch(gx, gy, 1, bx, by, 1, 0, cu.NoStream, params); err != nil {
-		return fmt.Errorf("launching %s (grid %dx%d, block %dx%d): %v", name, gx, gy, bx, by, err)
+	if err := f.Launch(l.GX, l.GY, 1, l.BX, l.BY, 1, 0, cu.NoStream, params); err != nil {
+		return fmt.Errorf("launching %s (grid %dx%d, block %dx%d): %v", name, l.GX, l.GY, l.BX, l.BY, err)
 	}
 	return nil
 }
 
-// gridFor is the grid of a grid-stride loop over n elements with 256 threads per block.
-func gridFor(n int) int {
-	g := (n + 255) / 256
-	if limit := info.SMs * 32; g > limit {
-		g = limit
-	}
-	return max(g, 1)
-}
-
-const maxGridY = 65535
+// stride is the launch of a grid-stride loop over n elements: 32 blocks per multiprocessor
+// at most.
+func stride(n int) Launch { return StrideLaunch(n, info.SMs*32) }
 
 // ReLU sets out = max(x, 0) element-wise.
 func ReLU(out, x Float32s) error {
@@ -89,7 +84,7 @@ func ReLU(out, x Float32s) error {
 	if x.n == 0 {
 		return nil
 	}
-	return launch("k_relu", fn.relu, gridFor(x.n), 1, 256, 1, reluArgs(out.Ptr(), x.Ptr(), x.n))
+	return launch("k_relu", fn.relu, stride(x.n), reluArgs(out.Ptr(), x.Ptr(), x.n))
 }
 
 // Add sets out = a + b element-wise.
@@ -100,7 +95,7 @@ func Add(out, a, b Float32s) error {
 	if a.n == 0 {
 		return nil
 	}
-	return launch("k_add", fn.add, gridFor(a.n), 1, 256, 1, addArgs(out.Ptr(), a.Ptr(), b.Ptr(), a.n))
+	return launch("k_add", fn.add, stride(a.n), addArgs(out.Ptr(), a.Ptr(), b.Ptr(), a.n))
 }
 
 // Merge sets out[i] = b[i] where b[i] == bprime[i], else classes (GoodNet's class N).
@@ -111,7 +106,7 @@ func Merge(out, b, bprime Int32s, classes int) error {
 	if b.n == 0 {
 		return nil
 	}
-	return launch("k_merge", fn.merge, gridFor(b.n), 1, 256, 1,
+	return launch("k_merge", fn.merge, stride(b.n),
 		mergeArgs(out.Ptr(), b.Ptr(), bprime.Ptr(), b.n, classes))
 }
 
@@ -123,12 +118,7 @@ func Conv2D(out, x, w, b Float32s, s ConvShape, n int) error {
 	if n == 0 {
 		return nil
 	}
-	m := n * s.OH * s.OW
-	gx, gy := (m+63)/64, (s.O+31)/32
-	if gx > math.MaxInt32 || gy > maxGridY {
-		return fmt.Errorf("conv2d: grid %dx%d too large (%d samples)", gx, gy, n)
-	}
-	return launch("k_conv2d", fn.conv2d, gx, gy, 256, 1, conv2dArgs(out.Ptr(), x.Ptr(), w.Ptr(), b.Ptr(), s, n))
+	return launch("k_conv2d", fn.conv2d, ConvLaunch(s, n), conv2dArgs(out.Ptr(), x.Ptr(), w.Ptr(), b.Ptr(), s, n))
 }
 
 // Dense computes a dense layer (+ bias unless b is empty, + activation) on n samples.
@@ -139,11 +129,7 @@ func Dense(out, x, w, b Float32s, s DenseShape, n int) error {
 	if n == 0 {
 		return nil
 	}
-	gx, gy := (n+63)/64, (s.O+31)/32
-	if gx > math.MaxInt32 || gy > maxGridY {
-		return fmt.Errorf("dense: grid %dx%d too large (%d samples)", gx, gy, n)
-	}
-	return launch("k_dense", fn.dense, gx, gy, 256, 1,
+	return launch("k_dense", fn.dense, DenseLaunch(s, n),
 		denseArgs(out.Ptr(), x.Ptr(), w.Ptr(), b.Ptr(), s, n))
 }
 
@@ -155,7 +141,7 @@ func MaxPool(out, x Float32s, s PoolShape, n int) error {
 	if n == 0 {
 		return nil
 	}
-	return launch("k_maxpool", fn.maxpool, gridFor(out.n), 1, 256, 1, maxpoolArgs(out.Ptr(), x.Ptr(), s, n))
+	return launch("k_maxpool", fn.maxpool, stride(out.n), maxpoolArgs(out.Ptr(), x.Ptr(), s, n))
 }
 
 // Argmax sets out[r] to the index of the largest of the k values of row r of x (first on
@@ -167,11 +153,7 @@ func Argmax(out Int32s, x Float32s, rows, k int) error {
 	if rows == 0 {
 		return nil
 	}
-	gx := (rows + 7) / 8
-	if gx > math.MaxInt32 {
-		return fmt.Errorf("argmax: %d rows", rows)
-	}
-	return launch("k_argmax", fn.argmax, gx, 1, 256, 1, argmaxArgs(out.Ptr(), x.Ptr(), rows, k))
+	return launch("k_argmax", fn.argmax, ArgmaxLaunch(rows), argmaxArgs(out.Ptr(), x.Ptr(), rows, k))
 }
 
 // ChannelSum adds to acc[c] (float64) the sum over the rows of x (rows × C) of x[r][c].
@@ -187,15 +169,11 @@ func ChannelSum(acc Float64s, scratch Float64s, x Float32s, rows, C int) error {
 	if rows == 0 {
 		return nil
 	}
-	gy := (C + 31) / 32
-	if blocks > math.MaxInt32 || gy > maxGridY {
-		return fmt.Errorf("channel sum: %d rows of %d channels is too large", rows, C)
-	}
-	if err := launch("k_channel_sum_partial", fn.sumPartial, blocks, gy, 32, 8,
+	if err := launch("k_channel_sum_partial", fn.sumPartial, SumLaunch(rows, C),
 		sumPartialArgs(scratch.Ptr(), x.Ptr(), rows, C)); err != nil {
 		return err
 	}
-	return launch("k_channel_sum_finish", fn.sumFinish, gridFor(C), 1, 256, 1,
+	return launch("k_channel_sum_finish", fn.sumFinish, stride(C),
 		sumFinishArgs(acc.Ptr(), scratch.Ptr(), blocks, C))
 }
 
@@ -219,7 +197,7 @@ func ZeroChannels(w, b Float32s, taps, O int, chans []int32) error {
 	if err := dc.Upload(chans); err != nil {
 		return err
 	}
-	if err := launch("k_zero_channels", fn.zeroChannels, gridFor(taps*len(chans)), 1, 256, 1,
+	if err := launch("k_zero_channels", fn.zeroChannels, stride(taps*len(chans)),
 		zeroChannelsArgs(w.Ptr(), b.Ptr(), taps, O, dc.Ptr(), len(chans))); err != nil {
 		return err
 	}

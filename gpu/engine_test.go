@@ -472,3 +472,59 @@ func TestCompileErrors(t *testing.T) {
 		t.Fatal("allocations left")
 	}
 }
+
+// The engine on kernels.cu's __global__ kernels themselves (emulated on the CPU: tiles, warps,
+// blocks) gives the bits of the per-element loops: Run, Predict, GoodNet, ChannelMeans and
+// PruneChannels, in two batches.
+func TestEmulatedKernels(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: thousands of threads per launch")
+	}
+	r := rand.New(rand.NewSource(8))
+	m := deepID(8)
+	const n = 3
+	x := images(r, n, m.InputShape(), 255)
+	type result struct {
+		run       [][]float32
+		b, bp, gm []int32
+		means     []float64
+	}
+	do := func(emulate bool) result {
+		c, d := fakeCore(1 << 30)
+		d.emulate = emulate
+		c.maxBatch = 2
+		net := compileT(t, c, m)
+		defer net.Close()
+		bp := compileT(t, c, m)
+		defer bp.Close()
+		if err := bp.PruneChannels("conv_3", []int{1, 5, 9, 40}); err != nil {
+			t.Fatal(err)
+		}
+		var res result
+		var err error
+		if res.run, err = net.Run(map[string][]float32{"input": x}, n, "output", "pool_3"); err != nil {
+			t.Fatal(err)
+		}
+		if res.b, res.bp, res.gm, err = net.GoodNet(bp, x, n); err != nil {
+			t.Fatal(err)
+		}
+		if res.means, err = bp.ChannelMeans(map[string][]float32{"input": x}, n, "pool_3"); err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	loops, kernels := do(false), do(true)
+	for i := range loops.run {
+		if !equalF(kernels.run[i], loops.run[i]) {
+			t.Fatalf("Run output %d differs between the kernels and the loops", i)
+		}
+	}
+	if !equal(kernels.b, loops.b) || !equal(kernels.bp, loops.bp) || !equal(kernels.gm, loops.gm) {
+		t.Fatalf("GoodNet: kernels %v %v %v, loops %v %v %v", kernels.b, kernels.bp, kernels.gm, loops.b, loops.bp, loops.gm)
+	}
+	for i := range loops.means {
+		if kernels.means[i] != loops.means[i] {
+			t.Fatalf("channel mean %d: kernels %g, loops %g", i, kernels.means[i], loops.means[i])
+		}
+	}
+}

@@ -17,6 +17,7 @@ type fakeDevice struct {
 	next     uint64
 	free     int64 // reported free memory
 	launches int
+	emulate  bool // run kernels.cu's __global__ kernels (emulated), not the per-element loops
 }
 
 func newFake(free int64) *fakeDevice {
@@ -131,36 +132,57 @@ func (d *fakeDevice) zeroF64(b f64) error {
 
 func (d *fakeDevice) conv2d(out, x, w, b f32, s cuda.ConvShape, n int) error {
 	d.launches++
+	if d.emulate {
+		return hostcheck.KernelConv2D(d.F(out), d.F(x), d.F(w), d.F(b), s, n)
+	}
 	return hostcheck.Conv2D(d.F(out), d.F(x), d.F(w), d.F(b), s, n)
 }
 
 func (d *fakeDevice) dense(out, x, w, b f32, s cuda.DenseShape, n int) error {
 	d.launches++
+	if d.emulate {
+		return hostcheck.KernelDense(d.F(out), d.F(x), d.F(w), d.F(b), s, n)
+	}
 	return hostcheck.Dense(d.F(out), d.F(x), d.F(w), d.F(b), s, n)
 }
 
 func (d *fakeDevice) maxpool(out, x f32, s cuda.PoolShape, n int) error {
 	d.launches++
+	if d.emulate {
+		return hostcheck.KernelMaxPool(d.F(out), d.F(x), s, n)
+	}
 	return hostcheck.MaxPool(d.F(out), d.F(x), s, n)
 }
 
 func (d *fakeDevice) relu(out, x f32) error {
 	d.launches++
+	if d.emulate {
+		return hostcheck.KernelReLU(d.F(out), d.F(x))
+	}
 	return hostcheck.ReLU(d.F(out), d.F(x))
 }
 
 func (d *fakeDevice) add(out, a, b f32) error {
 	d.launches++
+	if d.emulate {
+		return hostcheck.KernelAdd(d.F(out), d.F(a), d.F(b))
+	}
 	return hostcheck.Add(d.F(out), d.F(a), d.F(b))
 }
 
 func (d *fakeDevice) argmax(out i32, x f32, rows, k int) error {
 	d.launches++
+	if d.emulate {
+		return hostcheck.KernelArgmax(d.I(out), d.F(x), rows, k)
+	}
 	return hostcheck.Argmax(d.I(out), d.F(x), rows, k)
 }
 
 func (d *fakeDevice) merge(out, b, bprime i32, classes int) error {
 	d.launches++
+	if d.emulate {
+		return hostcheck.KernelMerge(d.I(out), d.I(b), d.I(bprime), classes)
+	}
 	return hostcheck.Merge(d.I(out), d.I(b), d.I(bprime), classes)
 }
 
@@ -169,10 +191,16 @@ func (d *fakeDevice) channelSum(acc, scratch f64, x f32, rows, C int) error {
 	if scratch.n < cuda.SumScratch(rows, C) {
 		return fmt.Errorf("channel sum: scratch of %d, need %d", scratch.n, cuda.SumScratch(rows, C))
 	}
+	if d.emulate {
+		return hostcheck.KernelChannelSum(d.D(acc), d.F(x), rows, C)
+	}
 	return hostcheck.ChannelSum(d.D(acc), d.F(x), rows, C)
 }
 
 func (d *fakeDevice) zeroChannels(w, b f32, taps, O int, chans []int32) error {
 	d.launches++
+	if d.emulate {
+		return hostcheck.KernelZeroChannels(d.F(w), d.F(b), taps, O, chans)
+	}
 	return hostcheck.ZeroChannels(d.F(w), d.F(b), taps, O, chans)
 }

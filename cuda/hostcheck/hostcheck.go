@@ -8,7 +8,8 @@
 // The functions take the launchers' geometries and check lengths like them.
 package hostcheck
 
-// #cgo CXXFLAGS: -O2 -std=c++14
+// #cgo CXXFLAGS: -O2 -std=c++20 -pthread
+// #cgo LDFLAGS: -pthread
 // #include "hostcheck.h"
 import "C"
 
@@ -70,7 +71,7 @@ func Merge(out, b, bprime []int32, classes int) error {
 }
 
 // Conv2D computes a convolution with bias (nil: none) and the activation on n samples.
-func Conv2D(out, x, w, b []float32, s cuda.Conv, n int) error {
+func Conv2D(out, x, w, b []float32, s cuda.ConvShape, n int) error {
 	if err := s.Check(n, len(out), len(x), len(w), len(b)); err != nil {
 		return err
 	}
@@ -81,7 +82,7 @@ func Conv2D(out, x, w, b []float32, s cuda.Conv, n int) error {
 }
 
 // Dense computes a dense layer with bias (nil: none) and the activation on n samples.
-func Dense(out, x, w, b []float32, s cuda.Dense, n int) error {
+func Dense(out, x, w, b []float32, s cuda.DenseShape, n int) error {
 	if err := s.Check(n, len(out), len(x), len(w), len(b)); err != nil {
 		return err
 	}
@@ -90,7 +91,7 @@ func Dense(out, x, w, b []float32, s cuda.Dense, n int) error {
 }
 
 // MaxPool computes a max pooling on n samples.
-func MaxPool(out, x []float32, s cuda.Pool, n int) error {
+func MaxPool(out, x []float32, s cuda.PoolShape, n int) error {
 	if err := s.Check(n, len(out), len(x)); err != nil {
 		return err
 	}

@@ -118,7 +118,7 @@ func TestConv2D(t *testing.T) {
 		m := oneLayer(t, in, l, r)
 		n := 1 + r.Intn(4)
 		x := randF32(r, n*in.Size(), 3)
-		s, err := cuda.ConvOf(l)
+		s, err := cuda.ConvShapeOf(l)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -141,7 +141,7 @@ func TestDense(t *testing.T) {
 		m := oneLayer(t, in, l, r)
 		n := 1 + r.Intn(5)
 		x := randF32(r, n*in.Size(), 2)
-		s, err := cuda.DenseOf(l)
+		s, err := cuda.DenseShapeOf(l)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -165,7 +165,7 @@ func TestMaxPool(t *testing.T) {
 		m := oneLayer(t, in, l, r)
 		n := 1 + r.Intn(4)
 		x := randF32(r, n*in.Size(), 5)
-		s, err := cuda.PoolOf(l)
+		s, err := cuda.PoolShapeOf(l)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -188,7 +188,7 @@ func TestMaxPoolNaN(t *testing.T) {
 	oneLayer(t, nn.Shape{2, 4, 1}, l, rand.New(rand.NewSource(1)))
 	nan := float32(math.NaN())
 	x := []float32{1, nan, 3, 4, 5, 2, 0, -1} // windows {1, nan, 5, 2} and {3, 4, 0, -1}
-	s, _ := cuda.PoolOf(l)
+	s, _ := cuda.PoolShapeOf(l)
 	got := make([]float32, 2)
 	if err := MaxPool(got, x, s, 1); err != nil {
 		t.Fatal(err)
@@ -336,7 +336,7 @@ func TestZeroChannels(t *testing.T) {
 }
 
 func TestBadLengths(t *testing.T) {
-	s := cuda.Conv{H: 4, W: 4, C: 2, OH: 3, OW: 3, O: 3, KH: 2, KW: 2, SH: 1, SW: 1}
+	s := cuda.ConvShape{H: 4, W: 4, C: 2, OH: 3, OW: 3, O: 3, KH: 2, KW: 2, SH: 1, SW: 1}
 	x, w := make([]float32, 2*4*4*2), make([]float32, 2*2*2*3)
 	if err := Conv2D(make([]float32, 2*3*3*3), x, w, nil, s, 2); err != nil {
 		t.Fatal(err)
