@@ -8,8 +8,9 @@
  * The __global__ kernels (prefix k_, extern "C" so that cuda/ finds them by name) only map
  * threads to elements and stage data through shared memory. The file is therefore also valid
  * C++: cuda/hostcheck compiles it with g++ (with __host__ and __device__ defined away) and runs
- * the same gn_ functions over whole tensors, so that CI checks the arithmetic without a GPU.
- * Everything that only the GPU can run is inside #ifdef __CUDACC__.
+ * the same gn_ functions over whole tensors, so that CI checks the arithmetic without a GPU;
+ * it also runs the kernels themselves on CPU threads (emulate.cc), for the tile, warp and
+ * block logic. Everything that only the GPU can run is inside #ifdef __CUDACC__.
  *
  * Sums use fmaf in a fixed order (k ascending), so a dot product is bit-identical on the host
  * and on the device whatever the tiling.
