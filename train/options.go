@@ -30,6 +30,9 @@ type Options struct {
 	BatchSize int     // minibatch size [32]; the remainder of an epoch (n mod BatchSize) is skipped, a different one each epoch
 	LR        float64 // Adam learning rate [1e-3] (β1 0.9, β2 0.999, ε 1e-8)
 	Seed      int64   // seeds the shuffling
+	// L2 adds L2·w to the gradient of every weight (coupled weight decay, as Adam's L2
+	// regularisation) [0: none].
+	L2 float64
 	// Scale multiplies the inputs before the first layer [1]; e.g. 1/255 to train on 0–1
 	// pixels (the trained model then expects scaled inputs).
 	Scale float32
@@ -42,9 +45,18 @@ type Options struct {
 	// its kernel slice and bias are zeroed before training and after every step, and their
 	// gradients are dropped (fine-tuning after pruning). Slices must have the layer's length.
 	Mask map[string][]bool
+	// Freeze[layer] marks weights of a Conv2D or Dense layer that training leaves as they are:
+	// Kernel in the layer's Keras layout ((kh, kw, cin, cout) or (in, out)), Bias per output;
+	// a nil slice freezes nothing of that tensor. (Mask wins over Freeze.)
+	Freeze map[string]Frozen
 	// OnEpoch, if set, is called after each epoch with the model's weights updated to the
 	// current state; returning stop = true ends training early, an error aborts it.
 	OnEpoch func(e Epoch, m *nn.Model) (stop bool, err error)
+}
+
+// Frozen flags the weights of one layer that are not trained (see Options.Freeze).
+type Frozen struct {
+	Kernel, Bias []bool
 }
 
 // Epoch is what one pass over the data measured. Loss and Acc are averages over its
@@ -92,8 +104,8 @@ func (o Options) withDefaults() Options {
 }
 
 func (o Options) check() error {
-	if o.Epochs < 0 || o.BatchSize < 0 || o.LR < 0 || o.Workers < 0 {
-		return fmt.Errorf("train: epochs %d, batch size %d, learning rate %g and workers %d must not be negative", o.Epochs, o.BatchSize, o.LR, o.Workers)
+	if o.Epochs < 0 || o.BatchSize < 0 || o.LR < 0 || o.Workers < 0 || o.L2 < 0 {
+		return fmt.Errorf("train: epochs %d, batch size %d, learning rate %g, workers %d and L2 %g must not be negative", o.Epochs, o.BatchSize, o.LR, o.Workers, o.L2)
 	}
 	return nil
 }

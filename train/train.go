@@ -24,6 +24,9 @@ type param struct {
 	l    *nn.Layer
 	w, b *G.Node
 	mask []bool // output channels held at zero, or nil
+	// frozen weights (graph layouts) and their values, restored after every step; nil if none
+	frozenW, frozenB []bool
+	keepW, keepB     []float32
 }
 
 // graph is m unrolled for a fixed batch size.
@@ -33,6 +36,7 @@ type graph struct {
 	x      *G.Node // the input, NHWC (batch, h, w, c) or (batch, d)
 	logits *G.Node // the output layer before softmax, (batch, classes)
 	params []param
+	nodes  map[string]*G.Node // every layer's output (image activations NCHW)
 	// training only
 	y    *G.Node // one-hot labels (batch, classes)
 	loss *G.Node // mean cross-entropy
@@ -71,6 +75,10 @@ func build(m *nn.Model, batch int, train bool) (*graph, error) {
 		}
 	}
 	gr.logits = node[m.Output]
+	gr.nodes = map[string]*G.Node{}
+	for l, n := range node {
+		gr.nodes[l.Name] = n
+	}
 	k := m.NumClasses()
 	if s := gr.logits.Shape(); len(s) != 2 || s[0] != batch || s[1] != k {
 		return nil, fmt.Errorf("train: output layer %q gives shape %v, want (%d, %d)", m.Output.Name, s, batch, k)
@@ -345,6 +353,88 @@ func (gr *graph) setMask(mask map[string][]bool) error {
 	return nil
 }
 
+func (gr *graph) setFreeze(freeze map[string]Frozen) error {
+	for name, fz := range freeze {
+		p := gr.findParam(name)
+		if p == nil {
+			return fmt.Errorf("train: freeze names layer %q, which is not a Conv2D or Dense layer of the model", name)
+		}
+		l := p.l
+		if fz.Kernel != nil {
+			if len(fz.Kernel) != len(l.W) {
+				return fmt.Errorf("train: freeze of layer %q has %d kernel entries, the kernel has %d", name, len(fz.Kernel), len(l.W))
+			}
+			p.frozenW = fz.Kernel
+			if l.Kind == nn.Conv2D {
+				p.frozenW = make([]bool, len(l.W))
+				KH, KW, C, O := l.Size[0], l.Size[1], l.InShape[2], l.Filters
+				for di := 0; di < KH; di++ {
+					for dj := 0; dj < KW; dj++ {
+						for c := 0; c < C; c++ {
+							for o := 0; o < O; o++ {
+								p.frozenW[((o*C+c)*KH+di)*KW+dj] = fz.Kernel[((di*KW+dj)*C+c)*O+o]
+							}
+						}
+					}
+				}
+			}
+			p.keepW = append([]float32(nil), data(p.w)...)
+		}
+		if fz.Bias != nil {
+			if p.b == nil || len(fz.Bias) != len(l.B) {
+				return fmt.Errorf("train: freeze of layer %q has %d bias entries, the layer has %d biases", name, len(fz.Bias), len(l.B))
+			}
+			p.frozenB = fz.Bias
+			p.keepB = append([]float32(nil), data(p.b)...)
+		}
+	}
+	return nil
+}
+
+// freezeGrads drops the gradients of frozen weights (before the step).
+func (gr *graph) freezeGrads() {
+	for _, p := range gr.params {
+		if p.frozenW != nil {
+			g := grad(p.w)
+			for i, f := range p.frozenW {
+				if f {
+					g[i] = 0
+				}
+			}
+		}
+		if p.frozenB != nil {
+			g := grad(p.b)
+			for i, f := range p.frozenB {
+				if f {
+					g[i] = 0
+				}
+			}
+		}
+	}
+}
+
+// restoreFrozen puts the frozen weights back (after the step: L2 decay would move them).
+func (gr *graph) restoreFrozen() {
+	for _, p := range gr.params {
+		if p.frozenW != nil {
+			w := data(p.w)
+			for i, f := range p.frozenW {
+				if f {
+					w[i] = p.keepW[i]
+				}
+			}
+		}
+		if p.frozenB != nil {
+			b := data(p.b)
+			for i, f := range p.frozenB {
+				if f {
+					b[i] = p.keepB[i]
+				}
+			}
+		}
+	}
+}
+
 func (gr *graph) findParam(name string) *param {
 	for i := range gr.params {
 		if gr.params[i].l.Name == name {
@@ -429,6 +519,11 @@ func Train(m *nn.Model, x []float32, y []int32, n int, opt Options) (*History, e
 			return nil, err
 		}
 		gr.zeroMasked(data)
+		if i == 0 {
+			if err := gr.setFreeze(opt.Freeze); err != nil {
+				return nil, err
+			}
+		}
 		w := &worker{gr: gr, xb: make([]float32, b*in), yb: make([]float32, b*k)}
 		w.xt = tensor.New(tensor.WithShape(gr.x.Shape()...), tensor.WithBacking(w.xb))
 		w.yt = tensor.New(tensor.WithShape(b, k), tensor.WithBacking(w.yb))
@@ -436,7 +531,11 @@ func Train(m *nn.Model, x []float32, y []int32, n int, opt Options) (*History, e
 		ws[i] = w
 	}
 	lead := ws[0].gr.learnables()
-	solver := G.NewAdamSolver(G.WithLearnRate(opt.LR))
+	sopts := []G.SolverOpt{G.WithLearnRate(opt.LR)}
+	if opt.L2 > 0 {
+		sopts = append(sopts, G.WithL2Reg(opt.L2))
+	}
+	solver := G.NewAdamSolver(sopts...)
 	rng := rand.New(rand.NewSource(opt.Seed))
 	hist := &History{}
 	steps := n / B
@@ -490,9 +589,11 @@ func Train(m *nn.Model, x []float32, y []int32, n int, opt Options) (*History, e
 				}
 			}
 			ws[0].gr.zeroMasked(grad)
+			ws[0].gr.freezeGrads()
 			if err := solver.Step(G.NodesToValueGrads(lead)); err != nil {
 				return hist, fmt.Errorf("train: epoch %d step %d: adam: %v", ep, s+1, err)
 			}
+			ws[0].gr.restoreFrozen()
 			ws[0].gr.zeroMasked(data)
 			for _, w := range ws[1:] {
 				for j, ln := range w.gr.learnables() {
@@ -569,23 +670,45 @@ func axpy(dst, src []float32, a float32) {
 	}
 }
 
-// EvalBatch is the batch size of Forward.
+// EvalBatch is the batch size of Run and Forward.
 const EvalBatch = 256
 
 // Forward computes the output layer's logits of m on n samples (NHWC, scaled by scale, 0 = 1)
 // with the same gorgonia graph Train uses, n × classes values. It serves checks of the layout
-// conversions; the backends (host/, gpu/) are the fast way to run a model.
+// conversions and small evaluations; the backends (host/, gpu/) are the fast way to run a model.
 func Forward(m *nn.Model, x []float32, n int, scale float32) ([]float32, error) {
+	r, err := Run(m, x, n, scale, m.Output.Name)
+	if err != nil {
+		return nil, err
+	}
+	return r[0], nil
+}
+
+// Run computes the outputs of the named layers on n samples, as nn.Net.Run does from the
+// input (NHWC, each n × OutShape.Size() values; softmax not applied), with Train's graph.
+func Run(m *nn.Model, x []float32, n int, scale float32, outs ...string) ([][]float32, error) {
 	if err := checkData(m, x, nil, n); err != nil {
 		return nil, err
+	}
+	if len(outs) == 0 {
+		return nil, fmt.Errorf("train: no output layer requested")
+	}
+	for _, o := range outs {
+		if m.Layer(o) == nil {
+			return nil, fmt.Errorf("train: output layer %q does not exist", o)
+		}
 	}
 	if scale == 0 {
 		scale = 1
 	}
-	in, k := m.InputShape().Size(), m.NumClasses()
-	out := make([]float32, 0, n*k)
+	in := m.InputShape().Size()
+	res := make([][]float32, len(outs))
+	for i, o := range outs {
+		res[i] = make([]float32, 0, n*m.Layer(o).OutShape.Size())
+	}
 	var gr *graph
 	var vm G.VM
+	var reads []G.Value
 	defer func() {
 		if vm != nil {
 			vm.Close()
@@ -598,6 +721,10 @@ func Forward(m *nn.Model, x []float32, n int, scale float32) ([]float32, error) 
 			if gr, err = build(m, b, false); err != nil {
 				return nil, err
 			}
+			reads = make([]G.Value, len(outs))
+			for i, o := range outs {
+				G.Read(gr.nodes[o], &reads[i])
+			}
 			if vm != nil {
 				vm.Close()
 			}
@@ -607,16 +734,32 @@ func Forward(m *nn.Model, x []float32, n int, scale float32) ([]float32, error) 
 		for i, v := range x[lo*in : (lo+b)*in] {
 			xb[i] = v * scale
 		}
-		if err := G.Let(gr.x, tensor.New(tensor.WithShape(gr.x.Shape()...), tensor.WithBacking(xb))); err != nil {
+		if err := G.Let(gr.x, tensorNew(gr.x.Shape(), xb)); err != nil {
 			return nil, err
 		}
 		if err := vm.RunAll(); err != nil {
 			return nil, fmt.Errorf("train: forward: %v", err)
 		}
-		out = append(out, data(gr.logits)...)
+		for i, v := range reads {
+			t := v.(tensor.Tensor)
+			d := t.Data().([]float32)
+			if sh := t.Shape(); sh.Dims() == 4 { // NCHW → NHWC
+				C, HW := sh[1], sh[2]*sh[3]
+				for s := 0; s < b; s++ {
+					img := d[s*C*HW : (s+1)*C*HW]
+					for p := 0; p < HW; p++ {
+						for c := 0; c < C; c++ {
+							res[i] = append(res[i], img[c*HW+p])
+						}
+					}
+				}
+			} else {
+				res[i] = append(res[i], d...)
+			}
+		}
 		vm.Reset()
 	}
-	return out, nil
+	return res, nil
 }
 
 func tensorNew(shape []int, v []float32) *tensor.Dense {

@@ -51,10 +51,19 @@ func randInput(m *nn.Model, n int, seed int64, lo, hi float32) []float32 {
 	return x
 }
 
-// compareRef checks gorgonia's logits against nn/ref's: |a-b| ≤ 1e-4 · max|ref logit| per image.
+// compareRef checks gorgonia's outputs of every layer against nn/ref's:
+// |a-b| ≤ 1e-4 · max|ref| per image and layer (for the output layer: the logits).
 func compareRef(t *testing.T, m *nn.Model, x []float32, n int, scale float32) {
 	t.Helper()
-	got, err := Forward(m, x, n, scale)
+	var names []string
+	for _, l := range m.Layers[1:] {
+		names = append(names, l.Name)
+	}
+	got, err := Run(m, x, n, scale, names...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logits, err := Forward(m, x, n, scale)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,20 +71,28 @@ func compareRef(t *testing.T, m *nn.Model, x []float32, n int, scale float32) {
 	for i := range xs {
 		xs[i] *= float64(scale)
 	}
-	want, err := ref.Run(m, map[string][]float64{m.Input.Name: xs}, n, m.Output.Name)
+	want, err := ref.Run(m, map[string][]float64{m.Input.Name: xs}, n, names...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := m.NumClasses()
-	for i := 0; i < n; i++ {
-		scl := 0.0
-		for _, v := range want[0][i*k : (i+1)*k] {
-			scl = math.Max(scl, math.Abs(v))
+	got = append(got, logits)
+	want = append(want, want[len(want)-1])
+	names = append(names, "Forward")
+	for li := range names {
+		k := len(want[li]) / n
+		if len(got[li]) != len(want[li]) {
+			t.Fatalf("%s: layer %s: %d values, want %d", m.Name, names[li], len(got[li]), len(want[li]))
 		}
-		for j := 0; j < k; j++ {
-			a, b := float64(got[i*k+j]), want[0][i*k+j]
-			if math.Abs(a-b) > 1e-4*scl+1e-6 {
-				t.Fatalf("%s: image %d logit %d: gorgonia %g, ref %g (scale %g)", m.Name, i, j, a, b, scl)
+		for i := 0; i < n; i++ {
+			scl := 0.0
+			for _, v := range want[li][i*k : (i+1)*k] {
+				scl = math.Max(scl, math.Abs(v))
+			}
+			for j := 0; j < k; j++ {
+				a, b := float64(got[li][i*k+j]), want[li][i*k+j]
+				if math.Abs(a-b) > 1e-4*scl+1e-6 {
+					t.Fatalf("%s: layer %s: image %d value %d: gorgonia %g, ref %g (scale %g)", m.Name, names[li], i, j, a, b, scl)
+				}
 			}
 		}
 	}
@@ -320,6 +337,53 @@ func TestMask(t *testing.T) {
 	}
 }
 
+func TestFreeze(t *testing.T) {
+	m := nn.DeepID(33, 31, 4)
+	nn.RandomWeights(m, 41)
+	before := m.Clone()
+	c1, f1 := m.Layer("conv_1"), m.Layer("fc_1")
+	fz := map[string]Frozen{
+		"conv_1": {Kernel: make([]bool, len(c1.W)), Bias: make([]bool, len(c1.B))},
+		"fc_1":   {Kernel: make([]bool, len(f1.W))},
+		"output": {Bias: make([]bool, 4)},
+	}
+	for i := range c1.W {
+		fz["conv_1"].Kernel[i] = i%20 < 10 // output channels 0..9
+	}
+	for c := 0; c < 10; c++ {
+		fz["conv_1"].Bias[c] = true
+	}
+	for i := range f1.W {
+		fz["fc_1"].Kernel[i] = i%3 == 0
+	}
+	fz["output"].Bias[2] = true
+	n := 64
+	x, y := toyData(m, n, 42)
+	// L2 would move frozen weights if they were only cut off from their gradients
+	if _, err := Train(m, x, y, n, Options{Epochs: 2, BatchSize: 16, LR: 1e-2, L2: 1e-2, Freeze: fz}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(name string, got, was []float32, frozen []bool) {
+		moved := 0
+		for i := range got {
+			switch {
+			case frozen != nil && frozen[i] && got[i] != was[i]:
+				t.Fatalf("%s[%d] is frozen but moved: %g → %g", name, i, was[i], got[i])
+			case (frozen == nil || !frozen[i]) && got[i] != was[i]:
+				moved++
+			}
+		}
+		if moved == 0 {
+			t.Fatalf("%s: no free weight moved", name)
+		}
+	}
+	check("conv_1 kernel", c1.W, before.Layer("conv_1").W, fz["conv_1"].Kernel)
+	check("conv_1 bias", c1.B, before.Layer("conv_1").B, fz["conv_1"].Bias)
+	check("fc_1 kernel", f1.W, before.Layer("fc_1").W, fz["fc_1"].Kernel)
+	check("fc_1 bias", f1.B, before.Layer("fc_1").B, nil)
+	check("output bias", m.Layer("output").B, before.Layer("output").B, fz["output"].Bias)
+}
+
 func TestErrors(t *testing.T) {
 	m := nn.DeepID(33, 31, 4)
 	nn.RandomWeights(m, 1)
@@ -346,6 +410,15 @@ func TestErrors(t *testing.T) {
 			return err
 		},
 		"must not be negative": func() error { _, err := Train(m, x, y, 8, Options{Epochs: -1}); return err },
+		"has 5 kernel entries": func() error {
+			_, err := Train(m, x, y, 8, Options{Freeze: map[string]Frozen{"conv_2": {Kernel: make([]bool, 5)}}})
+			return err
+		},
+		"freeze names layer": func() error {
+			_, err := Train(m, x, y, 8, Options{Freeze: map[string]Frozen{"flatten_1": {}}})
+			return err
+		},
+		`output layer "nope" does not exist`: func() error { _, err := Run(m, x, 8, 1, "nope"); return err },
 	}
 	for want, f := range cases {
 		err := f()
