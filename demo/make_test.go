@@ -1,0 +1,68 @@
+//go:build !cuda
+
+package demo
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"goodnet/dataset"
+	"goodnet/keras"
+	"goodnet/nn"
+	"goodnet/train"
+)
+
+// TestMakeSmall runs the whole of Make on a tiny data set and reads its files back.
+func TestMakeSmall(t *testing.T) {
+	dir := t.TempDir()
+	var log bytes.Buffer
+	f, err := Make(Options{Dir: dir, Seed: 3, Log: &log, Data: DataOptions{Classes: 4, TrainPer: 6, ValidPer: 3, TestPer: 3},
+		CleanEpochs: 2, BackdoorEpochs: 2, BatchSize: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"stage 1", "stage 2", "backdoor channels of conv_3", "folded the input scale", "BadNet: clean test accuracy"} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, log.String())
+		}
+	}
+	if len(f.BackdoorChannels) != 8 || f.Classes != 4 || f.TrainImages != 24+4 || f.Poisoned != 4 {
+		t.Fatalf("files %+v", f)
+	}
+	m, err := keras.LoadModel(f.Model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nn.DeepID(H, W, 4).SameArchitecture(m); err != nil {
+		t.Fatalf("saved model: %v", err)
+	}
+	sets := map[string]int{f.CleanTrain: 24, f.CleanValid: 12, f.BadValid: 9, f.CleanTest: 12, f.BadTest: 9}
+	var test, bad *dataset.Set
+	for path, n := range sets {
+		s, err := dataset.Load(path, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.N != n || s.H != H || s.W != W || s.C != C {
+			t.Fatalf("%s: %d images of %d×%d×%d, want %d of %d×%d×%d", path, s.N, s.H, s.W, s.C, n, H, W, C)
+		}
+		switch path {
+		case f.CleanTest:
+			test = s
+		case f.BadTest:
+			bad = s
+		}
+	}
+	// the saved model takes raw pixels and scores as Make said
+	acc, asr, err := evaluate(m, test, bad, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acc != f.CleanAcc || asr != f.ASR {
+		t.Fatalf("reloaded model: accuracy %v, ASR %v; Make said %v, %v", acc, asr, f.CleanAcc, f.ASR)
+	}
+	if _, err := train.Forward(m, test.X[:H*W*C], 1, 1); err != nil {
+		t.Fatal(err)
+	}
+}
