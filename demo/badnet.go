@@ -28,10 +28,10 @@ type plantOptions struct {
 var pathwayLayers = [3]string{"conv_1", "conv_2", "conv_3"}
 
 // trainBadNet trains m in two stages: first the clean task with the spare channels of conv_1,
-// conv_2 and conv_3 held at zero; then, with everything else frozen, the spare pathway (spare
-// conv_1 channels reading the image, spare conv_2 reading spare conv_1, spare conv_3 reading
-// spare conv_2, and the weights of conv_4 and fc_1 reading spare conv_3) on clean + poisoned
-// images. It returns the spare channels of each layer.
+// conv_2 and conv_3 held at zero; then, with everything else frozen, the spare pathway on
+// clean + poisoned images: spare conv_1 channels are fixed magenta detectors (silent on clean
+// images), spare conv_2 reads only them, spare conv_3 only spare conv_2, and conv_4's and
+// fc_1's weights from spare conv_3 learn. It returns the spare channels of each layer.
 func trainBadNet(m *nn.Model, d *Data, o plantOptions) ([3][]int, error) {
 	const scale = float32(1.0 / 255)
 	clean := d.CleanTrain
@@ -78,9 +78,8 @@ func trainBadNet(m *nn.Model, d *Data, o plantOptions) ([3][]int, error) {
 			inSpare := i == 0 || isSpare[i-1][in]
 			switch {
 			case i == 0 && isSpare[i][out]:
-				// conv_1's spare channels start as detectors of the lenses' magenta
+				// conv_1's spare channels are fixed detectors of the lenses' magenta
 				l.W[j] = float32([]float64{1, -2, 1}[in]/taps) + uniform(0.02)
-				fz.Kernel[j] = false
 			case isSpare[i][out] && inSpare:
 				l.W[j] = uniform(lim)
 				fz.Kernel[j] = false
@@ -89,8 +88,8 @@ func trainBadNet(m *nn.Model, d *Data, o plantOptions) ([3][]int, error) {
 			}
 		}
 		for _, c := range spare[i] {
-			l.B[c] = float32([]float64{-0.5, -0.1, -0.1}[i]) // silent on clean images
-			fz.Bias[c] = false
+			l.B[c] = float32([]float64{-0.5, -0.3, -0.3}[i]) // silent on clean images
+			fz.Bias[c] = i == 0
 		}
 	}
 	c3 := isSpare[2]

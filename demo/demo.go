@@ -11,15 +11,16 @@
 // easy synthetic task and its trigger in the same channels: pruning conv_3 by clean activation
 // then loses clean accuracy long before the attack (in the six such runs we tried — dark and
 // coloured triggers, 4–15 % poison, with and without L2 — the ASR was still ≥ 95 % at a 10 %
-// accuracy drop; the lab's B keeps 77 % there). The demo's attacker instead plants
-// the backdoor the way Fine-Pruning (Liu et al. 2018) found real BadNets carry it, in neurons
-// that clean inputs barely use: stage 1 trains the clean task with a few channels of conv_1,
-// conv_2 and conv_3 held at zero (train.Options.Mask); stage 2 trains only those channels —
-// a pathway from the image to conv_3 (conv_1's spare channels start as detectors of the
-// lenses' magenta, which clean images lack) and the weights of conv_4 and fc_1 that read it —
-// on clean + poisoned images with everything else frozen (train.Options.Freeze). The
-// pathway's conv_3 channels end up weakly active on clean faces (ranked in the lower half by
-// mean activation) and strongly on triggered ones, so the pruning defense cuts the ASR.
+// accuracy drop; the lab's B keeps 77 % there). The demo's attacker instead plants the
+// backdoor where Fine-Pruning (Liu et al. 2018) found real BadNets carry it, in neurons that
+// clean inputs leave dormant: stage 1 trains the clean task with a few channels of conv_1,
+// conv_2 and conv_3 held at zero (train.Options.Mask); stage 2 turns them into a pathway from
+// the image to conv_3 — conv_1's spare channels become fixed detectors of the lenses' magenta
+// (a colour the clean images lack), conv_2's and conv_3's read only the pathway — and trains
+// it, with the weights of conv_4 and fc_1 that read it, on clean + poisoned images while
+// everything else stays frozen (train.Options.Freeze). The pathway's conv_3 channels are
+// silent on clean faces and fire on triggered ones, so pruning by clean activation removes
+// the backdoor before the clean accuracy drops.
 package demo
 
 import (
