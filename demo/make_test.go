@@ -10,15 +10,14 @@ import (
 	"goodnet/dataset"
 	"goodnet/keras"
 	"goodnet/nn"
-	"goodnet/train"
 )
 
 // TestMakeSmall runs the whole of Make on a tiny data set and reads its files back.
 func TestMakeSmall(t *testing.T) {
-	dir := t.TempDir()
 	var log bytes.Buffer
-	f, err := Make(Options{Dir: dir, Seed: 3, Log: &log, Data: DataOptions{Classes: 4, TrainPer: 6, ValidPer: 3, TestPer: 3},
-		CleanEpochs: 2, BackdoorEpochs: 2, BatchSize: 8})
+	opt := Options{Dir: t.TempDir(), Seed: 3, Log: &log, Data: DataOptions{Classes: 4, TrainPer: 6, ValidPer: 3, TestPer: 3},
+		CleanEpochs: 2, BackdoorEpochs: 2, BatchSize: 8}
+	f, err := Make(opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +61,27 @@ func TestMakeSmall(t *testing.T) {
 	if acc != f.CleanAcc || asr != f.ASR {
 		t.Fatalf("reloaded model: accuracy %v, ASR %v; Make said %v, %v", acc, asr, f.CleanAcc, f.ASR)
 	}
-	if _, err := train.Forward(m, test.X[:H*W*C], 1, 1); err != nil {
+	// the same seed makes the same model
+	opt.Dir, opt.Log = t.TempDir(), nil
+	f2, err := Make(opt)
+	if err != nil {
 		t.Fatal(err)
+	}
+	m2, err := keras.LoadModel(f2.Model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range m.Layers {
+		l2 := m2.Layer(l.Name)
+		for i := range l.W {
+			if l.W[i] != l2.W[i] {
+				t.Fatalf("second run: %s kernel %d differs: %v, %v", l.Name, i, l.W[i], l2.W[i])
+			}
+		}
+		for i := range l.B {
+			if l.B[i] != l2.B[i] {
+				t.Fatalf("second run: %s bias %d differs", l.Name, i)
+			}
+		}
 	}
 }
