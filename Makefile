@@ -1,0 +1,46 @@
+# goodnet — see README.md. `make setup test` on a fresh Debian/Ubuntu machine.
+GO      ?= go
+export PATH := $(PATH):/usr/local/go/bin
+BIN     := bin
+GOFLAGS_BUILD := -trimpath
+
+.PHONY: all setup setup-cuda build test test-short vet fuzz demo bench bench-sweep clean
+
+all: build
+
+setup:            ## install libhdf5, pkg-config, OpenBLAS (apt) and the Go modules
+	./scripts/setup-debian.sh
+
+setup-cuda:       ## install nvcc (Debian's nvidia-cuda-toolkit, non-free)
+	./scripts/setup-cuda-debian.sh
+
+build:            ## the CPU build: bin/goodnet
+	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/goodnet ./cmd/goodnet
+
+vet:
+	$(GO) vet ./...
+
+test: vet         ## every test (needs ../shared/fixtures)
+	$(GO) test -count=1 -timeout 40m ./...
+	$(MAKE) fuzz FUZZTIME=10s
+
+test-short:
+	$(GO) test -short ./...
+
+FUZZTIME ?= 2m
+fuzz:             ## run each fuzz target for FUZZTIME
+	./scripts/fuzz.sh $(FUZZTIME)
+
+demo: build       ## the built-in default: make a BadNet, repair it
+	$(BIN)/goodnet demo --out out/demo
+
+bench: build      ## goodnet bench on the CPU (and the GPU in a cuda build)
+	$(BIN)/goodnet bench
+
+bench-sweep: build ## time `goodnet prune` on synthetic sets of the lab's sizes
+	./scripts/bench-sweep.sh
+
+clean:
+	rm -rf $(BIN) out bench-data cuda/kernels.fatbin
+
+-include mk/cuda.mk

@@ -1,0 +1,201 @@
+// Command goodnet repairs backdoored Keras classifiers with Fine-Pruning and evaluates the
+// repaired GoodNet G(B, B'). Run `goodnet -h` for the subcommands.
+//
+// This file only dispatches; each subcommand parses its flags in its own file and calls the
+// library (package pipeline and below).
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+
+	"goodnet/internal/atomicfile"
+	"goodnet/nn"
+
+	_ "goodnet/host" // registers the CPU backend
+)
+
+// command is one subcommand.
+type command struct {
+	name    string
+	summary string
+	run     func(args []string, stdout, stderr io.Writer) error
+}
+
+var commands = map[string]*command{}
+
+func register(c *command) { commands[c.name] = c }
+
+// usageError is a command-line mistake: exit status 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
+
+// helpRequested is returned for -h: the help text was printed, exit 0.
+var helpRequested = errors.New("help requested")
+
+func main() {
+	if r := os.Getenv("GOODNET_NO_GPU"); r != "" {
+		nn.SetNoGPUReason("no usable GPU (" + r + ")")
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		s := <-sig
+		atomicfile.RemoveTemps()
+		fmt.Fprintf(os.Stderr, "goodnet: %v: stopped; files already written are complete, nothing was left half-written\n", s)
+		os.Exit(130)
+	}()
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run executes one command line and returns the exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		if len(args) > 1 {
+			if c := commands[args[1]]; c != nil {
+				return run([]string{c.name, "-h"}, stdout, stderr)
+			}
+		}
+		mainUsage(stdout)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	c := commands[args[0]]
+	if c == nil {
+		fmt.Fprintf(stderr, "goodnet: unknown command %q\n\n", args[0])
+		mainUsage(stderr)
+		return 2
+	}
+	err := c.run(args[1:], stdout, stderr)
+	var ue usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, helpRequested):
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "goodnet %s: %v\nRun 'goodnet %s -h' for usage.\n", c.name, err, c.name)
+		return 2
+	default:
+		fmt.Fprintf(stderr, "goodnet %s: %v\n", c.name, oneLine(err.Error()))
+		return 1
+	}
+}
+
+// oneLine keeps an error on one line (libhdf5 and JSON errors can carry newlines).
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+func mainUsage(w io.Writer) {
+	fmt.Fprint(w, `goodnet repairs backdoored neural networks (Fine-Pruning) and evaluates the repaired
+GoodNet G(B, B'): B's class when B and its pruned copy B' agree, else class N ("looks poisoned").
+
+Usage: goodnet <command> [flags]
+
+Commands:
+`)
+	var names []string
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprint(w, `
+Run 'goodnet <command> -h' for a command's flags. Exit status: 0 ok, 1 failure, 2 usage error.
+`)
+}
+
+// newFlags makes a FlagSet whose errors are returned, with a usage text.
+func newFlags(name, synopsis, about string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: goodnet %s %s\n\n%s\n\nFlags:\n", name, synopsis, strings.TrimSpace(about))
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses flags and positional arguments in any order (Go's flag package stops at the
+// first positional one).
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, helpRequested
+			}
+			return nil, usageError{err.Error()}
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+// required checks that the named string flags were given.
+func required(fs *flag.FlagSet, names ...string) error {
+	for _, n := range names {
+		if fs.Lookup(n).Value.String() == "" {
+			return usagef("--%s is required", n)
+		}
+	}
+	return nil
+}
+
+// openBackend opens the --device backend.
+func openBackend(device string) (nn.Backend, error) {
+	switch strings.ToLower(device) {
+	case "auto", "cpu", "gpu":
+	default:
+		return nil, usagef("--device %q: want auto, cpu or gpu", device)
+	}
+	return nn.Open(device)
+}
+
+// scaleFlag is --scale: a positive float multiplying pixels.
+type scaleFlag float32
+
+func (s *scaleFlag) String() string { return fmt.Sprint(float32(*s)) }
+func (s *scaleFlag) Set(v string) error {
+	var f float64
+	if _, err := fmt.Sscanf(v, "%g", &f); err != nil || !(f > 0) || f > 1e6 {
+		return fmt.Errorf("want a positive number (1 for raw 0–255 pixels, 0.00392156862745098 for x/255)")
+	}
+	if strings.Contains(v, "/") {
+		return fmt.Errorf("write the value, not a fraction")
+	}
+	*s = scaleFlag(f)
+	return nil
+}
+
+func scaleVar(fs *flag.FlagSet) *scaleFlag {
+	s := scaleFlag(1)
+	fs.Var(&s, "scale", "multiply pixels by this (the lab's B takes raw 0–255 pixels: 1; the 2020 CSAW models x/255: 0.00392156862745098)")
+	return &s
+}
+
+func deviceVar(fs *flag.FlagSet) *string {
+	return fs.String("device", "auto", "where to compute: auto (the GPU when one is usable), cpu or gpu")
+}

@@ -1,0 +1,224 @@
+// Package goodnet is the repaired classifier G(B, B') of the pruning defense: for each input,
+// B's class when the backdoored net B and its pruned copy B' agree, else class N (N = number
+// of classes of B, the "N+1-th class" that marks an input as looking poisoned).
+//
+// It is the Go form of the seed's Python program:
+//
+//	G = GoodNet(B_model)
+//	G.load_weights(B_weights, Bprime_weights)
+//	y = G.predict(x)
+package goodnet
+
+import (
+	"fmt"
+
+	"goodnet/dataset"
+	"goodnet/keras"
+	"goodnet/nn"
+)
+
+// GoodNet holds B and B' compiled for a backend.
+type GoodNet struct {
+	B, Bprime       *nn.Model
+	backend         nn.Backend
+	netB, netBprime nn.Net
+}
+
+// New makes a GoodNet for the architecture (and weights) of model B; B' starts as a copy of
+// B until LoadWeights gives it its own weights.
+func New(b *nn.Model, backend nn.Backend) *GoodNet {
+	return &GoodNet{B: b, Bprime: b.Clone(), backend: backend}
+}
+
+// FromModels makes a GoodNet of two models of the same architecture.
+func FromModels(b, bprime *nn.Model, backend nn.Backend) (*GoodNet, error) {
+	if err := b.SameArchitecture(bprime); err != nil {
+		return nil, fmt.Errorf("B' does not have B's architecture: %v", err)
+	}
+	return &GoodNet{B: b, Bprime: bprime, backend: backend}, nil
+}
+
+// LoadWeights loads B's weights from bWeights (skipped when "") and B''s from bprimeWeights
+// (a weights-only or a full Keras model file of B's architecture).
+func (g *GoodNet) LoadWeights(bWeights, bprimeWeights string) error {
+	g.Close()
+	if bWeights != "" {
+		if err := keras.LoadWeights(g.B, bWeights); err != nil {
+			return err
+		}
+	}
+	bp := g.B.Clone()
+	if err := keras.LoadWeights(bp, bprimeWeights); err != nil {
+		return err
+	}
+	bp.Source = bprimeWeights
+	g.Bprime = bp
+	return nil
+}
+
+// N is the class GoodNet gives to inputs on which B and B' disagree.
+func (g *GoodNet) N() int32 { return int32(g.B.NumClasses()) }
+
+func (g *GoodNet) compile() error {
+	if g.netB != nil {
+		return nil
+	}
+	if err := g.B.CheckWeights(); err != nil {
+		return fmt.Errorf("B: %v", err)
+	}
+	if err := g.Bprime.CheckWeights(); err != nil {
+		return fmt.Errorf("B': %v", err)
+	}
+	nb, err := g.backend.Compile(g.B)
+	if err != nil {
+		return err
+	}
+	nbp, err := g.backend.Compile(g.Bprime)
+	if err != nil {
+		nb.Close()
+		return err
+	}
+	g.netB, g.netBprime = nb, nbp
+	return nil
+}
+
+// Predictions are the classes of B, of B' and of GoodNet for each input.
+type Predictions struct {
+	B, Bprime, G []int32
+}
+
+// PredictAll runs B and B' on n images x (NHWC float32) and merges them.
+func (g *GoodNet) PredictAll(x []float32, n int) (*Predictions, error) {
+	if err := g.compile(); err != nil {
+		return nil, err
+	}
+	pb, err := nn.Predict(g.netB, x, n)
+	if err != nil {
+		return nil, err
+	}
+	pbp, err := nn.Predict(g.netBprime, x, n)
+	if err != nil {
+		return nil, err
+	}
+	return &Predictions{B: pb, Bprime: pbp, G: Merge(pb, pbp, g.N())}, nil
+}
+
+// Predict returns GoodNet's class for each of n images x.
+func (g *GoodNet) Predict(x []float32, n int) ([]int32, error) {
+	p, err := g.PredictAll(x, n)
+	if err != nil {
+		return nil, err
+	}
+	return p.G, nil
+}
+
+// Merge is G's rule: a[i] where a and b agree, else n.
+func Merge(a, b []int32, n int32) []int32 {
+	out := make([]int32, len(a))
+	for i := range a {
+		if a[i] == b[i] {
+			out[i] = a[i]
+		} else {
+			out[i] = n
+		}
+	}
+	return out
+}
+
+// Close frees the compiled nets.
+func (g *GoodNet) Close() {
+	if g.netB != nil {
+		g.netB.Close()
+		g.netBprime.Close()
+		g.netB, g.netBprime = nil, nil
+	}
+}
+
+// Metrics are the numbers of an evaluation, in percent (0–100) as the seed prints them.
+type Metrics struct {
+	CleanImages    int     `json:"clean_images"`
+	PoisonedImages int     `json:"poisoned_images"`
+	TargetLabel    int32   `json:"target_label"`
+	FlagClass      int32   `json:"flag_class"`
+	CleanAcc       float64 `json:"clean_accuracy"`      // GoodNet on the clean set
+	ASR            float64 `json:"attack_success_rate"` // GoodNet on the poisoned set
+	Flagged        float64 `json:"poisoned_flagged"`    // poisoned inputs GoodNet sends to class N
+	CleanFlagged   float64 `json:"clean_flagged"`       // clean inputs GoodNet sends to class N
+	BCleanAcc      float64 `json:"b_clean_accuracy"`
+	BASR           float64 `json:"b_attack_success_rate"`
+	BprimeCleanAcc float64 `json:"bprime_clean_accuracy"`
+	BprimeASR      float64 `json:"bprime_attack_success_rate"`
+}
+
+// Evaluate runs G on a clean set and a poisoned set (labelled with the attacker's target).
+func (g *GoodNet) Evaluate(clean, poisoned *dataset.Set) (*Metrics, error) {
+	if err := checkLabels(clean, g.B.NumClasses()); err != nil {
+		return nil, err
+	}
+	if err := checkLabels(poisoned, g.B.NumClasses()); err != nil {
+		return nil, err
+	}
+	pc, err := g.PredictAll(clean.X, clean.N)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", clean.Path, err)
+	}
+	pp, err := g.PredictAll(poisoned.X, poisoned.N)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", poisoned.Path, err)
+	}
+	n := g.N()
+	m := &Metrics{
+		CleanImages: clean.N, PoisonedImages: poisoned.N, FlagClass: n,
+		CleanAcc: Percent(Matches(pc.G, clean.Y), clean.N), ASR: Percent(Matches(pp.G, poisoned.Y), poisoned.N),
+		Flagged: Percent(Count(pp.G, n), poisoned.N), CleanFlagged: Percent(Count(pc.G, n), clean.N),
+		BCleanAcc: Percent(Matches(pc.B, clean.Y), clean.N), BASR: Percent(Matches(pp.B, poisoned.Y), poisoned.N),
+		BprimeCleanAcc: Percent(Matches(pc.Bprime, clean.Y), clean.N), BprimeASR: Percent(Matches(pp.Bprime, poisoned.Y), poisoned.N),
+	}
+	if poisoned.N > 0 {
+		m.TargetLabel = poisoned.Y[0]
+	}
+	return m, nil
+}
+
+// checkLabels rejects sets without labels or with labels outside the model's classes.
+func checkLabels(s *dataset.Set, classes int) error {
+	if s.Y == nil {
+		return fmt.Errorf("%s: no labels", s.Path)
+	}
+	for i, y := range s.Y {
+		if y < 0 || int(y) >= classes {
+			return fmt.Errorf("%s: label %d of image %d is outside the model's %d classes", s.Path, y, i, classes)
+		}
+	}
+	return nil
+}
+
+// Matches counts positions where pred equals label.
+func Matches(pred, label []int32) int {
+	c := 0
+	for i := range pred {
+		if pred[i] == label[i] {
+			c++
+		}
+	}
+	return c
+}
+
+// Count counts positions equal to v.
+func Count(pred []int32, v int32) int {
+	c := 0
+	for _, p := range pred {
+		if p == v {
+			c++
+		}
+	}
+	return c
+}
+
+// Percent is 100·k/n (0 for n = 0).
+func Percent(k, n int) float64 {
+	if n == 0 {
+		return 0
+	}
+	return 100 * float64(k) / float64(n)
+}

@@ -1,0 +1,125 @@
+package pipeline
+
+import (
+	"fmt"
+	"strings"
+
+	"goodnet/keras"
+	"goodnet/nn"
+)
+
+// InspectResult describes a Keras file for `goodnet inspect`.
+type InspectResult struct {
+	Path         string           `json:"path"`
+	KerasVersion string           `json:"keras_version"`
+	Backend      string           `json:"backend"`
+	Kind         string           `json:"kind"` // "full model (Functional)" or "weights only"
+	Layers       []InspectLayer   `json:"layers,omitempty"`
+	Params       int              `json:"params,omitempty"`
+	FLOPs        int64            `json:"flops_per_image,omitempty"`
+	ZeroChannels map[string][]int `json:"zero_channels,omitempty"`
+	Note         string           `json:"note,omitempty"`
+	info         *keras.Info
+}
+
+// InspectLayer is one layer of the graph.
+type InspectLayer struct {
+	Name   string   `json:"name"`
+	Kind   string   `json:"class"`
+	Config string   `json:"config"`
+	Inputs []string `json:"inbound"`
+	Output []int    `json:"output_shape"`
+	Params int      `json:"params"`
+}
+
+// Inspect reads path (and, for a weights-only file, the architecture from arch).
+func Inspect(path, arch string) (*InspectResult, error) {
+	info, err := keras.Inspect(path)
+	if err != nil {
+		return nil, err
+	}
+	r := &InspectResult{Path: path, KerasVersion: info.KerasVersion, Backend: info.Backend, info: info, Kind: "weights only"}
+	if info.HasArchitecture {
+		r.Kind = "full model (" + info.ModelClass + ")"
+	}
+	var m *nn.Model
+	switch {
+	case arch != "":
+		if m, err = keras.LoadModel(arch); err != nil {
+			return nil, err
+		}
+		if err := keras.LoadWeights(m, path); err != nil {
+			return nil, err
+		}
+	case info.HasArchitecture:
+		if m, err = keras.LoadModel(path); err != nil {
+			return nil, err
+		}
+	default:
+		r.Note = "weights only: give --model ARCH.h5 to see the graph and the zero channels"
+		return r, nil
+	}
+	for _, l := range m.Layers {
+		r.Layers = append(r.Layers, InspectLayer{Name: l.Name, Kind: l.Kind.String(), Config: config(l),
+			Inputs: l.InputNames, Output: l.OutShape, Params: l.Params()})
+	}
+	r.Params, r.FLOPs, r.ZeroChannels = m.Params(), m.FLOPs(), ZeroChannels(m)
+	return r, nil
+}
+
+func config(l *nn.Layer) string {
+	switch l.Kind {
+	case nn.Conv2D:
+		return fmt.Sprintf("%d %dx%d stride %dx%d %s %s", l.Filters, l.Size[0], l.Size[1], l.Strides[0], l.Strides[1], l.Padding, l.Act)
+	case nn.MaxPool2D:
+		return fmt.Sprintf("%dx%d stride %dx%d %s", l.Size[0], l.Size[1], l.Strides[0], l.Strides[1], l.Padding)
+	case nn.Dense:
+		return fmt.Sprintf("%d %s", l.Units, l.Act)
+	case nn.Act:
+		return l.Act.String()
+	case nn.Dropout:
+		return fmt.Sprintf("rate %g (identity at inference)", l.Rate)
+	}
+	return ""
+}
+
+// Text renders the result for a terminal.
+func (r *InspectResult) Text() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: Keras %s, backend %s, %s\n", r.Path, dash(r.KerasVersion), dash(r.Backend), r.Kind)
+	if r.Note != "" {
+		b.WriteString(strings.TrimPrefix(r.info.String(), r.info.String()[:strings.Index(r.info.String(), "\n")+1]))
+		fmt.Fprintf(&b, "(%s)\n", r.Note)
+		return b.String()
+	}
+	fmt.Fprintf(&b, "\n%-14s %-13s %-34s %-16s %-15s %9s\n", "layer", "class", "config", "inbound", "output shape", "params")
+	for _, l := range r.Layers {
+		fmt.Fprintf(&b, "%-14s %-13s %-34s %-16s %-15s %9d\n", l.Name, l.Kind, l.Config, strings.Join(l.Inputs, "+"), nn.Shape(l.Output), l.Params)
+	}
+	fmt.Fprintf(&b, "\n%d parameters, %.2f MFLOP per image\n", r.Params, float64(r.FLOPs)/1e6)
+	for _, l := range r.Layers {
+		if z, ok := r.ZeroChannels[l.Name]; ok {
+			if len(z) == 0 {
+				fmt.Fprintf(&b, "%s: no all-zero output channels\n", l.Name)
+			} else {
+				fmt.Fprintf(&b, "%s: %d all-zero output channels: %s\n", l.Name, len(z), ints(z))
+			}
+		}
+	}
+	return b.String()
+}
+
+func ints(v []int) string {
+	s := make([]string, len(v))
+	for i, x := range v {
+		s[i] = fmt.Sprint(x)
+	}
+	return strings.Join(s, " ")
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,345 @@
+// Package prune is the Fine-Pruning defense as our user specifies it:
+//
+//  1. cut B at the last pooling layer (the MaxPooling2D fed by the pruned conv layer) and run
+//     the clean validation set through it; take each channel's mean activation over samples,
+//     rows and columns (float64 accumulation);
+//  2. sort the channels ascending (ties keep channel-index order);
+//  3. prune them one at a time, cumulatively: zero the conv's kernel[..., c] and bias[c];
+//     after each step measure clean accuracy (validation, test) and attack success rate
+//     (poisoned validation, poisoned test);
+//  4. keep B' at the first step where validation accuracy has dropped by ≥ each threshold.
+//
+// Zeroing conv channel c makes its output exactly 0, so after ReLU and max-pool the cut's
+// channel c is 0 and nothing before the cut changes. The sweep therefore computes each set's
+// pooled features once and, per step, only updates what channel c feeds (see sweep.go).
+package prune
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"time"
+
+	"goodnet/dataset"
+	"goodnet/goodnet"
+	"goodnet/nn"
+)
+
+// Config is one pruning run.
+type Config struct {
+	Model *nn.Model // B, with weights
+	// Layer is the Conv2D to prune; "" → the conv feeding the last MaxPooling2D.
+	Layer                string
+	CleanValid, BadValid *dataset.Set
+	CleanTest, BadTest   *dataset.Set // optional, both or neither
+	Thresholds           []float64    // validation accuracy drops in percent; nil → 2, 4, 10
+	MaxSteps             int          // 0 → every channel
+	Backend              nn.Backend
+	// Progress, if set, is called after each step with the steps done and the total.
+	Progress func(done, total int)
+	// Method picks the sweep: Incremental (default) or Brute (full forward of the pruned net
+	// every step, as the seed does; for checks).
+	Method Method
+}
+
+// Method is how the sweep computes each step's predictions.
+type Method int
+
+const (
+	// Incremental updates only what the pruned channel feeds after the cut (see sweep.go).
+	Incremental Method = iota
+	// HeadOnly re-runs the layers after the cut on the images whose pruned channel is
+	// non-zero (used when the graph after the cut has layers Incremental does not handle).
+	HeadOnly
+	// Brute zeroes the weights and runs the whole pruned net on every image every step.
+	Brute
+)
+
+func (m Method) String() string {
+	return [...]string{"incremental", "head-only", "brute-force"}[m]
+}
+
+// Metrics are the accuracies of one step in percent (0–100); test values are NaN without
+// test sets.
+type Metrics struct {
+	CleanValid float64 `json:"clean_valid_acc"`
+	ASRValid   float64 `json:"asr_valid"`
+	CleanTest  float64 `json:"clean_test_acc"`
+	ASRTest    float64 `json:"asr_test"`
+}
+
+// Step is the state after pruning one more channel.
+type Step struct {
+	Step     int     `json:"step"`
+	Channel  int     `json:"channel"`
+	Fraction float64 `json:"fraction_pruned"`
+	Metrics
+}
+
+// GoodNetMetrics are G(B, B')'s numbers on a pair of sets, in percent.
+type GoodNetMetrics struct {
+	CleanAcc float64 `json:"clean_acc"`
+	ASR      float64 `json:"asr"`
+	Flagged  float64 `json:"flagged"`
+	On       string  `json:"on"` // "test" or "validation"
+}
+
+// Saved is B' at a threshold.
+type Saved struct {
+	Threshold      float64        `json:"threshold"`
+	Step           int            `json:"step"`
+	PrunedChannels []int          `json:"pruned_channels"`
+	Metrics        Metrics        `json:"metrics"`
+	GoodNet        GoodNetMetrics `json:"goodnet_test"`
+	Model          *nn.Model      `json:"-"`
+}
+
+// Result is everything a pruning run measured.
+type Result struct {
+	Model          string             `json:"model"`
+	Layer          string             `json:"layer"`
+	Cut            string             `json:"cut"`
+	Channels       int                `json:"channels"`
+	Order          []int              `json:"order"`
+	MeanActivation []float64          `json:"mean_activation"`
+	Baseline       Metrics            `json:"baseline"`
+	Steps          []Step             `json:"steps"`
+	Saved          []Saved            `json:"saved"`
+	Unreached      []float64          `json:"unreached_thresholds"`
+	Thresholds     []float64          `json:"thresholds"`
+	Timings        map[string]float64 `json:"timings_s"`
+	Device         string             `json:"device"`
+	Method         string             `json:"method"`
+}
+
+// Target resolves the conv layer to prune and the cut layer whose output the sweep starts
+// from: the MaxPooling2D the conv feeds when that pool is its only consumer, else the conv.
+func Target(m *nn.Model, layer string) (conv, cut *nn.Layer, err error) {
+	if layer == "" {
+		p := m.LastPool()
+		if p == nil {
+			return nil, nil, fmt.Errorf("model %s has no MaxPooling2D layer to cut at; name the conv layer to prune with --layer", m.Name)
+		}
+		if p.Inputs[0].Kind != nn.Conv2D {
+			return nil, nil, fmt.Errorf("the last pooling layer %q is fed by %q, a %s, not a Conv2D; name the conv layer to prune with --layer", p.Name, p.Inputs[0].Name, p.Inputs[0].Kind)
+		}
+		layer = p.Inputs[0].Name
+	}
+	conv = m.Layer(layer)
+	if conv == nil {
+		var names []string
+		for _, c := range m.Convs() {
+			names = append(names, c.Name)
+		}
+		return nil, nil, fmt.Errorf("--layer %q: no such layer (Conv2D layers: %v)", layer, names)
+	}
+	if conv.Kind != nn.Conv2D {
+		return nil, nil, fmt.Errorf("--layer %q is a %s, not a Conv2D", layer, conv.Kind)
+	}
+	if conv.Act != nn.ReLU && conv.Act != nn.Linear {
+		return nil, nil, fmt.Errorf("--layer %q: activation %s does not map 0 to 0", layer, conv.Act)
+	}
+	cut = conv
+	if us := m.Consumers(conv); len(us) == 1 && us[0].Kind == nn.MaxPool2D && conv != m.Output {
+		cut = us[0]
+	}
+	return conv, cut, nil
+}
+
+// ZeroChannels returns a copy of m with the output channels chans of conv zeroed (kernel[..., c]
+// and bias[c]): B' as the seed makes it.
+func ZeroChannels(m *nn.Model, conv string, chans []int) *nn.Model {
+	c := m.Clone()
+	l := c.Layer(conv)
+	for _, ch := range chans {
+		zeroChannel(l, ch)
+	}
+	return c
+}
+
+func zeroChannel(l *nn.Layer, ch int) {
+	for i := ch; i < len(l.W); i += l.Filters {
+		l.W[i] = 0
+	}
+	if l.B != nil {
+		l.B[ch] = 0
+	}
+}
+
+// ChannelOrder returns the channels sorted by ascending mean, ties in channel-index order.
+func ChannelOrder(means []float64) []int {
+	order := make([]int, len(means))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(i, j int) bool { return means[order[i]] < means[order[j]] })
+	return order
+}
+
+func (c *Config) check() error {
+	if c.Model == nil || c.Backend == nil {
+		return fmt.Errorf("prune: model and backend are required")
+	}
+	if c.CleanValid == nil || c.BadValid == nil {
+		return fmt.Errorf("prune: the clean and poisoned validation sets are required")
+	}
+	if (c.CleanTest == nil) != (c.BadTest == nil) {
+		return fmt.Errorf("prune: give both test sets (clean and poisoned) or neither")
+	}
+	for _, t := range c.Thresholds {
+		if !(t > 0 && t < 100) {
+			return fmt.Errorf("threshold %g: must be in (0, 100)", t)
+		}
+	}
+	if c.MaxSteps < 0 {
+		return fmt.Errorf("max steps %d: must be ≥ 0", c.MaxSteps)
+	}
+	for _, s := range c.sets() {
+		if s == nil {
+			continue
+		}
+		if err := s.CheckShape(c.Model.InputShape()); err != nil {
+			return err
+		}
+		if s.N == 0 {
+			return fmt.Errorf("%s: no images", s.Path)
+		}
+		if s.Y == nil {
+			return fmt.Errorf("%s: no labels", s.Path)
+		}
+		k := int32(c.Model.NumClasses())
+		for i, y := range s.Y {
+			if y < 0 || y >= k {
+				return fmt.Errorf("%s: label %d of image %d is outside the model's %d classes", s.Path, y, i, k)
+			}
+		}
+	}
+	return nil
+}
+
+func (c *Config) sets() []*dataset.Set {
+	return []*dataset.Set{c.CleanValid, c.BadValid, c.CleanTest, c.BadTest}
+}
+
+// Run runs the defense.
+func Run(cfg Config) (*Result, error) {
+	if cfg.Thresholds == nil {
+		cfg.Thresholds = []float64{2, 4, 10}
+	}
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	conv, cut, err := Target(cfg.Model, cfg.Layer)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Model: cfg.Model.Name, Layer: conv.Name, Cut: cut.Name, Channels: conv.Filters,
+		Timings: map[string]float64{}, Device: cfg.Backend.Describe(), Thresholds: cfg.Thresholds}
+	if cfg.Model.Source != "" {
+		res.Model = cfg.Model.Source
+	}
+	t0 := time.Now()
+	sw, err := newSweeper(&cfg, conv, cut)
+	if err != nil {
+		return nil, err
+	}
+	defer sw.close()
+	res.Method = sw.method().String()
+	res.Timings["features"] = time.Since(t0).Seconds()
+
+	res.MeanActivation = sw.means()
+	res.Order = ChannelOrder(res.MeanActivation)
+	steps := conv.Filters
+	if cfg.MaxSteps > 0 && cfg.MaxSteps < steps {
+		steps = cfg.MaxSteps
+	}
+
+	t1 := time.Now()
+	base := sw.predictions()
+	basePred := clonePreds(base)
+	res.Baseline = metricsOf(&cfg, base)
+	res.Steps = append(res.Steps, Step{Step: 0, Channel: -1, Metrics: res.Baseline})
+	pending := append([]float64(nil), cfg.Thresholds...)
+	sort.Float64s(pending)
+	for k := 1; k <= steps; k++ {
+		ch := res.Order[k-1]
+		preds, err := sw.prune(ch)
+		if err != nil {
+			return nil, err
+		}
+		m := metricsOf(&cfg, preds)
+		res.Steps = append(res.Steps, Step{Step: k, Channel: ch, Fraction: float64(k) / float64(conv.Filters), Metrics: m})
+		drop := res.Baseline.CleanValid - m.CleanValid
+		for len(pending) > 0 && drop >= pending[0]-1e-9 {
+			chans := append([]int(nil), res.Order[:k]...)
+			sort.Ints(chans)
+			res.Saved = append(res.Saved, Saved{
+				Threshold: pending[0], Step: k, PrunedChannels: chans, Metrics: m,
+				GoodNet: goodnetMetrics(&cfg, basePred, preds),
+				Model:   ZeroChannels(cfg.Model, conv.Name, chans),
+			})
+			pending = pending[1:]
+		}
+		if cfg.Progress != nil {
+			cfg.Progress(k, steps)
+		}
+	}
+	res.Unreached = pending
+	res.Timings["sweep"] = time.Since(t1).Seconds()
+	return res, nil
+}
+
+// preds holds one step's predictions for the four sets (nil for absent sets).
+type preds [4][]int32
+
+func clonePreds(p preds) preds {
+	var c preds
+	for i := range p {
+		if p[i] != nil {
+			c[i] = append([]int32(nil), p[i]...)
+		}
+	}
+	return c
+}
+
+func metricsOf(cfg *Config, p preds) Metrics {
+	sets := cfg.sets()
+	var v [4]float64
+	for i, s := range sets {
+		if s == nil {
+			v[i] = math.NaN()
+			continue
+		}
+		v[i] = percent(matches(p[i], s.Y), s.N)
+	}
+	return Metrics{CleanValid: v[0], ASRValid: v[1], CleanTest: v[2], ASRTest: v[3]}
+}
+
+func goodnetMetrics(cfg *Config, b, bp preds) GoodNetMetrics {
+	ci, pi, on := 2, 3, "test"
+	if cfg.CleanTest == nil {
+		ci, pi, on = 0, 1, "validation"
+	}
+	sets := cfg.sets()
+	n := int32(cfg.Model.NumClasses())
+	gc := merge(b[ci], bp[ci], n)
+	gp := merge(b[pi], bp[pi], n)
+	return GoodNetMetrics{
+		CleanAcc: percent(matches(gc, sets[ci].Y), sets[ci].N),
+		ASR:      percent(matches(gp, sets[pi].Y), sets[pi].N),
+		Flagged:  percent(goodnet.Count(gp, n), sets[pi].N),
+		On:       on,
+	}
+}
+
+func matches(p, y []int32) int { return goodnet.Matches(p, y) }
+
+func merge(a, b []int32, n int32) []int32 { return goodnet.Merge(a, b, n) }
+
+// percent is 100·k/n, NaN for an empty set.
+func percent(k, n int) float64 {
+	if n == 0 {
+		return math.NaN()
+	}
+	return goodnet.Percent(k, n)
+}

@@ -1,0 +1,7 @@
+#include <stdint.h>
+int sweep_active(int n, const float *p, int S, int C, int c, int32_t *idx);
+void sweep_update(int m, const int32_t *idx, const float *p, int S, int C, int c,
+                  const int32_t *start, const int32_t *dst, const int32_t *woff,
+                  const float *w, int width, float *pre, int out);
+void sweep_delta(int m, const int32_t *idx, const float *pre, const float *ref, int out,
+                 int relu, double gain, double *bound);

@@ -1,0 +1,218 @@
+// Package report writes what a pruning run measured: sweep.csv, report.json, sweep.png, the
+// B' files, the threshold table on stdout and the progress bar on stderr. Every file is
+// written atomically (internal/atomicfile).
+package report
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"goodnet/internal/atomicfile"
+	"goodnet/keras"
+	"goodnet/prune"
+)
+
+// num is a float64 that JSON-encodes NaN (a set that was not given) as null.
+type num float64
+
+func (n num) MarshalJSON() ([]byte, error) {
+	if math.IsNaN(float64(n)) || math.IsInf(float64(n), 0) {
+		return []byte("null"), nil
+	}
+	return []byte(strconv.FormatFloat(float64(n), 'g', -1, 64)), nil
+}
+
+type metricsJSON struct {
+	CleanValid num `json:"clean_valid_acc"`
+	ASRValid   num `json:"asr_valid"`
+	CleanTest  num `json:"clean_test_acc"`
+	ASRTest    num `json:"asr_test"`
+}
+
+func metricsOf(m prune.Metrics) metricsJSON {
+	return metricsJSON{num(m.CleanValid), num(m.ASRValid), num(m.CleanTest), num(m.ASRTest)}
+}
+
+type stepJSON struct {
+	Step     int `json:"step"`
+	Channel  int `json:"channel"`
+	Fraction num `json:"fraction_pruned"`
+	metricsJSON
+}
+
+type goodnetJSON struct {
+	CleanAcc num    `json:"clean_acc"`
+	ASR      num    `json:"asr"`
+	Flagged  num    `json:"flagged"`
+	On       string `json:"on"`
+}
+
+type savedJSON struct {
+	Threshold      num         `json:"threshold"`
+	Step           int         `json:"step"`
+	File           string      `json:"file"`
+	PrunedChannels []int       `json:"pruned_channels"`
+	Metrics        metricsJSON `json:"metrics"`
+	GoodNet        goodnetJSON `json:"goodnet_test"`
+}
+
+type reportJSON struct {
+	Model          string             `json:"model"`
+	Layer          string             `json:"layer"`
+	Cut            string             `json:"cut"`
+	Channels       int                `json:"channels"`
+	Order          []int              `json:"order"`
+	MeanActivation []num              `json:"mean_activation"`
+	Baseline       metricsJSON        `json:"baseline"`
+	Steps          []stepJSON         `json:"steps"`
+	Thresholds     []num              `json:"thresholds"`
+	Saved          []savedJSON        `json:"saved"`
+	Unreached      []num              `json:"unreached_thresholds"`
+	Sets           map[string]SetInfo `json:"sets"`
+	Timings        map[string]num     `json:"timings_s"`
+	Device         string             `json:"device"`
+	Method         string             `json:"method"`
+}
+
+// SetInfo names a data set of the run.
+type SetInfo struct {
+	Path   string `json:"path"`
+	Images int    `json:"images"`
+}
+
+// BprimeName is the file name of B' at threshold t: bprime_2.h5, bprime_2.5.h5.
+func BprimeName(t float64) string {
+	return "bprime_" + strconv.FormatFloat(t, 'g', -1, 64) + ".h5"
+}
+
+// JSON renders report.json.
+func JSON(r *prune.Result, sets map[string]SetInfo, timings map[string]float64) ([]byte, error) {
+	j := reportJSON{Model: r.Model, Layer: r.Layer, Cut: r.Cut, Channels: r.Channels, Order: r.Order,
+		Baseline: metricsOf(r.Baseline), Sets: sets, Device: r.Device, Method: r.Method,
+		Timings: map[string]num{}, Saved: []savedJSON{}, Unreached: []num{}}
+	for _, v := range r.MeanActivation {
+		j.MeanActivation = append(j.MeanActivation, num(v))
+	}
+	for _, s := range r.Steps {
+		j.Steps = append(j.Steps, stepJSON{s.Step, s.Channel, num(s.Fraction), metricsOf(s.Metrics)})
+	}
+	for _, t := range r.Thresholds {
+		j.Thresholds = append(j.Thresholds, num(t))
+	}
+	for _, s := range r.Saved {
+		j.Saved = append(j.Saved, savedJSON{Threshold: num(s.Threshold), Step: s.Step, File: BprimeName(s.Threshold),
+			PrunedChannels: s.PrunedChannels, Metrics: metricsOf(s.Metrics),
+			GoodNet: goodnetJSON{num(s.GoodNet.CleanAcc), num(s.GoodNet.ASR), num(s.GoodNet.Flagged), s.GoodNet.On}})
+	}
+	for _, t := range r.Unreached {
+		j.Unreached = append(j.Unreached, num(t))
+	}
+	for k, v := range r.Timings {
+		j.Timings[k] = num(v)
+	}
+	for k, v := range timings {
+		j.Timings[k] = num(v)
+	}
+	b, err := json.MarshalIndent(j, "", " ")
+	return append(b, '\n'), err
+}
+
+// CSV renders sweep.csv: one row per step, step 0 being B itself; empty cells for absent sets.
+func CSV(r *prune.Result) []byte {
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	w.Write([]string{"step", "channel", "fraction_pruned", "clean_valid_acc", "asr_valid", "clean_test_acc", "asr_test"})
+	cell := func(v float64) string {
+		if math.IsNaN(v) {
+			return ""
+		}
+		return strconv.FormatFloat(v, 'f', 4, 64)
+	}
+	for _, s := range r.Steps {
+		ch := ""
+		if s.Step > 0 {
+			ch = strconv.Itoa(s.Channel)
+		}
+		w.Write([]string{strconv.Itoa(s.Step), ch, strconv.FormatFloat(s.Fraction, 'f', 6, 64),
+			cell(s.CleanValid), cell(s.ASRValid), cell(s.CleanTest), cell(s.ASRTest)})
+	}
+	w.Flush()
+	return buf.Bytes()
+}
+
+// WriteAll writes the B' files, sweep.csv, report.json and sweep.png into dir (created if
+// needed), each atomically. It returns the paths written.
+func WriteAll(dir string, r *prune.Result, sets map[string]SetInfo, timings map[string]float64) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("%s: cannot create the output directory: %v", dir, unwrap(err))
+	}
+	var written []string
+	for _, s := range r.Saved {
+		p := filepath.Join(dir, BprimeName(s.Threshold))
+		if err := keras.SaveWeights(s.Model, p); err != nil {
+			return written, err
+		}
+		written = append(written, p)
+	}
+	p := filepath.Join(dir, "sweep.csv")
+	if err := atomicfile.WriteFile(p, CSV(r)); err != nil {
+		return written, err
+	}
+	written = append(written, p)
+	js, err := JSON(r, sets, timings)
+	if err != nil {
+		return written, err
+	}
+	p = filepath.Join(dir, "report.json")
+	if err := atomicfile.WriteFile(p, js); err != nil {
+		return written, err
+	}
+	written = append(written, p)
+	p = filepath.Join(dir, "sweep.png")
+	if err := WritePlot(p, r); err != nil {
+		return written, err
+	}
+	return append(written, p), nil
+}
+
+// Table prints the baseline and, per threshold, the channels pruned, validation accuracy and
+// ASR of B', and GoodNet's accuracy, ASR and flagged share on the test (or validation) sets.
+func Table(w io.Writer, r *prune.Result) {
+	on := "test"
+	if len(r.Saved) > 0 {
+		on = r.Saved[0].GoodNet.On
+	}
+	pct := func(v float64) string {
+		if math.IsNaN(v) {
+			return "     -"
+		}
+		return fmt.Sprintf("%6.2f", v)
+	}
+	fmt.Fprintf(w, "Fine-pruning %s (%d channels) of %s\n", r.Layer, r.Channels, r.Model)
+	fmt.Fprintf(w, "B: validation accuracy %s %%, ASR %s %%; test accuracy %s %%, ASR %s %%\n\n",
+		pct(r.Baseline.CleanValid), pct(r.Baseline.ASRValid), pct(r.Baseline.CleanTest), pct(r.Baseline.ASRTest))
+	fmt.Fprintf(w, "%-9s %-8s %-9s %-9s | %-13s %-13s %-8s\n", "threshold", "pruned", "valid acc", "valid ASR",
+		"GoodNet acc", "GoodNet ASR", "flagged")
+	fmt.Fprintf(w, "%-9s %-8s %-9s %-9s | %-13s %-13s %-8s\n", "", "", "(B')", "(B')", "("+on+")", "("+on+")", "("+on+")")
+	for _, s := range r.Saved {
+		fmt.Fprintf(w, "%7g %% %3d/%-4d %s %%  %s %%  |  %s %%      %s %%      %s %%\n", s.Threshold, s.Step, r.Channels,
+			pct(s.Metrics.CleanValid), pct(s.Metrics.ASRValid), pct(s.GoodNet.CleanAcc), pct(s.GoodNet.ASR), pct(s.GoodNet.Flagged))
+	}
+	for _, t := range r.Unreached {
+		fmt.Fprintf(w, "%7g %%  not reached after %d steps\n", t, len(r.Steps)-1)
+	}
+}
+
+func unwrap(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}
