@@ -22,7 +22,7 @@ B''s own numbers and the share of poisoned inputs GoodNet flags as class N.`, st
 	bad := fs.String("bad_set", "", "poisoned test set, labelled with the attacker's target")
 	model := fs.String("bad_model", "", "B: a full Keras model file (architecture and weights)")
 	weights := fs.String("bad_model_weights", "", "B's weights (overrides those in --bad_model)")
-	bprime := fs.String("pruned_bad_model_weights", "", "B': weights-only or full Keras file, or the --out directory of `goodnet prune` (with --threshold)")
+	bprime := fs.String("pruned_bad_model_weights", "", "B': weights-only or full Keras file, or the --out directory of goodnet prune (with --threshold)")
 	threshold := fs.Float64("threshold", 0, "the pruning threshold (percent) of B'; picks bprime_T.h5 when --pruned_bad_model_weights is a directory")
 	scale := scaleVar(fs)
 	device := deviceVar(fs)

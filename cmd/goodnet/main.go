@@ -78,6 +78,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		mainUsage(stderr)
 		return 2
 	}
+	helpOut = stdout
 	err := c.run(args[1:], stdout, stderr)
 	var ue usageError
 	switch {
@@ -120,27 +121,49 @@ Run 'goodnet <command> -h' for a command's flags. Exit status: 0 ok, 1 failure, 
 `)
 }
 
-// newFlags makes a FlagSet whose errors are returned, with a usage text.
-func newFlags(name, synopsis, about string, stderr io.Writer) *flag.FlagSet {
+// newFlags makes a FlagSet whose errors are returned (not printed), with a help text that
+// parse prints for -h.
+func newFlags(name, synopsis, about string, _ io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: goodnet %s %s\n\n%s\n\nFlags:\n", name, synopsis, strings.TrimSpace(about))
-		fs.PrintDefaults()
-	}
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	helps[fs] = fmt.Sprintf("Usage: goodnet %s %s\n\n%s\n", name, synopsis, strings.TrimSpace(about))
 	return fs
 }
 
+var helps = map[*flag.FlagSet]string{}
+
+// help renders a command's help text with its flags written --name.
+func help(fs *flag.FlagSet) string {
+	var b strings.Builder
+	b.WriteString(helps[fs])
+	b.WriteString("\nFlags:\n")
+	fs.VisitAll(func(f *flag.Flag) {
+		name, usage := flag.UnquoteUsage(f)
+		fmt.Fprintf(&b, "  --%s", f.Name)
+		if name != "" {
+			fmt.Fprintf(&b, " %s", name)
+		}
+		fmt.Fprintf(&b, "\n    \t%s", strings.ReplaceAll(usage, "\n", "\n    \t"))
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
+			fmt.Fprintf(&b, " (default %s)", f.DefValue)
+		}
+		b.WriteString("\n")
+	})
+	return b.String()
+}
+
 // parse parses flags and positional arguments in any order (Go's flag package stops at the
-// first positional one).
+// first positional one). -h prints the help text to stdout.
 func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
+				fmt.Fprint(helpOut, help(fs))
 				return nil, helpRequested
 			}
-			return nil, usageError{err.Error()}
+			return nil, usageError{strings.Replace(err.Error(), " -", " --", 1)}
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -153,6 +176,9 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		args = args[1:]
 	}
 }
+
+// helpOut is where -h goes: the stdout of the running command line.
+var helpOut io.Writer = os.Stdout
 
 // required checks that the named string flags were given.
 func required(fs *flag.FlagSet, names ...string) error {
@@ -192,7 +218,7 @@ func (s *scaleFlag) Set(v string) error {
 
 func scaleVar(fs *flag.FlagSet) *scaleFlag {
 	s := scaleFlag(1)
-	fs.Var(&s, "scale", "multiply pixels by this (the lab's B takes raw 0–255 pixels: 1; the 2020 CSAW models x/255: 0.00392156862745098)")
+	fs.Var(&s, "scale", "`factor` multiplying the pixels (the lab's B takes raw 0–255 pixels: 1; the 2020 CSAW models x/255: 0.00392156862745098)")
 	return &s
 }
 
