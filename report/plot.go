@@ -35,7 +35,7 @@ func Plot(r *prune.Result) (*plot.Plot, error) {
 	p.Add(plotter.NewGrid())
 	p.Legend.Top = false
 	p.Legend.Left = true
-	p.Legend.XOffs, p.Legend.YOffs = vg.Points(8), vg.Points(8)
+	p.Legend.XOffs, p.Legend.YOffs = vg.Points(8), vg.Points(140) // mid-left: the curves start high and end low
 
 	series := func(get func(prune.Metrics) float64) plotter.XYs {
 		var xy plotter.XYs
