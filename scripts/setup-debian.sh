@@ -6,7 +6,7 @@ set -eu
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO="sudo"
 need=""
-for p in libhdf5-dev pkg-config libopenblas-dev hdf5-tools gcc; do
+for p in libhdf5-dev pkg-config libopenblas-dev hdf5-tools gcc g++ make; do
 	dpkg -s "$p" >/dev/null 2>&1 || need="$need $p"
 done
 if [ -n "$need" ]; then
