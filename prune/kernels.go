@@ -40,3 +40,56 @@ func deltaNorms(idx []int32, pre, ref []float32, out int, relu bool, gain float6
 	C.sweep_delta(C.int(len(idx)), (*C.int32_t)(unsafe.Pointer(&idx[0])), (*C.float)(&pre[0]), (*C.float)(&ref[0]),
 		C.int(out), C.int(rl), C.double(gain), (*C.double)(&bound[0]))
 }
+
+// channelMasks sets bit c of mask[i·words:] when channel c of image i at the cut (p: n × S ×
+// C) is non-zero somewhere.
+func channelMasks(p []float32, n, S, Cn int, mask []uint64) {
+	if n == 0 {
+		return
+	}
+	words := len(mask) / n
+	parallel(n, func(lo, hi int) {
+		if lo < hi {
+			C.sweep_masks(C.int(hi-lo), (*C.float)(&p[lo*S*Cn]), C.int(S), C.int(Cn), C.int(words), (*C.uint64_t)(&mask[lo*words]))
+		}
+	})
+}
+
+// activeByMask lists the images whose mask has channel c.
+func activeByMask(mask []uint64, n, words, c int) []int32 {
+	idx := make([]int32, n)
+	if n == 0 {
+		return idx
+	}
+	m := C.sweep_active_mask(C.int(n), (*C.uint64_t)(&mask[0]), C.int(words), C.int(c), (*C.int32_t)(&idx[0]))
+	return idx[:int(m)]
+}
+
+// gather copies act(pre) of images idx into feed (rows in idx order) and into ref.
+func gather(idx []int32, pre, ref []float32, out int, relu bool, feed []float32) {
+	if len(idx) == 0 || out == 0 {
+		return
+	}
+	C.sweep_gather(C.int(len(idx)), (*C.int32_t)(&idx[0]), (*C.float)(&pre[0]), (*C.float)(&ref[0]), C.int(out), C.int(cbool(relu)), (*C.float)(&feed[0]))
+}
+
+// top sets preds[idx[r]] (argmax, first on ties) and slack[idx[r]] from row r of the logits z
+// (len(idx) × k; bias, if not nil, is added to z first).
+func top(idx []int32, z []float32, k int, bias, norm []float32, preds []int32, slack []float64) {
+	if len(idx) == 0 {
+		return
+	}
+	var b *C.float
+	if bias != nil {
+		b = (*C.float)(&bias[0])
+	}
+	C.sweep_top(C.int(len(idx)), (*C.int32_t)(&idx[0]), (*C.float)(&z[0]), C.int(k), b, (*C.float)(&norm[0]),
+		(*C.int32_t)(&preds[0]), (*C.double)(&slack[0]))
+}
+
+func cbool(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

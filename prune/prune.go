@@ -110,6 +110,8 @@ type Result struct {
 	Timings        map[string]float64 `json:"timings_s"`
 	Device         string             `json:"device"`
 	Method         string             `json:"method"`
+	// Stats count the incremental sweep's work (nil for the other methods).
+	Stats *Stats `json:"stats,omitempty"`
 }
 
 // Target resolves the conv layer to prune and the cut layer whose output the sweep starts
@@ -285,6 +287,7 @@ func Run(cfg Config) (*Result, error) {
 		}
 	}
 	res.Unreached = pending
+	res.Stats = sw.stats()
 	res.Timings["sweep"] = time.Since(t1).Seconds()
 	return res, nil
 }

@@ -1,5 +1,6 @@
 // The inner loops of the incremental sweep (see sweep.go). Compiled for AVX-512, AVX2 and
 // plain x86-64; the loader picks the best the CPU has (GCC target_clones).
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include "sweep.h"
@@ -68,5 +69,83 @@ void sweep_delta(int m, const int32_t *idx, const float *pre, const float *ref, 
 			}
 		}
 		bound[k] += gain * sqrt((double)acc);
+	}
+}
+
+// mask (n × words) gets bit c of image i set when channel c of the cut is non-zero somewhere.
+void sweep_masks(int n, const float *p, int S, int C, int words, uint64_t *mask) {
+	for (int i = 0; i < n; i++) {
+		uint64_t *mk = mask + (int64_t)i * words;
+		for (int w = 0; w < words; w++) mk[w] = 0;
+		const float *img = p + (int64_t)i * S * C;
+		for (int s = 0; s < S; s++) {
+			const float *row = img + (int64_t)s * C;
+			for (int c = 0; c < C; c++)
+				if (row[c] != 0) mk[c >> 6] |= (uint64_t)1 << (c & 63);
+		}
+	}
+}
+
+// Indices of the images whose mask has bit c.
+int sweep_active_mask(int n, const uint64_t *mask, int words, int c, int32_t *idx) {
+	const uint64_t bit = (uint64_t)1 << (c & 63);
+	const uint64_t *mk = mask + (c >> 6);
+	int m = 0;
+	for (int i = 0; i < n; i++)
+		if (mk[(int64_t)i * words] & bit) idx[m++] = i;
+	return m;
+}
+
+// feed[k] = ref[idx[k]] = act(pre[idx[k]]) (act is ReLU when relu, else identity); rows of out.
+CLONES
+void sweep_gather(int m, const int32_t *idx, const float *pre, float *ref, int out, int relu, float *feed) {
+	for (int k = 0; k < m; k++) {
+		const float *restrict a = pre + (int64_t)idx[k] * out;
+		float *restrict b = ref + (int64_t)idx[k] * out;
+		float *restrict f = feed + (int64_t)k * out;
+		if (relu) {
+			for (int j = 0; j < out; j++) {
+				const float v = a[j] > 0 ? a[j] : 0;
+				f[j] = v;
+				b[j] = v;
+			}
+		} else {
+			for (int j = 0; j < out; j++) {
+				f[j] = a[j];
+				b[j] = a[j];
+			}
+		}
+	}
+}
+
+// For each row r of z (m × k logits; bias added first when not NULL): pred[idx[r]] is the
+// first index of the largest logit, and slack[idx[r]] the smallest ‖Δh‖₂ that could change
+// it: min over j ≠ t of (z_t − z_j − ε) / (norm_t + norm_j), ε = 1e-5·(|z_t| + |z_j|) + 1e-6
+// (see sweep.go), computed in float32 and rounded down by 1e-5 relative.
+CLONES
+void sweep_top(int m, const int32_t *idx, float *z, int k, const float *bias, const float *norm,
+               int32_t *pred, double *slack) {
+	for (int r = 0; r < m; r++) {
+		float *restrict y = z + (int64_t)r * k;
+		if (bias)
+			for (int j = 0; j < k; j++) y[j] += bias[j];
+		float mx = y[0];
+		for (int j = 1; j < k; j++) mx = y[j] > mx ? y[j] : mx;
+		int t = 0;
+		while (t < k && y[t] != mx) t++;
+		if (t == k) t = 0;
+		const float zt = y[t], at = fabsf(zt), nt = norm[t];
+		float s = FLT_MAX;
+		for (int j = 0; j < t; j++) {
+			const float v = (zt - y[j] - (1e-5f * (at + fabsf(y[j])) + 1e-6f)) / (nt + norm[j]);
+			s = v < s ? v : s;
+		}
+		for (int j = t + 1; j < k; j++) {
+			const float v = (zt - y[j] - (1e-5f * (at + fabsf(y[j])) + 1e-6f)) / (nt + norm[j]);
+			s = v < s ? v : s;
+		}
+		const double sd = s;
+		pred[idx[r]] = t;
+		slack[idx[r]] = sd > 0 ? sd * (1 - 1e-5) : sd;
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
+	"goodnet/host"
 	"goodnet/nn"
 )
 
@@ -20,7 +21,21 @@ type sweeper interface {
 	predictions() preds
 	// prune zeroes one more channel and returns the new predictions.
 	prune(ch int) (preds, error)
+	// stats says how much work the steps so far took (nil: not counted).
+	stats() *Stats
 	close()
+}
+
+// Stats say how the incremental sweep spent its work. Per step (from step 1): Active counts
+// the images (all sets together) whose pruned channel was non-zero somewhere at the cut, the
+// only ones whose prediction can change; Refreshed those among them whose certificate failed
+// (the bound on how far the output layer's input moved reached the margin of their top
+// logit), so that the head after the readers was recomputed. Images is the total over the
+// sets.
+type Stats struct {
+	Images    int   `json:"images"`
+	Active    []int `json:"active"`
+	Refreshed []int `json:"refreshed"`
 }
 
 // chunk is how many images one engine call takes (bounds the memory of intermediate layers).
@@ -33,9 +48,8 @@ type setState struct {
 	preds []int32
 }
 
-// features runs every set through B once: the features at the cut, B's predictions, and (for
-// the incremental sweep) B's logits, passed to onLogits chunk by chunk.
-func features(cfg *Config, net nn.Net, cut *nn.Layer, onLogits func(set, lo int, logits []float32)) ([4]*setState, error) {
+// features runs every set through B once: the features at the cut and B's predictions.
+func features(cfg *Config, net nn.Net, cut *nn.Layer) ([4]*setState, error) {
 	var st [4]*setState
 	m := cfg.Model
 	in, fs, k := m.InputShape().Size(), cut.OutShape.Size(), m.NumClasses()
@@ -52,9 +66,6 @@ func features(cfg *Config, net nn.Net, cut *nn.Layer, onLogits func(set, lo int,
 			}
 			copy(ss.p[lo*fs:], out[0])
 			copy(ss.preds[lo:], nn.Argmax(out[1], hi-lo, k))
-			if onLogits != nil {
-				onLogits(i, lo, out[1])
-			}
 		}
 		st[i] = ss
 	}
@@ -80,19 +91,18 @@ func channelMeans(p []float32, n, c int) []float64 {
 }
 
 func newSweeper(cfg *Config, conv, cut *nn.Layer) (sweeper, error) {
+	if cfg.Method == Incremental {
+		if plan, _ := planIncremental(cfg.Model, cut); plan != nil {
+			return newIncremental(cfg, cut, plan)
+		}
+		// else the head has layers the incremental sweep does not handle
+	}
 	net, err := cfg.Backend.Compile(cfg.Model)
 	if err != nil {
 		return nil, err
 	}
 	if cfg.Method == Brute {
 		return newBrute(cfg, net, conv, cut)
-	}
-	if cfg.Method == Incremental {
-		if plan, why := planIncremental(cfg.Model, cut); plan != nil {
-			return newIncremental(cfg, net, cut, plan)
-		} else {
-			_ = why // the head has layers the incremental sweep does not handle
-		}
 	}
 	if _, err := nn.CheckFeeds(cfg.Model, map[string][]float32{cut.Name: nil}, 0, []string{cfg.Model.Output.Name}); err == nil {
 		return newHeadOnly(cfg, net, cut)
@@ -113,7 +123,7 @@ type brute struct {
 }
 
 func newBrute(cfg *Config, net nn.Net, conv, cut *nn.Layer) (*brute, error) {
-	st, err := features(&Config{Model: cfg.Model, CleanValid: cfg.CleanValid}, net, cut, nil)
+	st, err := features(&Config{Model: cfg.Model, CleanValid: cfg.CleanValid}, net, cut)
 	if err != nil {
 		net.Close()
 		return nil, err
@@ -142,6 +152,7 @@ func (b *brute) method() Method     { return Brute }
 func (b *brute) means() []float64   { return b.meanAct }
 func (b *brute) predictions() preds { return b.cur }
 func (b *brute) close()             { b.net.Close() }
+func (b *brute) stats() *Stats      { return nil }
 
 func (b *brute) prune(ch int) (preds, error) {
 	zeroChannel(b.pruned.Layer(b.conv.Name), ch)
@@ -165,7 +176,7 @@ type headOnly struct {
 }
 
 func newHeadOnly(cfg *Config, net nn.Net, cut *nn.Layer) (*headOnly, error) {
-	st, err := features(cfg, net, cut, nil)
+	st, err := features(cfg, net, cut)
 	if err != nil {
 		net.Close()
 		return nil, err
@@ -177,6 +188,7 @@ func newHeadOnly(cfg *Config, net nn.Net, cut *nn.Layer) (*headOnly, error) {
 func (h *headOnly) method() Method   { return HeadOnly }
 func (h *headOnly) means() []float64 { return h.meanAct }
 func (h *headOnly) close()           { h.net.Close() }
+func (h *headOnly) stats() *Stats    { return nil }
 func (h *headOnly) predictions() preds {
 	var p preds
 	for i, s := range h.sets {
@@ -238,7 +250,7 @@ type reader struct {
 // incPlan is what the incremental sweep needs to know of the graph after the cut.
 type incPlan struct {
 	readers []*reader
-	colNorm []float64 // ‖column j of the output layer's kernel‖₂
+	colNorm []float32 // ‖column j of the output layer's kernel‖₂
 }
 
 // planIncremental checks that every consumer of the cut (through Flatten and Dropout) is a
@@ -318,10 +330,11 @@ func planIncremental(m *nn.Model, cut *nn.Layer) (*incPlan, string) {
 			norms[j] += float64(w) * float64(w)
 		}
 	}
+	cn := make([]float32, k)
 	for j := range norms {
-		norms[j] = math.Sqrt(norms[j])
+		cn[j] = float32(math.Sqrt(norms[j]))
 	}
-	return &incPlan{readers: readers, colNorm: norms}, ""
+	return &incPlan{readers: readers, colNorm: cn}, ""
 }
 
 func gainOf(g map[*nn.Layer][]float64, isReader map[*nn.Layer]*reader, readers []*reader, l *nn.Layer) []float64 {
@@ -420,118 +433,98 @@ type incSet struct {
 	*setState
 	pre, ref [][]float32 // per reader: n × out pre-activations, and outputs at the last refresh
 	slack    []float64   // how far h may move (‖Δh‖₂) before the prediction could change
+	mask     []uint64    // per image, words bits: channel c of the cut is non-zero somewhere
 }
 
 type incremental struct {
 	cfg     *Config
-	net     nn.Net
+	net     nn.Net // B with its readers made linear (fed with their outputs, it is B)
 	cut     *nn.Layer
 	plan    *incPlan
 	sets    [4]*incSet
 	meanAct []float64
 	S, C    int
+	words   int // mask words per image
+	// fused: the output layer runs here (host.Gemm, then argmax and slack in one pass) on
+	// the engine's h; else the engine computes the logits.
+	fused bool
+	st    Stats
+	// scratch of refresh
+	feeds [][]float32
+	z     []float32
 }
 
-func newIncremental(cfg *Config, net nn.Net, cut *nn.Layer, plan *incPlan) (*incremental, error) {
+// zChunk is how many images the fused output layer takes at once (the logits stay in cache).
+const zChunk = 256
+
+func newIncremental(cfg *Config, cut *nn.Layer, plan *incPlan) (*incremental, error) {
 	m := cfg.Model
-	inc := &incremental{cfg: cfg, net: net, cut: cut, plan: plan}
+	inc := &incremental{cfg: cfg, cut: cut, plan: plan}
 	inc.C = cut.OutShape[len(cut.OutShape)-1]
 	inc.S = cut.OutShape.Size() / inc.C
-	k := m.NumClasses()
-	for i, s := range cfg.sets() {
-		if s != nil {
-			inc.sets[i] = &incSet{slack: make([]float64, s.N)}
-		}
-	}
-	st, err := features(cfg, net, cut, func(set, lo int, logits []float32) {
-		sl := inc.sets[set].slack
-		for j := 0; j < len(logits)/k; j++ {
-			sl[lo+j] = plan.slack(logits[j*k : (j+1)*k])
-		}
-	})
-	if err != nil {
-		net.Close()
-		return nil, err
-	}
-	inc.meanAct = channelMeans(st[0].p, st[0].n, inc.C)
-	// The readers' pre-activations: a copy of B whose readers are linear, run from the cut.
+	inc.words = (inc.C + 63) / 64
+	inc.fused = cfg.Backend.Name() == "cpu" && m.Output.Act != nn.ReLU
+	// B with linear readers: one pass from the images gives the cut and the readers'
+	// pre-activations.
 	lin := m.Clone()
-	var names []string
+	outs := []string{cut.Name}
 	for _, r := range plan.readers {
 		lin.Layer(r.l.Name).Act = nn.Linear
-		names = append(names, r.l.Name)
+		outs = append(outs, r.l.Name)
 	}
-	linNet, err := cfg.Backend.Compile(lin)
+	net, err := cfg.Backend.Compile(lin)
 	if err != nil {
-		net.Close()
 		return nil, err
 	}
-	defer linNet.Close()
-	fs := cut.OutShape.Size()
-	for i, s := range inc.sets {
+	inc.net = net
+	in, fs := m.InputShape().Size(), cut.OutShape.Size()
+	for i, s := range cfg.sets() {
 		if s == nil {
 			continue
 		}
-		s.setState = st[i]
+		is := &incSet{setState: &setState{n: s.N, p: make([]float32, s.N*fs), preds: make([]int32, s.N)},
+			slack: make([]float64, s.N), mask: make([]uint64, s.N*inc.words)}
 		for _, r := range plan.readers {
-			s.pre = append(s.pre, make([]float32, s.n*r.out))
-			s.ref = append(s.ref, make([]float32, s.n*r.out))
+			is.pre = append(is.pre, make([]float32, s.N*r.out))
+			is.ref = append(is.ref, make([]float32, s.N*r.out))
 		}
-		for lo := 0; lo < s.n; lo += chunk {
-			hi := min(lo+chunk, s.n)
-			out, err := linNet.Run(map[string][]float32{cut.Name: s.p[lo*fs : hi*fs]}, hi-lo, names...)
+		for lo := 0; lo < s.N; lo += chunk {
+			hi := min(lo+chunk, s.N)
+			out, err := net.Run(map[string][]float32{m.Input.Name: s.X[lo*in : hi*in]}, hi-lo, outs...)
 			if err != nil {
 				net.Close()
-				return nil, err
+				return nil, fmt.Errorf("%s: %v", s.Path, err)
 			}
+			copy(is.p[lo*fs:], out[0])
 			for q, r := range plan.readers {
-				copy(s.pre[q][lo*r.out:], out[q])
-				copy(s.ref[q][lo*r.out:], out[q])
-				if r.relu {
-					relu(s.ref[q][lo*r.out : hi*r.out])
-				}
+				copy(is.pre[q][lo*r.out:], out[q+1])
 			}
+		}
+		channelMasks(is.p, s.N, inc.S, inc.C, is.mask)
+		inc.sets[i] = is
+		// B's predictions and the certificates' references: a refresh of every image
+		all := make([]int32, s.N)
+		for j := range all {
+			all[j] = int32(j)
+		}
+		if err := inc.refresh(is, all); err != nil {
+			net.Close()
+			return nil, fmt.Errorf("%s: %v", s.Path, err)
+		}
+	}
+	inc.meanAct = channelMeans(inc.sets[0].p, inc.sets[0].n, inc.C)
+	for _, s := range inc.sets {
+		if s != nil {
+			inc.st.Images += s.n
 		}
 	}
 	return inc, nil
 }
 
-func relu(v []float32) {
-	for i, x := range v {
-		if x < 0 {
-			v[i] = 0
-		}
-	}
-}
-
-// slack is, for one image's logits z with top class t, the smallest ‖Δh‖₂ that could change
-// the argmax: min over j ≠ t of (z_t − z_j − ε) / (‖w_t‖ + ‖w_j‖), since |Δz_j| ≤ ‖w_j‖·‖Δh‖.
-// ε covers float32 rounding of the logits. A class tied with the top gives slack ≤ 0.
-func (p *incPlan) slack(z []float32) float64 {
-	t := 0
-	for j := range z {
-		if z[j] > z[t] {
-			t = j
-		}
-	}
-	s := math.Inf(1)
-	zt := float64(z[t])
-	for j := range z {
-		if j == t {
-			continue
-		}
-		zj := float64(z[j])
-		eps := 1e-5*(math.Abs(zt)+math.Abs(zj)) + 1e-6
-		if v := (zt - zj - eps) / (p.colNorm[t] + p.colNorm[j]); v < s {
-			s = v
-		}
-	}
-	return s
-}
-
 func (inc *incremental) method() Method   { return Incremental }
 func (inc *incremental) means() []float64 { return inc.meanAct }
 func (inc *incremental) close()           { inc.net.Close() }
+func (inc *incremental) stats() *Stats    { return &inc.st }
 func (inc *incremental) predictions() preds {
 	var p preds
 	for i, s := range inc.sets {
@@ -542,15 +535,23 @@ func (inc *incremental) predictions() preds {
 	return p
 }
 
+// The certificate. A refreshed image's slack is the smallest ‖Δh‖₂ (h: the output layer's
+// input) that could change its argmax: min over j ≠ t of (z_t − z_j − ε) / (‖w_t‖ + ‖w_j‖),
+// since |Δz_j| ≤ ‖w_j‖·‖Δh‖ (w_j: column j of the output kernel); ε = 1e-5·(|z_t| + |z_j|) +
+// 1e-6 covers float32 rounding of the logits, and a class tied with the top gives slack ≤ 0.
+// Each step bounds ‖Δh‖₂ since the image's last refresh by Σ over readers of gain·‖Δ(reader
+// output)‖₂; images whose bound reaches their slack are recomputed exactly (refresh).
+
 // safety widens the bound on ‖Δh‖₂ for float32 rounding in the readers' outputs.
 const safety = 1 + 1e-3
 
 func (inc *incremental) prune(ch int) (preds, error) {
+	var active, refreshed int
 	for _, s := range inc.sets {
 		if s == nil {
 			continue
 		}
-		idx := activeImages(s.p, s.n, inc.S, inc.C, ch)
+		idx := activeByMask(s.mask, s.n, inc.words, ch)
 		bound := make([]float64, len(idx))
 		parallel(len(idx), func(lo, hi int) {
 			for q, r := range inc.plan.readers {
@@ -558,50 +559,75 @@ func (inc *incremental) prune(ch int) (preds, error) {
 				deltaNorms(idx[lo:hi], s.pre[q], s.ref[q], r.out, r.relu, r.gain, bound[lo:hi])
 			}
 		})
-		var refresh []int32
+		refresh := idx[:0:0]
 		for j, i := range idx {
 			if bound[j]*safety >= s.slack[i] {
 				refresh = append(refresh, i)
 			}
 		}
+		active += len(idx)
+		refreshed += len(refresh)
 		if err := inc.refresh(s, refresh); err != nil {
 			return preds{}, err
 		}
 	}
+	inc.st.Active = append(inc.st.Active, active)
+	inc.st.Refreshed = append(inc.st.Refreshed, refreshed)
 	return inc.predictions(), nil
 }
 
-// refresh computes the exact predictions of images whose certificate failed, from the
-// readers' current outputs, and makes those outputs the new reference.
+// refresh computes the exact predictions of images idx from the readers' current
+// pre-activations, their slacks, and makes the readers' outputs the new references.
 func (inc *incremental) refresh(s *incSet, idx []int32) error {
 	m := inc.cfg.Model
-	k := m.NumClasses()
+	out := m.Output
+	k := out.Units
+	if inc.feeds == nil {
+		inc.feeds = make([][]float32, len(inc.plan.readers))
+	}
+	name := out.Name
+	if inc.fused {
+		name = out.Inputs[0].Name
+	}
 	for lo := 0; lo < len(idx); lo += chunk {
 		part := idx[lo:min(lo+chunk, len(idx))]
 		feeds := map[string][]float32{}
 		for q, r := range inc.plan.readers {
-			f := make([]float32, len(part)*r.out)
-			for j, i := range part {
-				row := f[j*r.out : (j+1)*r.out]
-				copy(row, s.pre[q][int(i)*r.out:int(i+1)*r.out])
-				if r.relu {
-					relu(row)
-				}
-				copy(s.ref[q][int(i)*r.out:], row)
-			}
+			inc.feeds[q] = grow(inc.feeds[q], len(part)*r.out)
+			f := inc.feeds[q]
+			parallel(len(part), func(a, b int) {
+				gather(part[a:b], s.pre[q], s.ref[q], r.out, r.relu, f[a*r.out:b*r.out])
+			})
 			feeds[r.l.Name] = f
 		}
-		out, err := inc.net.Run(feeds, len(part), m.Output.Name)
+		res, err := inc.net.Run(feeds, len(part), name)
 		if err != nil {
 			return err
 		}
-		for j, i := range part {
-			z := out[0][j*k : (j+1)*k]
-			s.preds[i] = nn.Argmax(z, 1, k)[0]
-			s.slack[i] = inc.plan.slack(z)
+		if !inc.fused {
+			parallel(len(part), func(a, b int) {
+				top(part[a:b], res[0][a*k:b*k], k, nil, inc.plan.colNorm, s.preds, s.slack)
+			})
+			continue
+		}
+		h, d := res[0], out.InShape[0]
+		inc.z = grow(inc.z, zChunk*k)
+		for a := 0; a < len(part); a += zChunk {
+			b := min(a+zChunk, len(part))
+			host.Gemm(b-a, k, d, h[a*d:b*d], out.W, inc.z, false)
+			parallel(b-a, func(c, e int) {
+				top(part[a+c:a+e], inc.z[c*k:e*k], k, out.B, inc.plan.colNorm, s.preds, s.slack)
+			})
 		}
 	}
 	return nil
+}
+
+func grow(v []float32, n int) []float32 {
+	if cap(v) < n {
+		return make([]float32, n)
+	}
+	return v[:n]
 }
 
 // parallel splits [0, n) over the cores.
