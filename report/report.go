@@ -79,6 +79,7 @@ type reportJSON struct {
 	Timings        map[string]num     `json:"timings_s"`
 	Device         string             `json:"device"`
 	Method         string             `json:"method"`
+	Stats          *prune.Stats       `json:"stats,omitempty"`
 }
 
 // SetInfo names a data set of the run.
@@ -95,7 +96,7 @@ func BprimeName(t float64) string {
 // JSON renders report.json.
 func JSON(r *prune.Result, sets map[string]SetInfo, timings map[string]float64) ([]byte, error) {
 	j := reportJSON{Model: r.Model, Layer: r.Layer, Cut: r.Cut, Channels: r.Channels, Order: r.Order,
-		Baseline: metricsOf(r.Baseline), Sets: sets, Device: r.Device, Method: r.Method,
+		Baseline: metricsOf(r.Baseline), Sets: sets, Device: r.Device, Method: r.Method, Stats: r.Stats,
 		Timings: map[string]num{}, Saved: []savedJSON{}, Unreached: []num{}}
 	for _, v := range r.MeanActivation {
 		j.MeanActivation = append(j.MeanActivation, num(v))
