@@ -1,0 +1,512 @@
+// Package bench times goodnet's work on each compute device — what `goodnet bench` prints:
+// DeepID forward passes, activation collection at the last pool, GoodNet's double inference,
+// the whole pruning sweep on sets of the lab's sizes, and reading lab-sized HDF5 files.
+//
+// Every timing is one warm-up run, then Repeats timed runs; the median is reported with the
+// spread (min–max). The inputs are synthetic but realistic (LabSets: demo's procedural faces,
+// labelled with B's own predictions, and copies wearing the trigger), so the sweep has
+// thresholds to reach and the certificates of the incremental sweep see real margins.
+package bench
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+
+	"goodnet/dataset"
+	"goodnet/goodnet"
+	"goodnet/nn"
+	"goodnet/prune"
+)
+
+// Options configure Run.
+type Options struct {
+	// Model is B; nil → the lab's DeepID architecture with random weights (seed 1).
+	Model *nn.Model
+	// Devices are the backends to time, by nn.Open name ("cpu", "gpu"); nil → {"cpu"}.
+	Devices []string
+	// Images is the batch of the throughput rows and the size of the test sets; the
+	// validation sets scale with it (11,547 at the default, 12,830: the lab's sizes).
+	Images int
+	// Repeats is the number of timed runs of each measurement (0 → 3).
+	Repeats int
+	// TempDir receives the HDF5 files of the read timing ("" → a new directory in the
+	// system's temporary directory, removed afterwards).
+	TempDir string
+	// Log, if set, gets a line per measurement as it finishes.
+	Log io.Writer
+}
+
+// Stat is a timing over several runs, in seconds.
+type Stat struct {
+	Median float64   `json:"median"`
+	Min    float64   `json:"min"`
+	Max    float64   `json:"max"`
+	Runs   []float64 `json:"runs"`
+}
+
+func newStat(runs []float64) Stat {
+	s := append([]float64(nil), runs...)
+	sort.Float64s(s)
+	med := s[len(s)/2]
+	if len(s)%2 == 0 {
+		med = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	return Stat{Median: med, Min: s[0], Max: s[len(s)-1], Runs: runs}
+}
+
+// Row names (Row.Name).
+const (
+	Forward     = "forward"     // DeepID forward passes: images → predictions
+	Activations = "activations" // images → the last pool's activations, on the host
+	GoodNet     = "goodnet"     // G(B, B'): B and B' on every image, merged
+	Sweep       = "sweep"       // prune.Run on the four sets: features, order, all steps
+	Read        = "read"        // dataset.Load of the four lab-layout HDF5 files
+)
+
+// Row is one measurement on one device.
+type Row struct {
+	Name    string `json:"name"`
+	What    string `json:"what"`
+	Device  string `json:"device"` // "cpu", "gpu", or "host" for reading files
+	Images  int    `json:"images"` // images per run
+	Seconds Stat   `json:"seconds"`
+	// ImagesPerS is Images / Seconds.Median; GFLOPPerS counts the model's FLOPs per image
+	// (nn.Model.FLOPs) for the forward pass.
+	ImagesPerS float64 `json:"images_per_s,omitempty"`
+	GFLOPPerS  float64 `json:"gflop_per_s,omitempty"`
+	// Phases are the medians of a sweep's phases (prune.Result.Timings), in seconds.
+	Phases map[string]float64 `json:"phases_s,omitempty"`
+	// Stats are the incremental sweep's work counts (last run).
+	Stats *prune.Stats `json:"sweep_stats,omitempty"`
+	// MBPerS is the files' size over the median (reading).
+	MBPerS float64 `json:"mb_per_s,omitempty"`
+}
+
+// Ratio compares the GPU with the CPU on one measurement: CPU median / GPU median.
+type Ratio struct {
+	Name    string  `json:"name"`
+	Speedup float64 `json:"gpu_speedup"`
+}
+
+// Machine describes where the benchmark ran.
+type Machine struct {
+	Cores      int               `json:"cores"`
+	GOMAXPROCS int               `json:"gomaxprocs"`
+	CPU        string            `json:"cpu"`
+	OS         string            `json:"os"`
+	Go         string            `json:"go"`
+	GPU        string            `json:"gpu"`     // the GPU backend's description, or why there is none
+	Devices    map[string]string `json:"devices"` // Describe() of each timed backend
+	Load       string            `json:"load,omitempty"`
+}
+
+// Report is everything Run measured.
+type Report struct {
+	Machine   Machine   `json:"machine"`
+	Model     string    `json:"model"`
+	FLOPs     int64     `json:"flops_per_image"`
+	Images    int       `json:"images"`
+	SweepSets [4]int    `json:"sweep_set_sizes"` // clean valid, bad valid, clean test, bad test
+	Repeats   int       `json:"repeats"`
+	Rows      []Row     `json:"rows"`
+	Ratios    []Ratio   `json:"gpu_cpu_ratios,omitempty"`
+	Started   time.Time `json:"started"`
+	Seconds   float64   `json:"total_s"`
+}
+
+// Run opens the devices, makes the inputs and times everything.
+func Run(o Options) (*Report, error) {
+	t0 := time.Now()
+	if o.Images <= 0 {
+		o.Images = LabTest
+	}
+	if o.Repeats <= 0 {
+		o.Repeats = 3
+	}
+	if len(o.Devices) == 0 {
+		o.Devices = []string{"cpu"}
+	}
+	// open every device first: a missing GPU is an error before any work
+	var backends []nn.Backend
+	seen := map[string]bool{}
+	for _, d := range o.Devices {
+		d = strings.ToLower(strings.TrimSpace(d))
+		if d != "cpu" && d != "gpu" {
+			return nil, fmt.Errorf("device %q: want cpu or gpu", d)
+		}
+		if seen[d] {
+			continue
+		}
+		seen[d] = true
+		b, err := nn.Open(d)
+		if err != nil {
+			return nil, err
+		}
+		backends = append(backends, b)
+	}
+	m := o.Model
+	if m == nil {
+		m = DefaultModel()
+	}
+	cut := m.LastPool()
+	if cut == nil || cut.Inputs[0].Kind != nn.Conv2D {
+		return nil, fmt.Errorf("bench: %s has no MaxPooling2D fed by a Conv2D to prune", m.Name)
+	}
+	r := &Report{Model: m.Name, FLOPs: m.FLOPs(), Images: o.Images, Repeats: o.Repeats, Started: t0,
+		Machine: machine(backends)}
+	if m.Source != "" {
+		r.Model = m.Source
+	}
+	valid := validSize(o.Images)
+	r.SweepSets = [4]int{valid, valid, o.Images, o.Images}
+	logf(o.Log, "making %d + %d synthetic faces (and their triggered copies), labelled by B on the %s", valid, o.Images, backends[0].Name())
+	sets, err := LabSets(m, backends[0], SetOptions{Valid: valid, Test: o.Images})
+	if err != nil {
+		return nil, err
+	}
+	// B' for GoodNet: B with 45 of the pruned conv's channels zeroed (as the lab's B'_2)
+	conv := cut.Inputs[0]
+	var chans []int
+	for c := 0; c < conv.Filters*3/4; c++ {
+		chans = append(chans, c)
+	}
+	bp := prune.ZeroChannels(m, conv.Name, chans)
+	x, n := sets.CleanTest.X, sets.CleanTest.N
+	for _, b := range backends {
+		dev := b.Name()
+		rows, err := deviceRows(o, b, m, bp, cut, x, n, sets)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", dev, err)
+		}
+		r.Rows = append(r.Rows, rows...)
+	}
+	row, err := readRow(o, sets)
+	if err != nil {
+		return nil, err
+	}
+	r.Rows = append(r.Rows, row)
+	r.Ratios = ratios(r.Rows)
+	r.Machine.Load = loadAvg()
+	r.Seconds = time.Since(t0).Seconds()
+	return r, nil
+}
+
+// DefaultModel is the lab's DeepID architecture (55×47×3, 1283 classes) with random weights.
+func DefaultModel() *nn.Model {
+	m := nn.DeepID(55, 47, 1283)
+	nn.RandomWeights(m, 1)
+	m.Source = "DeepID (55×47×3, 1283 classes), random weights"
+	return m
+}
+
+// validSize scales the lab's validation set size as images scales the test set's.
+func validSize(images int) int {
+	return max(1, int(math.Round(float64(LabValid)*float64(images)/LabTest)))
+}
+
+// measure runs f once to warm up, then repeats times, timing each.
+func measure(repeats int, f func() error) (Stat, error) {
+	if err := f(); err != nil {
+		return Stat{}, err
+	}
+	var ts []float64
+	for i := 0; i < repeats; i++ {
+		t0 := time.Now()
+		if err := f(); err != nil {
+			return Stat{}, err
+		}
+		ts = append(ts, time.Since(t0).Seconds())
+	}
+	return newStat(ts), nil
+}
+
+func deviceRows(o Options, b nn.Backend, m, bp *nn.Model, cut *nn.Layer, x []float32, n int, sets *Sets) ([]Row, error) {
+	dev := b.Name()
+	net, err := b.Compile(m)
+	if err != nil {
+		return nil, err
+	}
+	defer net.Close()
+	var rows []Row
+	add := func(name, what string, images int, f func() error) (*Row, error) {
+		st, err := measure(o.Repeats, f)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", what, err)
+		}
+		row := Row{Name: name, What: what, Device: dev, Images: images, Seconds: st}
+		if images > 0 {
+			row.ImagesPerS = float64(images) / st.Median
+		}
+		rows = append(rows, row)
+		logf(o.Log, "%s: %s: median %.3f s (%.3f–%.3f)", dev, what, st.Median, st.Min, st.Max)
+		return &rows[len(rows)-1], nil
+	}
+	fw, err := add(Forward, "DeepID forward (predictions)", n, func() error {
+		_, err := nn.Predict(net, x, n)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	fw.GFLOPPerS = fw.ImagesPerS * float64(m.FLOPs()) / 1e9
+	if _, err := add(Activations, "activations at "+cut.Name+" (to the host)", n, func() error {
+		for lo := 0; lo < n; lo += nn.PredictChunk {
+			hi := min(lo+nn.PredictChunk, n)
+			in := m.InputShape().Size()
+			if _, err := net.Run(map[string][]float32{m.Input.Name: x[lo*in : hi*in]}, hi-lo, cut.Name); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	g, err := goodnet.FromModels(m, bp, b)
+	if err != nil {
+		return nil, err
+	}
+	defer g.Close()
+	if _, err := add(GoodNet, "GoodNet G(B, B') (double inference)", n, func() error {
+		_, err := g.Predict(x, n)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	phases := map[string][]float64{}
+	var stats *prune.Stats
+	total := 0
+	for _, s := range sets.All() {
+		total += s.N
+	}
+	sw, err := add(Sweep, fmt.Sprintf("pruning sweep, all %d channels of %s (4 sets)", cut.Inputs[0].Filters, cut.Inputs[0].Name), total, func() error {
+		res, err := prune.Run(prune.Config{Model: m, CleanValid: sets.CleanValid, BadValid: sets.BadValid,
+			CleanTest: sets.CleanTest, BadTest: sets.BadTest, Backend: b})
+		if err != nil {
+			return err
+		}
+		for k, v := range res.Timings {
+			phases[k] = append(phases[k], v)
+		}
+		stats = res.Stats
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sw.ImagesPerS = 0
+	sw.Phases = map[string]float64{}
+	for k, v := range phases {
+		sw.Phases[k] = newStat(v[1:]).Median // without the warm-up
+	}
+	sw.Stats = stats
+	return rows, nil
+}
+
+// readRow writes the sets in the lab's layouts once and times reading all four.
+func readRow(o Options, sets *Sets) (Row, error) {
+	dir := o.TempDir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "goodnet-bench-")
+		if err != nil {
+			return Row{}, err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	paths, err := WriteLabFiles(dir, sets)
+	if err != nil {
+		return Row{}, err
+	}
+	var bytes int64
+	images := 0
+	for i, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return Row{}, err
+		}
+		bytes += st.Size()
+		images += sets.All()[i].N
+	}
+	st, err := measure(o.Repeats, func() error {
+		for _, p := range paths {
+			if _, err := dataset.Load(p, 1); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Row{}, err
+	}
+	what := fmt.Sprintf("read the 4 lab-layout h5 files (%.0f MB, in the page cache)", float64(bytes)/1e6)
+	logf(o.Log, "host: %s: median %.3f s (%.3f–%.3f)", what, st.Median, st.Min, st.Max)
+	return Row{Name: Read, What: what, Device: "host", Images: images, Seconds: st,
+		ImagesPerS: float64(images) / st.Median, MBPerS: float64(bytes) / 1e6 / st.Median}, nil
+}
+
+func ratios(rows []Row) []Ratio {
+	cpu := map[string]float64{}
+	for _, r := range rows {
+		if r.Device == "cpu" {
+			cpu[r.Name] = r.Seconds.Median
+		}
+	}
+	var out []Ratio
+	for _, r := range rows {
+		if c, ok := cpu[r.Name]; ok && r.Device == "gpu" && r.Seconds.Median > 0 {
+			out = append(out, Ratio{Name: r.Name, Speedup: c / r.Seconds.Median})
+		}
+	}
+	return out
+}
+
+func logf(w io.Writer, format string, a ...any) {
+	if w != nil {
+		fmt.Fprintf(w, "bench: "+format+"\n", a...)
+	}
+}
+
+func machine(backends []nn.Backend) Machine {
+	mc := Machine{Cores: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), CPU: cpuModel(),
+		OS: runtime.GOOS + "/" + runtime.GOARCH, Go: runtime.Version(), Devices: map[string]string{}}
+	for _, b := range backends {
+		mc.Devices[b.Name()] = b.Describe()
+		if b.Name() == "gpu" {
+			mc.GPU = strings.TrimPrefix(b.Describe(), "GPU: ")
+		}
+	}
+	if mc.GPU == "" {
+		mc.GPU = "none used: " + gpuAbsent()
+	}
+	return mc
+}
+
+// gpuAbsent says why no GPU was timed.
+func gpuAbsent() string {
+	for _, n := range nn.Backends() {
+		if n == "gpu" {
+			return "not requested (--device)"
+		}
+	}
+	return nn.NoGPUReason()
+}
+
+func cpuModel() string {
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				return strings.TrimSpace(v)
+			}
+		}
+	}
+	return runtime.GOARCH
+}
+
+func loadAvg() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// WriteTable prints the report as a table.
+func (r *Report) WriteTable(w io.Writer) error {
+	var b strings.Builder
+	mc := r.Machine
+	fmt.Fprintf(&b, "goodnet bench — %s, %.1f MFLOP per image\n", r.Model, float64(r.FLOPs)/1e6)
+	fmt.Fprintf(&b, "machine: %d cores (GOMAXPROCS %d), %s, %s, %s\n", mc.Cores, mc.GOMAXPROCS, mc.CPU, mc.OS, mc.Go)
+	fmt.Fprintf(&b, "GPU:     %s\n", mc.GPU)
+	var devs []string
+	for d := range mc.Devices {
+		devs = append(devs, d)
+	}
+	sort.Strings(devs)
+	for _, d := range devs {
+		fmt.Fprintf(&b, "%-8s %s\n", d+":", mc.Devices[d])
+	}
+	fmt.Fprintf(&b, "inputs:  %d synthetic faces per batch; sweep sets %d/%d/%d/%d (clean valid, bad valid, clean test, bad test)\n",
+		r.Images, r.SweepSets[0], r.SweepSets[1], r.SweepSets[2], r.SweepSets[3])
+	fmt.Fprintf(&b, "timings: median of %d runs after a warm-up [min–max]; load average at the end %s\n\n", r.Repeats, mc.Load)
+	fmt.Fprintf(&b, "%-6s %-58s %12s  %-19s %s\n", "device", "measurement", "median", "[min–max] s", "throughput")
+	for _, row := range r.Rows {
+		tp := ""
+		switch {
+		case row.GFLOPPerS > 0:
+			tp = fmt.Sprintf("%.0f img/s, %.1f GFLOP/s", row.ImagesPerS, row.GFLOPPerS)
+		case row.MBPerS > 0:
+			tp = fmt.Sprintf("%.0f img/s, %.0f MB/s", row.ImagesPerS, row.MBPerS)
+		case row.ImagesPerS > 0:
+			tp = fmt.Sprintf("%.0f img/s", row.ImagesPerS)
+		}
+		fmt.Fprintf(&b, "%-6s %-58s %10.3f s  [%.3f–%.3f] %s\n", row.Device, row.What, row.Seconds.Median, row.Seconds.Min, row.Seconds.Max, tp)
+		if row.Phases != nil {
+			var ks []string
+			for k := range row.Phases {
+				ks = append(ks, k)
+			}
+			sort.Strings(ks)
+			var ps []string
+			for _, k := range ks {
+				ps = append(ps, fmt.Sprintf("%s %.3f s", k, row.Phases[k]))
+			}
+			fmt.Fprintf(&b, "%-6s   phases (medians): %s\n", "", strings.Join(ps, ", "))
+		}
+		if s := row.Stats; s != nil && len(s.Active) > 0 {
+			a, f := 0, 0
+			for i := range s.Active {
+				a += s.Active[i]
+				f += s.Refreshed[i]
+			}
+			fmt.Fprintf(&b, "%-6s   incremental sweep: %d steps × %d images: %d active (%.1f %%), %d recomputed (%.1f %% of active)\n",
+				"", len(s.Active), s.Images, a, 100*float64(a)/float64(len(s.Active)*s.Images), f, 100*float64(f)/math.Max(1, float64(a)))
+		}
+	}
+	if len(r.Ratios) > 0 {
+		fmt.Fprintf(&b, "\nGPU speed-up (CPU median / GPU median):")
+		for _, q := range r.Ratios {
+			fmt.Fprintf(&b, " %s %.1f×", q.Name, q.Speedup)
+		}
+		fmt.Fprintln(&b)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// ErrNoDevice is returned by ParseDevices for an empty list.
+var ErrNoDevice = errors.New("no device")
+
+// ParseDevices splits a --device list ("cpu,gpu"); "auto" is the CPU, and the GPU when the
+// build has one that opens.
+func ParseDevices(s string) ([]string, error) {
+	var out []string
+	for _, d := range strings.Split(s, ",") {
+		switch d = strings.ToLower(strings.TrimSpace(d)); d {
+		case "":
+		case "cpu", "gpu":
+			out = append(out, d)
+		case "auto":
+			out = append(out, "cpu")
+			if b, err := nn.Open("gpu"); err == nil && b != nil {
+				out = append(out, "gpu")
+			}
+		default:
+			return nil, fmt.Errorf("device %q: want cpu, gpu or auto", d)
+		}
+	}
+	if len(out) == 0 {
+		return nil, ErrNoDevice
+	}
+	return out, nil
+}

@@ -1,0 +1,245 @@
+package bench
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"goodnet/dataset"
+	"goodnet/demo"
+	"goodnet/keras/h5"
+	"goodnet/nn"
+
+	_ "goodnet/host" // the "cpu" backend
+)
+
+// TestRunStructure runs the whole benchmark on tiny sets and checks the report's structure
+// (not the speeds).
+func TestRunStructure(t *testing.T) {
+	dir := t.TempDir()
+	var log bytes.Buffer
+	r, err := Run(Options{Devices: []string{"cpu"}, Images: 40, Repeats: 2, TempDir: dir, Log: &log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Images != 40 || r.Repeats != 2 || r.SweepSets != [4]int{36, 36, 40, 40} {
+		t.Errorf("report header %d images, %d repeats, sets %v", r.Images, r.Repeats, r.SweepSets)
+	}
+	if r.FLOPs != nn.DeepID(55, 47, 1283).FLOPs() || r.Machine.Cores < 1 || r.Machine.CPU == "" || r.Machine.Devices["cpu"] == "" || r.Machine.GPU == "" {
+		t.Errorf("machine %+v, flops %d", r.Machine, r.FLOPs)
+	}
+	want := []struct{ name, device string }{{Forward, "cpu"}, {Activations, "cpu"}, {GoodNet, "cpu"}, {Sweep, "cpu"}, {Read, "host"}}
+	if len(r.Rows) != len(want) {
+		t.Fatalf("%d rows, want %d: %+v", len(r.Rows), len(want), r.Rows)
+	}
+	for i, w := range want {
+		row := r.Rows[i]
+		if row.Name != w.name || row.Device != w.device || row.What == "" {
+			t.Errorf("row %d: %s on %s (%q), want %s on %s", i, row.Name, row.Device, row.What, w.name, w.device)
+		}
+		s := row.Seconds
+		if len(s.Runs) != 2 || !(s.Min > 0 && s.Min <= s.Median && s.Median <= s.Max) {
+			t.Errorf("row %s: timings %+v", row.Name, s)
+		}
+		if row.Name != Sweep && row.ImagesPerS <= 0 {
+			t.Errorf("row %s: %g images/s", row.Name, row.ImagesPerS)
+		}
+	}
+	if r.Rows[0].Images != 40 || r.Rows[0].GFLOPPerS <= 0 {
+		t.Errorf("forward row %+v", r.Rows[0])
+	}
+	sw := r.Rows[3]
+	if sw.Images != 152 || sw.Phases["features"] <= 0 || sw.Phases["sweep"] <= 0 {
+		t.Errorf("sweep row %+v", sw)
+	}
+	if st := sw.Stats; st == nil || st.Images != 152 || len(st.Active) != 60 || len(st.Refreshed) != 60 {
+		t.Errorf("sweep stats %+v", sw.Stats)
+	} else {
+		for k := range st.Active {
+			if st.Refreshed[k] > st.Active[k] || st.Active[k] > st.Images {
+				t.Errorf("step %d: %d refreshed of %d active of %d", k+1, st.Refreshed[k], st.Active[k], st.Images)
+			}
+		}
+	}
+	if rd := r.Rows[4]; rd.Images != 152 || rd.MBPerS <= 0 {
+		t.Errorf("read row %+v", rd)
+	}
+	if len(r.Ratios) != 0 {
+		t.Errorf("ratios without a GPU: %+v", r.Ratios)
+	}
+	var tab bytes.Buffer
+	if err := r.WriteTable(&tab); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"img/s", "GFLOP/s", "pruning sweep", "phases (medians)", "read the 4", "[", "median of 2 runs"} {
+		if !strings.Contains(tab.String(), s) {
+			t.Errorf("table lacks %q:\n%s", s, tab.String())
+		}
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Report
+	if err := json.Unmarshal(b, &back); err != nil || len(back.Rows) != len(r.Rows) || back.Rows[0].Seconds.Median != r.Rows[0].Seconds.Median {
+		t.Errorf("JSON round trip: %v", err)
+	}
+	if !strings.Contains(log.String(), "bench: cpu: DeepID forward") {
+		t.Errorf("log:\n%s", log.String())
+	}
+	for _, f := range LabFiles {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func TestRatios(t *testing.T) {
+	rows := []Row{{Name: Forward, Device: "cpu", Seconds: Stat{Median: 2}}, {Name: Forward, Device: "gpu", Seconds: Stat{Median: 0.5}},
+		{Name: Read, Device: "host", Seconds: Stat{Median: 1}}}
+	r := ratios(rows)
+	if len(r) != 1 || r[0].Name != Forward || r[0].Speedup != 4 {
+		t.Errorf("%+v", r)
+	}
+}
+
+func TestStat(t *testing.T) {
+	s := newStat([]float64{3, 1, 2, 10})
+	if s.Median != 2.5 || s.Min != 1 || s.Max != 10 || s.Runs[0] != 3 {
+		t.Errorf("%+v", s)
+	}
+	if s := newStat([]float64{5}); s.Median != 5 || s.Min != 5 || s.Max != 5 {
+		t.Errorf("%+v", s)
+	}
+}
+
+func TestDevices(t *testing.T) {
+	if d, err := ParseDevices("cpu, gpu"); err != nil || len(d) != 2 || d[1] != "gpu" {
+		t.Errorf("%v %v", d, err)
+	}
+	if _, err := ParseDevices("tpu"); err == nil {
+		t.Error("tpu accepted")
+	}
+	if _, err := ParseDevices(" , "); err != ErrNoDevice {
+		t.Errorf("empty list: %v", err)
+	}
+	hasGPU := false
+	for _, n := range nn.Backends() {
+		hasGPU = hasGPU || n == "gpu"
+	}
+	if !hasGPU {
+		// a CPU build: asking for the GPU fails before any work, with nn.Open's reason
+		_, err := Run(Options{Devices: []string{"cpu", "gpu"}, Images: 1, Repeats: 1})
+		if err == nil || !strings.Contains(err.Error(), "--device gpu") {
+			t.Errorf("GPU in a CPU build: %v", err)
+		}
+	}
+}
+
+// TestLabSets checks the synthetic sets: sizes, labels (B's predictions; the target), the
+// trigger, and the files' layouts.
+func TestLabSets(t *testing.T) {
+	m := DefaultModel()
+	b, err := nn.Open("cpu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, unique := range []bool{false, true} {
+		s, err := LabSets(m, b, SetOptions{Valid: 23, Test: 30, Unique: unique, Pool: 20, Target: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		net, _ := b.Compile(m)
+		for i, set := range s.All() {
+			wantN := []int{23, 23, 30, 30}[i]
+			if set.N != wantN || len(set.X) != wantN*55*47*3 || len(set.Y) != wantN {
+				t.Fatalf("set %d: %d images", i, set.N)
+			}
+			for _, v := range set.X {
+				if v < 0 || v > 255 || v != float32(int(v)) {
+					t.Fatalf("set %d: pixel %v", i, v)
+				}
+			}
+			if i%2 == 0 {
+				p, _ := nn.Predict(net, set.X, set.N)
+				for j := range p {
+					if p[j] != set.Y[j] {
+						t.Fatalf("set %d image %d: label %d, B predicts %d", i, j, set.Y[j], p[j])
+					}
+				}
+				// the poisoned set is the same faces with the trigger
+				x := append([]float32(nil), set.X...)
+				demo.AddTrigger(x, set.N)
+				bad := s.All()[i+1]
+				for j := range x {
+					if x[j] != bad.X[j] {
+						t.Fatalf("set %d: pixel %d of the poisoned copy", i+1, j)
+					}
+				}
+			} else {
+				for _, y := range set.Y {
+					if y != 5 {
+						t.Fatalf("poisoned label %d", y)
+					}
+				}
+			}
+		}
+		net.Close()
+		dir := t.TempDir()
+		paths, err := WriteLabFiles(dir, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, p := range paths {
+			f, err := h5.Open(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			di, err1 := f.DatasetInfo("data")
+			li, err2 := f.DatasetInfo("label")
+			f.Close()
+			if err1 != nil || err2 != nil {
+				t.Fatal(err1, err2)
+			}
+			// the layouts of cl_mini.h5 (float64, float64 labels) and bd_mini.h5 (uint8, int64)
+			wantData, wantLabel := h5.Type{Class: h5.Float, Size: 8}, h5.Type{Class: h5.Float, Size: 8}
+			if i%2 == 1 {
+				wantData, wantLabel = h5.Type{Class: h5.Int, Size: 1}, h5.Type{Class: h5.Int, Size: 8, Signed: true}
+			}
+			if di.Type.Class != wantData.Class || di.Type.Size != wantData.Size || li.Type.Class != wantLabel.Class ||
+				li.Type.Size != wantLabel.Size || li.Type.Signed != wantLabel.Signed || di.ShapeString() != fmt.Sprintf("(%d, 3, 55, 47)", s.All()[i].N) {
+				t.Errorf("%s: data %v %s, label %v", p, di.Type, di.ShapeString(), li.Type)
+			}
+			got, err := dataset.Load(p, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := s.All()[i]
+			if got.N != want.N || got.H != 55 || got.W != 47 || got.C != 3 {
+				t.Fatalf("%s: %d×%d×%d×%d", p, got.N, got.H, got.W, got.C)
+			}
+			for j := range got.X {
+				if got.X[j] != want.X[j] {
+					t.Fatalf("%s: pixel %d", p, j)
+				}
+			}
+			for j := range got.Y {
+				if got.Y[j] != want.Y[j] {
+					t.Fatalf("%s: label %d", p, j)
+				}
+			}
+		}
+	}
+	if _, err := LabSets(m, b, SetOptions{Valid: 0, Test: 1}); err == nil {
+		t.Error("empty set accepted")
+	}
+	small := nn.DeepID(31, 31, 10)
+	nn.RandomWeights(small, 1)
+	if _, err := LabSets(small, b, SetOptions{Valid: 1, Test: 1}); err == nil {
+		t.Error("31×31 model accepted")
+	}
+}

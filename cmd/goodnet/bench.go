@@ -1,0 +1,141 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime/pprof"
+	"strings"
+
+	"goodnet/bench"
+	"goodnet/nn"
+	"goodnet/pipeline"
+)
+
+func init() {
+	register(&command{name: "bench", summary: "time forward passes, GoodNet, the pruning sweep and reading on the CPU (and GPU)", run: runBench})
+}
+
+func runBench(args []string, stdout, stderr io.Writer) error {
+	args, stop, err := cpuProfile(args)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	fs := newFlags("bench", "[--bad_model B.h5 [--bad_model_weights W.h5]] [--images N] [--device cpu,gpu] [--repeats R] [--json]", `
+Times, on each device: DeepID forward passes (images/s, GFLOP/s), activation collection at the
+last pooling layer, GoodNet's double inference G(B, B'), and the whole pruning sweep on four
+sets of the lab's sizes (11,547 / 11,547 / 12,830 / 12,830 images; --images scales them);
+then the time to read the four sets from HDF5 files in the lab's layouts. Each is one warm-up
+run and R timed runs: the median and the spread (min–max) are printed, and the GPU's
+speed-up over the CPU when both ran. The inputs are synthetic faces of the lab's shape
+(55×47×3), the clean ones labelled with B's own predictions, the poisoned ones wearing a
+sunglasses trigger; B is the DeepID architecture with random weights unless --bad_model is
+given.
+
+With --write-sets DIR it only writes those four sets (every face distinct) into DIR as
+cl_valid.h5, bd_valid.h5, cl_test.h5 and bd_test.h5 for 'goodnet prune' (make bench-sweep).`, stderr)
+	model := fs.String("bad_model", "", "B: a full Keras model file (default: DeepID with random weights)")
+	weights := fs.String("bad_model_weights", "", "B's weights (overrides those in --bad_model)")
+	images := fs.Int("images", bench.LabTest, "images per timed batch and per test set (the validation sets scale with it)")
+	device := fs.String("device", "auto", "comma-separated devices to time: cpu, gpu; auto: the CPU, and the GPU when usable")
+	repeats := fs.Int("repeats", 3, "timed runs per measurement, after one warm-up")
+	asJSON := fs.Bool("json", false, "print the report as JSON instead of a table")
+	writeSets := fs.String("write-sets", "", "write the four synthetic sets into this directory and stop")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("unexpected argument %q", pos[0])
+	}
+	if *images < 1 || *repeats < 1 {
+		return usagef("--images and --repeats must be ≥ 1")
+	}
+	if *weights != "" && *model == "" {
+		return usagef("--bad_model_weights needs --bad_model (the architecture)")
+	}
+	devices, err := bench.ParseDevices(*device)
+	if errors.Is(err, bench.ErrNoDevice) {
+		return usagef("--device %q: no device named", *device)
+	}
+	if err != nil {
+		return usagef("--device: %v", err)
+	}
+	var m *nn.Model
+	if *model != "" {
+		if m, err = pipeline.LoadModel(*model, *weights); err != nil {
+			return err
+		}
+	}
+	if *writeSets != "" {
+		return benchWriteSets(stdout, *writeSets, m, devices[0], *images)
+	}
+	r, err := bench.Run(bench.Options{Model: m, Devices: devices, Images: *images, Repeats: *repeats, Log: stderr})
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		b, err := json.MarshalIndent(r, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(stdout, "%s\n", b)
+		return err
+	}
+	return r.WriteTable(stdout)
+}
+
+func benchWriteSets(stdout io.Writer, dir string, m *nn.Model, device string, images int) error {
+	b, err := nn.Open(device)
+	if err != nil {
+		return err
+	}
+	paths, err := bench.WriteSets(dir, m, b, images)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Wrote %s\n", strings.Join(paths, ", "))
+	return nil
+}
+
+// cpuProfile takes a hidden --cpuprofile FILE (or --cpuprofile=FILE) out of args and starts
+// a CPU profile into FILE; stop ends it.
+func cpuProfile(args []string) (rest []string, stop func(), err error) {
+	stop = func() {}
+	var path string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			rest = append(rest, args[i:]...)
+			break
+		}
+		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || name != "cpuprofile" {
+			rest = append(rest, a)
+			continue
+		}
+		if !hasVal {
+			if i+1 >= len(args) {
+				return nil, stop, usagef("--cpuprofile needs a file")
+			}
+			i++
+			val = args[i]
+		}
+		path = val
+	}
+	if path == "" {
+		return rest, stop, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, stop, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, stop, err
+	}
+	return rest, func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
