@@ -18,6 +18,11 @@ func init() {
 }
 
 func runPrune(args []string, stdout, stderr io.Writer) error {
+	args, stop, err := cpuProfile(args) // hidden: --cpuprofile FILE (see bench.go)
+	if err != nil {
+		return err
+	}
+	defer stop()
 	fs := newFlags("prune", "--bad_model B.h5 [--bad_model_weights W.h5] --clean_valid V.h5 --bad_valid BV.h5 [--clean_test T.h5 --bad_test BT.h5] --out DIR [flags]", `
 Fine-Pruning: runs the clean validation set through B up to the last pooling layer, sorts the
 channels of the conv layer feeding it by mean activation (ascending), and prunes them one at a
