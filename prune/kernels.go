@@ -18,14 +18,29 @@ func activeImages(p []float32, n, S, C, c int) []int32 {
 	return idx[:int(m)]
 }
 
-// applyUpdates subtracts channel c's share from the reader's pre-activations of images idx.
-func applyUpdates(idx []int32, p []float32, S, Cn, c int, r *reader, pre []float32) {
-	if len(idx) == 0 || len(r.dst[c]) == 0 {
+// updateDelta subtracts channel c's share from the reader's pre-activations of images idx
+// and adds gain·‖act(pre) − ref‖₂ of each to bound (sweep_update and sweep_delta, image by
+// image).
+func updateDelta(idx []int32, p []float32, S, Cn, c int, r *reader, pre, ref []float32, bound []float64) {
+	if len(idx) == 0 {
 		return
 	}
-	C.sweep_update(C.int(len(idx)), (*C.int32_t)(&idx[0]), (*C.float)(&p[0]), C.int(S), C.int(Cn), C.int(c),
+	if len(r.dst[c]) == 0 {
+		deltaNorms(idx, pre, ref, r.out, r.relu, r.gain, bound)
+		return
+	}
+	C.sweep_update_delta(C.int(len(idx)), (*C.int32_t)(&idx[0]), (*C.float)(&p[0]), C.int(S), C.int(Cn), C.int(c),
 		(*C.int32_t)(&r.start[c][0]), (*C.int32_t)(&r.dst[c][0]), (*C.int32_t)(&r.woff[c][0]),
-		(*C.float)(&r.w[0]), C.int(r.width), (*C.float)(&pre[0]), C.int(r.out))
+		(*C.float)(&r.w[0]), C.int(r.width), (*C.float)(&pre[0]), (*C.float)(&ref[0]), C.int(r.out),
+		C.int(cbool(r.relu)), C.double(r.gain), (*C.double)(&bound[0]))
+}
+
+// act sets ref = act(pre) element by element (ReLU when relu, else a copy).
+func act(pre, ref []float32, relu bool) {
+	if len(pre) == 0 {
+		return
+	}
+	C.sweep_act(C.int64_t(len(pre)), (*C.float)(&pre[0]), (*C.float)(&ref[0]), C.int(cbool(relu)))
 }
 
 // deltaNorms adds gain·‖act(pre) − ref‖₂ of images idx to bound.

@@ -149,3 +149,25 @@ void sweep_top(int m, const int32_t *idx, float *z, int k, const float *bias, co
 		slack[idx[r]] = sd > 0 ? sd * (1 - 1e-5) : sd;
 	}
 }
+
+// sweep_update then sweep_delta image by image (the row is still in cache for the norm).
+CLONES
+void sweep_update_delta(int m, const int32_t *idx, const float *p, int S, int C, int c,
+                        const int32_t *start, const int32_t *dst, const int32_t *woff,
+                        const float *w, int width, float *pre, const float *ref, int out,
+                        int relu, double gain, double *bound) {
+	for (int k = 0; k < m; k++) {
+		sweep_update(1, idx + k, p, S, C, c, start, dst, woff, w, width, pre, out);
+		sweep_delta(1, idx + k, pre, ref, out, relu, gain, bound + k);
+	}
+}
+
+// ref[i] = act(pre[i]) for the n rows of out (act: ReLU when relu, else identity).
+CLONES
+void sweep_act(int64_t n, const float *pre, float *ref, int relu) {
+	if (relu) {
+		for (int64_t j = 0; j < n; j++) ref[j] = pre[j] > 0 ? pre[j] : 0;
+	} else {
+		for (int64_t j = 0; j < n; j++) ref[j] = pre[j];
+	}
+}

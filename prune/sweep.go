@@ -503,11 +503,7 @@ func newIncremental(cfg *Config, cut *nn.Layer, plan *incPlan) (*incremental, er
 		channelMasks(is.p, s.N, inc.S, inc.C, is.mask)
 		inc.sets[i] = is
 		// B's predictions and the certificates' references: a refresh of every image
-		all := make([]int32, s.N)
-		for j := range all {
-			all[j] = int32(j)
-		}
-		if err := inc.refresh(is, all); err != nil {
+		if err := inc.refreshAll(is); err != nil {
 			net.Close()
 			return nil, fmt.Errorf("%s: %v", s.Path, err)
 		}
@@ -555,8 +551,7 @@ func (inc *incremental) prune(ch int) (preds, error) {
 		bound := make([]float64, len(idx))
 		parallel(len(idx), func(lo, hi int) {
 			for q, r := range inc.plan.readers {
-				applyUpdates(idx[lo:hi], s.p, inc.S, inc.C, ch, r, s.pre[q])
-				deltaNorms(idx[lo:hi], s.pre[q], s.ref[q], r.out, r.relu, r.gain, bound[lo:hi])
+				updateDelta(idx[lo:hi], s.p, inc.S, inc.C, ch, r, s.pre[q], s.ref[q], bound[lo:hi])
 			}
 		})
 		refresh := idx[:0:0]
@@ -567,7 +562,13 @@ func (inc *incremental) prune(ch int) (preds, error) {
 		}
 		active += len(idx)
 		refreshed += len(refresh)
-		if err := inc.refresh(s, refresh); err != nil {
+		var err error
+		if len(refresh)*50 >= s.n*49 {
+			err = inc.refreshAll(s) // cheaper than gathering nearly all images
+		} else {
+			err = inc.refresh(s, refresh)
+		}
+		if err != nil {
 			return preds{}, err
 		}
 	}
@@ -579,15 +580,8 @@ func (inc *incremental) prune(ch int) (preds, error) {
 // refresh computes the exact predictions of images idx from the readers' current
 // pre-activations, their slacks, and makes the readers' outputs the new references.
 func (inc *incremental) refresh(s *incSet, idx []int32) error {
-	m := inc.cfg.Model
-	out := m.Output
-	k := out.Units
 	if inc.feeds == nil {
 		inc.feeds = make([][]float32, len(inc.plan.readers))
-	}
-	name := out.Name
-	if inc.fused {
-		name = out.Inputs[0].Name
 	}
 	for lo := 0; lo < len(idx); lo += chunk {
 		part := idx[lo:min(lo+chunk, len(idx))]
@@ -600,25 +594,61 @@ func (inc *incremental) refresh(s *incSet, idx []int32) error {
 			})
 			feeds[r.l.Name] = f
 		}
-		res, err := inc.net.Run(feeds, len(part), name)
+		if err := inc.head(s, part, feeds); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// refreshAll is refresh of every image of s: the references, updated in place, are the feeds.
+func (inc *incremental) refreshAll(s *incSet) error {
+	idx := make([]int32, s.n)
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	for lo := 0; lo < s.n; lo += chunk {
+		hi := min(lo+chunk, s.n)
+		feeds := map[string][]float32{}
+		for q, r := range inc.plan.readers {
+			pre, ref := s.pre[q][lo*r.out:hi*r.out], s.ref[q][lo*r.out:hi*r.out]
+			parallel(hi-lo, func(a, b int) { act(pre[a*r.out:b*r.out], ref[a*r.out:b*r.out], r.relu) })
+			feeds[r.l.Name] = ref
+		}
+		if err := inc.head(s, idx[lo:hi], feeds); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// head runs the layers after the readers on feeds (their outputs for images part) and sets
+// the images' predictions and slacks.
+func (inc *incremental) head(s *incSet, part []int32, feeds map[string][]float32) error {
+	out := inc.cfg.Model.Output
+	k := out.Units
+	if !inc.fused {
+		res, err := inc.net.Run(feeds, len(part), out.Name)
 		if err != nil {
 			return err
 		}
-		if !inc.fused {
-			parallel(len(part), func(a, b int) {
-				top(part[a:b], res[0][a*k:b*k], k, nil, inc.plan.colNorm, s.preds, s.slack)
-			})
-			continue
-		}
-		h, d := res[0], out.InShape[0]
-		inc.z = grow(inc.z, zChunk*k)
-		for a := 0; a < len(part); a += zChunk {
-			b := min(a+zChunk, len(part))
-			host.Gemm(b-a, k, d, h[a*d:b*d], out.W, inc.z, false)
-			parallel(b-a, func(c, e int) {
-				top(part[a+c:a+e], inc.z[c*k:e*k], k, out.B, inc.plan.colNorm, s.preds, s.slack)
-			})
-		}
+		parallel(len(part), func(a, b int) {
+			top(part[a:b], res[0][a*k:b*k], k, nil, inc.plan.colNorm, s.preds, s.slack)
+		})
+		return nil
+	}
+	res, err := inc.net.Run(feeds, len(part), out.Inputs[0].Name)
+	if err != nil {
+		return err
+	}
+	h, d := res[0], out.InShape[0]
+	inc.z = grow(inc.z, zChunk*k)
+	for a := 0; a < len(part); a += zChunk {
+		b := min(a+zChunk, len(part))
+		host.Gemm(b-a, k, d, h[a*d:b*d], out.W, inc.z, false)
+		parallel(b-a, func(c, e int) {
+			top(part[a+c:a+e], inc.z[c*k:e*k], k, out.B, inc.plan.colNorm, s.preds, s.slack)
+		})
 	}
 	return nil
 }
