@@ -9,6 +9,8 @@ package dataset
 import (
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
 	"unsafe"
 
 	"goodnet/keras/h5"
@@ -85,7 +87,8 @@ func (p pixel) conv(v float64) float32 {
 // Load reads a lab h5 set: `data` N×C×H×W (uint8, float32 or float64; other integer types
 // too) becomes X = data.transpose(0, 2, 3, 1) × scale, and `label` N (any integer or float
 // type; fractional, negative or NaN labels are errors) becomes Y. NaN or infinite pixels are
-// errors. The data is read in slabs of about 32 MB, so memory is X plus one slab.
+// errors. The data is read in slabs of about 8 MB, converted on all cores while the next
+// slabs are read; memory is X plus a slab per core.
 func Load(path string, scale float32) (*Set, error) {
 	px, err := newPixel(scale)
 	if err != nil {
@@ -156,32 +159,84 @@ type badPixel struct {
 	v          float64
 }
 
-// readData reads `data` in slabs of about 32 MB of T (the file's type when it is uint8,
-// float32 or float64, so libhdf5 converts nothing) and transposes each image into s.X.
+// readData reads `data` in slabs of about 8 MB of T (the file's type when it is uint8,
+// float32 or float64, so libhdf5 converts nothing) and transposes each image into s.X. This
+// goroutine makes every libhdf5 call; the transposes run on all cores meanwhile, a slab
+// behind. The first non-finite pixel in file order is reported, as a serial read would.
 func readData[T uint8 | float32 | float64](f *h5.File, s *Set, px pixel) (badPixel, error) {
-	per, hw := s.C*s.H*s.W, s.H*s.W
+	per := s.C * s.H * s.W
 	var zero T
 	size := int(unsafe.Sizeof(zero))
-	rows := max(1, (32<<20)/(size*per))
-	buf := make([]T, min(rows, s.N)*per)
-	for n0 := 0; n0 < s.N; n0 += rows {
-		r := min(rows, s.N-n0)
-		if err := f.Read("data", buf[:r*per], n0, r); err != nil {
-			return badPixel{}, err
-		}
-		for i := 0; i < r; i++ {
-			img := buf[i*per : (i+1)*per]
-			out := s.X[(n0+i)*per : (n0+i+1)*per]
-			transpose(px, out, img, s.C, hw)
-			for k, x := range out {
-				if x-x != 0 { // NaN or ±Inf
-					j, c := k/s.C, k%s.C
-					return badPixel{n0 + i, c, j / s.W, j % s.W, float64(img[c*hw+j])}, nil
+	rows := min(s.N, max(1, (8<<20)/(size*per)))
+	workers := max(1, min(runtime.NumCPU(), (s.N+rows-1)/rows))
+	type slab struct {
+		n0, r int
+		buf   []T
+	}
+	free := make(chan []T, workers+1)
+	for i := 0; i < workers+1; i++ {
+		free <- make([]T, rows*per)
+	}
+	jobs := make(chan slab)
+	var mu sync.Mutex
+	bad := badPixel{n: -1}
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				b := convertSlab(s, px, j.buf, j.n0, j.r)
+				free <- j.buf
+				if b.n >= 0 {
+					mu.Lock()
+					if bad.n < 0 || b.n < bad.n {
+						bad = b
+					}
+					mu.Unlock()
 				}
+			}
+		}()
+	}
+	var err error
+	for n0 := 0; n0 < s.N; n0 += rows {
+		mu.Lock()
+		stop := bad.n >= 0
+		mu.Unlock()
+		if stop {
+			break
+		}
+		r := min(rows, s.N-n0)
+		buf := <-free
+		if err = f.Read("data", buf[:r*per], n0, r); err != nil {
+			break
+		}
+		jobs <- slab{n0, r, buf}
+	}
+	close(jobs)
+	wg.Wait()
+	if bad.n >= 0 {
+		return bad, nil // before any slab that failed to read
+	}
+	return bad, err
+}
+
+// convertSlab transposes the r images of buf (C×H×W each) into s.X from image n0 on and
+// returns the first non-finite pixel (n < 0: none).
+func convertSlab[T uint8 | float32 | float64](s *Set, px pixel, buf []T, n0, r int) badPixel {
+	per, hw := s.C*s.H*s.W, s.H*s.W
+	for i := 0; i < r; i++ {
+		img := buf[i*per : (i+1)*per]
+		out := s.X[(n0+i)*per : (n0+i+1)*per]
+		transpose(px, out, img, s.C, hw)
+		for k, x := range out {
+			if x-x != 0 { // NaN or ±Inf
+				j, c := k/s.C, k%s.C
+				return badPixel{n0 + i, c, j / s.W, j % s.W, float64(img[c*hw+j])}
 			}
 		}
 	}
-	return badPixel{n: -1}, nil
+	return badPixel{n: -1}
 }
 
 // transpose converts one C×H×W image into H×W×C with p's conversion.
