@@ -1,0 +1,215 @@
+package prune
+
+import (
+	"fmt"
+	"math"
+	"math/rand"
+	"testing"
+
+	"goodnet/host"
+	"goodnet/nn"
+)
+
+// otherBackend is the CPU backend under another name: the incremental sweep then lets the
+// engine compute the logits (as on the GPU) instead of its fused output layer.
+type otherBackend struct{ nn.Backend }
+
+func (otherBackend) Name() string { return "other" }
+
+// TestIncrementalPredictionsMatchBruteForce compares every image's prediction at every step
+// of the incremental sweep with the float64 brute force: fused output layer or the engine's
+// logits, a linear or a ReLU output (never fused), sets larger than the output chunk.
+func TestIncrementalPredictionsMatchBruteForce(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		backend nn.Backend
+		reluOut bool
+		n       int
+	}{
+		{"fused", host.New(0), false, 300},
+		{"engine", otherBackend{host.New(0)}, false, 90},
+		{"relu-output", host.New(0), true, 90},
+	} {
+		for seed := int64(1); seed <= 2; seed++ {
+			t.Run(fmt.Sprintf("%s/%d", tc.name, seed), func(t *testing.T) {
+				r := rand.New(rand.NewSource(seed + 10))
+				m := smallNet(r, "deepid", 2)
+				if tc.reluOut {
+					m.Output.Act = nn.ReLU
+				}
+				sets := randomSets(t, m, r, tc.n)
+				cfg := Config{Model: m, Layer: "c2", CleanValid: sets[0], BadValid: sets[1], CleanTest: sets[2], BadTest: sets[3], Backend: tc.backend}
+				conv, cut, err := Target(m, "c2")
+				if err != nil {
+					t.Fatal(err)
+				}
+				plan, why := planIncremental(m, cut)
+				if plan == nil {
+					t.Fatal(why)
+				}
+				inc, err := newIncremental(&cfg, cut, plan)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer inc.close()
+				if want := tc.name == "fused"; inc.fused != want {
+					t.Fatalf("fused %v, want %v", inc.fused, want)
+				}
+				order := ChannelOrder(inc.means())
+				want := runBruteRef(t, m, conv.Name, cut.Name, sets, len(order))
+				if fmt.Sprint(order) != fmt.Sprint(want.order) {
+					t.Fatalf("order %v, want %v", order, want.order)
+				}
+				check := func(k int, p preds) {
+					for i := range p {
+						for j := range p[i] {
+							if p[i][j] != want.steps[k][i][j] {
+								t.Fatalf("step %d, set %d, image %d: predicted %d, brute force %d", k, i, j, p[i][j], want.steps[k][i][j])
+							}
+						}
+					}
+				}
+				check(0, inc.predictions())
+				for k, ch := range order {
+					p, err := inc.prune(ch)
+					if err != nil {
+						t.Fatal(err)
+					}
+					check(k+1, p)
+				}
+				st := inc.stats()
+				if st.Images != 4*tc.n || len(st.Active) != len(order) {
+					t.Fatalf("stats %+v", st)
+				}
+				skipped := 0
+				for k := range st.Active {
+					if st.Refreshed[k] > st.Active[k] && st.Refreshed[k] != st.Images {
+						t.Errorf("step %d: %d recomputed of %d active", k+1, st.Refreshed[k], st.Active[k])
+					}
+					skipped += st.Active[k] - st.Refreshed[k]
+				}
+				t.Logf("%d of %d active images kept their prediction by the certificate", skipped, sum(st.Active))
+			})
+		}
+	}
+}
+
+func sum(v []int) int {
+	s := 0
+	for _, x := range v {
+		s += x
+	}
+	return s
+}
+
+// TestTop checks the argmax and slack kernel against float64 Go: the first index of the
+// largest logit, and a slack never above the exact one (ε = 1e-5·(|z_t| + |z_j|) + 1e-6),
+// and not below the exact one with ε 20 % wider.
+func TestTop(t *testing.T) {
+	r := rand.New(rand.NewSource(3))
+	for _, k := range []int{1, 2, 17, 1283} {
+		n := 50
+		z := make([]float32, n*k)
+		for i := range z {
+			z[i] = float32(r.NormFloat64() * 5)
+		}
+		// ties with the top, equal rows, large values
+		copy(z[k:2*k], z[:k])
+		if k > 2 {
+			z[2*k+1] = 9
+			z[2*k+2] = 9
+			for j := 3 * k; j < 4*k; j++ {
+				z[j] = 1e6 + float32(j%7)
+			}
+			// margins about ε: the numerator cancels
+			for row := 4; row < 30; row++ {
+				base := float32(math.Pow(10, float64(row%8)-2))
+				for j := row * k; j < (row+1)*k; j++ {
+					z[j] = base * float32(1+3e-5*r.Float64())
+				}
+			}
+		}
+		bias := make([]float32, k)
+		norm := make([]float32, k)
+		for j := range bias {
+			bias[j] = float32(r.NormFloat64())
+			norm[j] = float32(0.5 + r.Float64())
+		}
+		for _, withBias := range []bool{false, true} {
+			zz := append([]float32(nil), z...)
+			idx := make([]int32, n)
+			for i := range idx {
+				idx[i] = int32(n - 1 - i) // scattered destinations
+			}
+			preds := make([]int32, n)
+			slack := make([]float64, n)
+			b := bias
+			if !withBias {
+				b = nil
+			}
+			top(idx, zz, k, b, norm, preds, slack)
+			for row := 0; row < n; row++ {
+				v := append([]float32(nil), z[row*k:(row+1)*k]...)
+				for j := range v {
+					if withBias {
+						v[j] += bias[j]
+					}
+				}
+				best := nn.Argmax(v, 1, k)[0]
+				s, s2 := math.Inf(1), math.Inf(1)
+				for j := range v {
+					if j == int(best) {
+						continue
+					}
+					zt, zj := float64(v[best]), float64(v[j])
+					a := math.Abs(zt) + math.Abs(zj)
+					den := float64(norm[best]) + float64(norm[j])
+					s = math.Min(s, (zt-zj-(1e-5*a+1e-6))/den)
+					s2 = math.Min(s2, (zt-zj-(1.2e-5*a+1.2e-6))/den)
+				}
+				i := idx[row]
+				if preds[i] != best {
+					t.Fatalf("k=%d row %d: argmax %d, want %d", k, row, preds[i], best)
+				}
+				got := slack[i]
+				if k == 1 {
+					if !(got > 1e30) {
+						t.Errorf("one class: slack %g, want huge", got)
+					}
+					continue
+				}
+				if got > s || got < s2 {
+					t.Errorf("k=%d row %d: slack %g, exact %g (with ε 20 %% wider: %g)", k, row, got, s, s2)
+				}
+			}
+		}
+	}
+}
+
+// TestMasks checks the per-image channel masks against a scan of the features.
+func TestMasks(t *testing.T) {
+	r := rand.New(rand.NewSource(4))
+	for _, c := range []int{3, 64, 70} {
+		n, S := 37, 5
+		p := make([]float32, n*S*c)
+		for i := range p {
+			if r.Intn(4) == 0 {
+				p[i] = float32(r.Float64())
+			}
+		}
+		for i := 0; i < n; i += 3 { // some images with a channel all zero
+			for s := 0; s < S; s++ {
+				p[(i*S+s)*c+i%c] = 0
+			}
+		}
+		words := (c + 63) / 64
+		mask := make([]uint64, n*words)
+		channelMasks(p, n, S, c, mask)
+		for ch := 0; ch < c; ch++ {
+			got, want := activeByMask(mask, n, words, ch), activeImages(p, n, S, c, ch)
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("C=%d channel %d: %v, want %v", c, ch, got, want)
+			}
+		}
+	}
+}
