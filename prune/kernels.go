@@ -5,7 +5,10 @@ package prune
 // #include "sweep.h"
 import "C"
 
-import "unsafe"
+import (
+	"runtime"
+	"sync"
+)
 
 // activeImages lists the images whose channel c of the cut (p: n × S × C) is not all zero:
 // the only ones whose predictions pruning c can change.
@@ -16,44 +19,6 @@ func activeImages(p []float32, n, S, C, c int) []int32 {
 	}
 	m := C.sweep_active(C.int(n), (*C.float)(&p[0]), C.int(S), C.int(C), C.int(c), (*C.int32_t)(&idx[0]))
 	return idx[:int(m)]
-}
-
-// updateDelta subtracts channel c's share from the reader's pre-activations of images idx
-// and adds gain·‖act(pre) − ref‖₂ of each to bound (sweep_update and sweep_delta, image by
-// image).
-func updateDelta(idx []int32, p []float32, S, Cn, c int, r *reader, pre, ref []float32, bound []float64) {
-	if len(idx) == 0 {
-		return
-	}
-	if len(r.dst[c]) == 0 {
-		deltaNorms(idx, pre, ref, r.out, r.relu, r.gain, bound)
-		return
-	}
-	C.sweep_update_delta(C.int(len(idx)), (*C.int32_t)(&idx[0]), (*C.float)(&p[0]), C.int(S), C.int(Cn), C.int(c),
-		(*C.int32_t)(&r.start[c][0]), (*C.int32_t)(&r.dst[c][0]), (*C.int32_t)(&r.woff[c][0]),
-		(*C.float)(&r.w[0]), C.int(r.width), (*C.float)(&pre[0]), (*C.float)(&ref[0]), C.int(r.out),
-		C.int(cbool(r.relu)), C.double(r.gain), (*C.double)(&bound[0]))
-}
-
-// act sets ref = act(pre) element by element (ReLU when relu, else a copy).
-func act(pre, ref []float32, relu bool) {
-	if len(pre) == 0 {
-		return
-	}
-	C.sweep_act(C.int64_t(len(pre)), (*C.float)(&pre[0]), (*C.float)(&ref[0]), C.int(cbool(relu)))
-}
-
-// deltaNorms adds gain·‖act(pre) − ref‖₂ of images idx to bound.
-func deltaNorms(idx []int32, pre, ref []float32, out int, relu bool, gain float64, bound []float64) {
-	if len(idx) == 0 {
-		return
-	}
-	rl := 0
-	if relu {
-		rl = 1
-	}
-	C.sweep_delta(C.int(len(idx)), (*C.int32_t)(unsafe.Pointer(&idx[0])), (*C.float)(&pre[0]), (*C.float)(&ref[0]),
-		C.int(out), C.int(rl), C.double(gain), (*C.double)(&bound[0]))
 }
 
 // channelMasks sets bit c of mask[i·words:] when channel c of image i at the cut (p: n × S ×
@@ -80,14 +45,6 @@ func activeByMask(mask []uint64, n, words, c int) []int32 {
 	return idx[:int(m)]
 }
 
-// gather copies act(pre) of images idx into feed (rows in idx order) and into ref.
-func gather(idx []int32, pre, ref []float32, out int, relu bool, feed []float32) {
-	if len(idx) == 0 || out == 0 {
-		return
-	}
-	C.sweep_gather(C.int(len(idx)), (*C.int32_t)(&idx[0]), (*C.float)(&pre[0]), (*C.float)(&ref[0]), C.int(out), C.int(cbool(relu)), (*C.float)(&feed[0]))
-}
-
 // top sets preds[idx[r]] (argmax, first on ties) and slack[idx[r]] from row r of the logits z
 // (len(idx) × k; bias, if not nil, is added to z first).
 func top(idx []int32, z []float32, k int, bias, norm []float32, preds []int32, slack []float64) {
@@ -107,4 +64,100 @@ func cbool(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// channelMajor returns p (n × S × C) as n × C × S: each image's channels contiguous.
+func channelMajor(p []float32, n, S, Cn int) []float32 {
+	pc := make([]float32, len(p))
+	parallel(n, func(lo, hi int) {
+		if lo < hi {
+			C.sweep_channel_major(C.int(hi-lo), (*C.float)(&p[lo*S*Cn]), C.int(S), C.int(Cn), (*C.float)(&pc[lo*S*Cn]))
+		}
+	})
+	return pc
+}
+
+// rows copies rows idx of ref (out values each) into feed, in order.
+func rows(idx []int32, ref []float32, out int, feed []float32) {
+	if len(idx) == 0 || out == 0 {
+		return
+	}
+	C.sweep_rows(C.int(len(idx)), (*C.int32_t)(&idx[0]), (*C.float)(&ref[0]), C.int(out), (*C.float)(&feed[0]))
+}
+
+// actRows sets rows idx of ref to act(pre) (ReLU when relu, else a copy).
+func actRows(idx []int32, pre, ref []float32, out int, relu bool) {
+	if len(idx) == 0 || out == 0 {
+		return
+	}
+	C.sweep_act_rows(C.int(len(idx)), (*C.int32_t)(&idx[0]), (*C.float)(&pre[0]), (*C.float)(&ref[0]), C.int(out), C.int(cbool(relu)))
+}
+
+// step runs one step of the incremental sweep on the images idx of s (channel ch pruned):
+// updates their readers' pre-activations, bounds how far h moved, and returns, in idx order,
+// the images whose certificate failed, their references already set to the readers' outputs.
+// Runs on all cores.
+func (inc *incremental) step(s *incSet, idx []int32, ch int) []int32 {
+	if len(idx) == 0 {
+		return nil
+	}
+	rds := make([]C.sweep_rd, len(inc.plan.readers))
+	for q, r := range inc.plan.readers {
+		rd := &rds[q]
+		rd.start = (*C.int32_t)(&r.start[ch][0])
+		if len(r.dst[ch]) > 0 {
+			rd.dst, rd.woff = (*C.int32_t)(&r.dst[ch][0]), (*C.int32_t)(&r.woff[ch][0])
+		}
+		rd.w = (*C.float)(&r.w[0])
+		rd.pre, rd.ref = (*C.float)(&s.pre[q][0]), (*C.float)(&s.ref[q][0])
+		rd.width, rd.out, rd.relu, rd.gain = C.int(r.width), C.int(r.out), C.int(cbool(r.relu)), C.double(r.gain)
+	}
+	out := make([]int32, len(idx))
+	t := runtime.NumCPU()
+	if len(idx) < 64 {
+		t = 1
+	}
+	cnt := make([]int, t)
+	var wg sync.WaitGroup
+	for w := 0; w < t; w++ {
+		lo, hi := len(idx)*w/t, len(idx)*(w+1)/t
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if lo < hi {
+				cnt[w] = int(C.sweep_step(C.int(hi-lo), (*C.int32_t)(&idx[lo]), (*C.float)(&s.pc[0]), C.int(inc.S), C.int(inc.C),
+					C.int(ch), C.int(len(rds)), &rds[0], (*C.double)(&s.slack[0]), C.double(safety), (*C.int32_t)(&out[lo])))
+			}
+		}()
+	}
+	wg.Wait()
+	n := 0
+	for w := 0; w < t; w++ {
+		n += copy(out[n:], out[len(idx)*w/t:len(idx)*w/t+cnt[w]])
+	}
+	return out[:n]
+}
+
+// pin pins what step hands to C inside sweep_rd (cgo: Go memory passed to C may hold only
+// pinned Go pointers).
+func (inc *incremental) pin() {
+	for _, r := range inc.plan.readers {
+		inc.pinner.Pin(&r.w[0])
+		for c := range r.start {
+			inc.pinner.Pin(&r.start[c][0])
+			if len(r.dst[c]) > 0 {
+				inc.pinner.Pin(&r.dst[c][0])
+				inc.pinner.Pin(&r.woff[c][0])
+			}
+		}
+	}
+	for _, s := range inc.sets {
+		if s == nil {
+			continue
+		}
+		for q := range s.pre {
+			inc.pinner.Pin(&s.pre[q][0])
+			inc.pinner.Pin(&s.ref[q][0])
+		}
+	}
 }

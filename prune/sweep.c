@@ -2,6 +2,7 @@
 // plain x86-64; the loader picks the best the CPU has (GCC target_clones).
 #include <float.h>
 #include <math.h>
+#include <string.h>
 #include <stdint.h>
 #include "sweep.h"
 
@@ -26,52 +27,6 @@ int sweep_active(int n, const float *p, int S, int C, int c, int32_t *idx) {
 	return m;
 }
 
-// For each image i in idx: pre[i] -= Σ_s P[i, s, c] · w[woff[e] : +width] placed at dst[e],
-// over the entries e of position s (start[s] .. start[s+1]).
-CLONES
-void sweep_update(int m, const int32_t *idx, const float *p, int S, int C, int c,
-                  const int32_t *start, const int32_t *dst, const int32_t *woff,
-                  const float *w, int width, float *pre, int out) {
-	for (int k = 0; k < m; k++) {
-		const int64_t i = idx[k];
-		const float *row = p + i * S * C + c;
-		float *y = pre + i * out;
-		for (int s = 0; s < S; s++) {
-			const float v = row[(int64_t)s * C];
-			if (v == 0) continue;
-			for (int e = start[s]; e < start[s + 1]; e++) {
-				float *restrict yy = y + dst[e];
-				const float *restrict ww = w + woff[e];
-				for (int j = 0; j < width; j++) yy[j] -= v * ww[j];
-			}
-		}
-	}
-}
-
-// bound[k] += gain · ‖act(pre[idx[k]]) − ref[idx[k]]‖₂ (act is ReLU when relu, else identity).
-CLONES
-void sweep_delta(int m, const int32_t *idx, const float *pre, const float *ref, int out,
-                 int relu, double gain, double *bound) {
-	for (int k = 0; k < m; k++) {
-		const int64_t i = idx[k];
-		const float *restrict a = pre + i * out;
-		const float *restrict b = ref + i * out;
-		float acc = 0;
-		if (relu) {
-			for (int j = 0; j < out; j++) {
-				float d = (a[j] > 0 ? a[j] : 0) - b[j];
-				acc += d * d;
-			}
-		} else {
-			for (int j = 0; j < out; j++) {
-				float d = a[j] - b[j];
-				acc += d * d;
-			}
-		}
-		bound[k] += gain * sqrt((double)acc);
-	}
-}
-
 // mask (n × words) gets bit c of image i set when channel c of the cut is non-zero somewhere.
 void sweep_masks(int n, const float *p, int S, int C, int words, uint64_t *mask) {
 	for (int i = 0; i < n; i++) {
@@ -94,28 +49,6 @@ int sweep_active_mask(int n, const uint64_t *mask, int words, int c, int32_t *id
 	for (int i = 0; i < n; i++)
 		if (mk[(int64_t)i * words] & bit) idx[m++] = i;
 	return m;
-}
-
-// feed[k] = ref[idx[k]] = act(pre[idx[k]]) (act is ReLU when relu, else identity); rows of out.
-CLONES
-void sweep_gather(int m, const int32_t *idx, const float *pre, float *ref, int out, int relu, float *feed) {
-	for (int k = 0; k < m; k++) {
-		const float *restrict a = pre + (int64_t)idx[k] * out;
-		float *restrict b = ref + (int64_t)idx[k] * out;
-		float *restrict f = feed + (int64_t)k * out;
-		if (relu) {
-			for (int j = 0; j < out; j++) {
-				const float v = a[j] > 0 ? a[j] : 0;
-				f[j] = v;
-				b[j] = v;
-			}
-		} else {
-			for (int j = 0; j < out; j++) {
-				f[j] = a[j];
-				b[j] = a[j];
-			}
-		}
-	}
 }
 
 // For each row r of z (m × k logits; bias added first when not NULL): pred[idx[r]] is the
@@ -152,18 +85,6 @@ void sweep_top(int m, const int32_t *idx, float *z, int k, const float *bias, co
 	}
 }
 
-// sweep_update then sweep_delta image by image (the row is still in cache for the norm).
-CLONES
-void sweep_update_delta(int m, const int32_t *idx, const float *p, int S, int C, int c,
-                        const int32_t *start, const int32_t *dst, const int32_t *woff,
-                        const float *w, int width, float *pre, const float *ref, int out,
-                        int relu, double gain, double *bound) {
-	for (int k = 0; k < m; k++) {
-		sweep_update(1, idx + k, p, S, C, c, start, dst, woff, w, width, pre, out);
-		sweep_delta(1, idx + k, pre, ref, out, relu, gain, bound + k);
-	}
-}
-
 // ref[i] = act(pre[i]) for the n rows of out (act: ReLU when relu, else identity).
 CLONES
 void sweep_act(int64_t n, const float *pre, float *ref, int relu) {
@@ -172,4 +93,85 @@ void sweep_act(int64_t n, const float *pre, float *ref, int relu) {
 	} else {
 		for (int64_t j = 0; j < n; j++) ref[j] = pre[j];
 	}
+}
+
+// One step of the incremental sweep for the images idx (see sweep_rd in sweep.h): for each
+// image i, for each reader, pre -= channel c's share (the channel's S values at the cut are
+// pc[i, c, :]); bound = Σ gain·‖act(pre) − ref‖₂; when bound·safety ≥ slack[i] the image's
+// certificate failed: ref = act(pre) for every reader (the row is still in cache) and i is
+// appended to out. Returns how many were appended.
+CLONES
+int sweep_step(int m, const int32_t *idx, const float *pc, int S, int C, int c, int nr,
+               const sweep_rd *rd, const double *slack, double safety, int32_t *out) {
+	int nout = 0;
+	for (int k = 0; k < m; k++) {
+		const int64_t i = idx[k];
+		const float *v = pc + (i * C + c) * S;
+		double bound = 0;
+		for (int q = 0; q < nr; q++) {
+			const sweep_rd *r = rd + q;
+			float *y = r->pre + i * r->out;
+			if (r->dst) {
+				for (int s = 0; s < S; s++) {
+					const float x = v[s];
+					if (x == 0) continue;
+					for (int e = r->start[s]; e < r->start[s + 1]; e++) {
+						float *restrict yy = y + r->dst[e];
+						const float *restrict ww = r->w + r->woff[e];
+						for (int j = 0; j < r->width; j++) yy[j] -= x * ww[j];
+					}
+				}
+			}
+			const float *restrict a = y;
+			const float *restrict b = r->ref + i * r->out;
+			float acc = 0;
+			if (r->relu) {
+				for (int j = 0; j < r->out; j++) {
+					const float d = (a[j] > 0 ? a[j] : 0) - b[j];
+					acc += d * d;
+				}
+			} else {
+				for (int j = 0; j < r->out; j++) {
+					const float d = a[j] - b[j];
+					acc += d * d;
+				}
+			}
+			bound += r->gain * sqrt((double)acc);
+		}
+		if (bound * safety >= slack[i]) {
+			for (int q = 0; q < nr; q++) {
+				const sweep_rd *r = rd + q;
+				const float *restrict a = r->pre + i * r->out;
+				float *restrict b = r->ref + i * r->out;
+				if (r->relu) {
+					for (int j = 0; j < r->out; j++) b[j] = a[j] > 0 ? a[j] : 0;
+				} else {
+					for (int j = 0; j < r->out; j++) b[j] = a[j];
+				}
+			}
+			out[nout++] = (int32_t)i;
+		}
+	}
+	return nout;
+}
+
+// pc (n × C × S) = p (n × S × C) transposed per image.
+void sweep_channel_major(int n, const float *p, int S, int C, float *pc) {
+	for (int64_t i = 0; i < n; i++) {
+		const float *a = p + i * S * C;
+		float *b = pc + i * S * C;
+		for (int s = 0; s < S; s++)
+			for (int c = 0; c < C; c++) b[c * S + s] = a[s * C + c];
+	}
+}
+
+// feed[k] = ref[idx[k]], rows of out.
+void sweep_rows(int m, const int32_t *idx, const float *ref, int out, float *feed) {
+	for (int k = 0; k < m; k++) memcpy(feed + (int64_t)k * out, ref + (int64_t)idx[k] * out, sizeof(float) * out);
+}
+
+// ref[idx[k]] = act(pre[idx[k]]), rows of out (act: ReLU when relu, else identity).
+CLONES
+void sweep_act_rows(int m, const int32_t *idx, const float *pre, float *ref, int out, int relu) {
+	for (int k = 0; k < m; k++) sweep_act(out, pre + (int64_t)idx[k] * out, ref + (int64_t)idx[k] * out, relu);
 }

@@ -430,7 +430,9 @@ func newReader(l, cut *nn.Layer, S, C int) *reader {
 }
 
 type incSet struct {
-	*setState
+	n        int
+	pc       []float32   // n × C × S features at the cut, channel-major (setState.p transposed)
+	preds    []int32     // current predictions
 	pre, ref [][]float32 // per reader: n × out pre-activations, and outputs at the last refresh
 	slack    []float64   // how far h may move (‖Δh‖₂) before the prediction could change
 	mask     []uint64    // per image, words bits: channel c of the cut is non-zero somewhere
@@ -450,8 +452,9 @@ type incremental struct {
 	fused bool
 	st    Stats
 	// scratch of refresh
-	feeds [][]float32
-	z     []float32
+	feeds  [][]float32
+	z      []float32
+	pinner runtime.Pinner
 }
 
 // zChunk is how many images the fused output layer takes at once (the logits stay in cache).
@@ -482,12 +485,12 @@ func newIncremental(cfg *Config, cut *nn.Layer, plan *incPlan) (*incremental, er
 		if s == nil {
 			continue
 		}
-		is := &incSet{setState: &setState{n: s.N, p: make([]float32, s.N*fs), preds: make([]int32, s.N)},
-			slack: make([]float64, s.N), mask: make([]uint64, s.N*inc.words)}
+		is := &incSet{n: s.N, preds: make([]int32, s.N), slack: make([]float64, s.N), mask: make([]uint64, s.N*inc.words)}
 		for _, r := range plan.readers {
 			is.pre = append(is.pre, make([]float32, s.N*r.out))
 			is.ref = append(is.ref, make([]float32, s.N*r.out))
 		}
+		p := make([]float32, s.N*fs)
 		for lo := 0; lo < s.N; lo += chunk {
 			hi := min(lo+chunk, s.N)
 			out, err := net.Run(map[string][]float32{m.Input.Name: s.X[lo*in : hi*in]}, hi-lo, outs...)
@@ -495,31 +498,31 @@ func newIncremental(cfg *Config, cut *nn.Layer, plan *incPlan) (*incremental, er
 				net.Close()
 				return nil, fmt.Errorf("%s: %v", s.Path, err)
 			}
-			copy(is.p[lo*fs:], out[0])
+			copy(p[lo*fs:], out[0])
 			for q, r := range plan.readers {
 				copy(is.pre[q][lo*r.out:], out[q+1])
 			}
 		}
-		channelMasks(is.p, s.N, inc.S, inc.C, is.mask)
+		channelMasks(p, s.N, inc.S, inc.C, is.mask)
+		if i == 0 {
+			inc.meanAct = channelMeans(p, s.N, inc.C)
+		}
+		is.pc = channelMajor(p, s.N, inc.S, inc.C)
 		inc.sets[i] = is
 		// B's predictions and the certificates' references: a refresh of every image
-		if err := inc.refreshAll(is); err != nil {
+		if err := inc.refreshDense(is, nil); err != nil {
 			net.Close()
 			return nil, fmt.Errorf("%s: %v", s.Path, err)
 		}
+		inc.st.Images += s.N
 	}
-	inc.meanAct = channelMeans(inc.sets[0].p, inc.sets[0].n, inc.C)
-	for _, s := range inc.sets {
-		if s != nil {
-			inc.st.Images += s.n
-		}
-	}
+	inc.pin()
 	return inc, nil
 }
 
 func (inc *incremental) method() Method   { return Incremental }
 func (inc *incremental) means() []float64 { return inc.meanAct }
-func (inc *incremental) close()           { inc.net.Close() }
+func (inc *incremental) close()           { inc.net.Close(); inc.pinner.Unpin() }
 func (inc *incremental) stats() *Stats    { return &inc.st }
 func (inc *incremental) predictions() preds {
 	var p preds
@@ -548,25 +551,14 @@ func (inc *incremental) prune(ch int) (preds, error) {
 			continue
 		}
 		idx := activeByMask(s.mask, s.n, inc.words, ch)
-		bound := make([]float64, len(idx))
-		parallel(len(idx), func(lo, hi int) {
-			for q, r := range inc.plan.readers {
-				updateDelta(idx[lo:hi], s.p, inc.S, inc.C, ch, r, s.pre[q], s.ref[q], bound[lo:hi])
-			}
-		})
-		refresh := idx[:0:0]
-		for j, i := range idx {
-			if bound[j]*safety >= s.slack[i] {
-				refresh = append(refresh, i)
-			}
-		}
+		list := inc.step(s, idx, ch)
 		active += len(idx)
-		refreshed += len(refresh)
+		refreshed += len(list)
 		var err error
-		if len(refresh)*50 >= s.n*49 {
-			err = inc.refreshAll(s) // cheaper than gathering nearly all images
+		if len(list)*50 >= s.n*49 {
+			err = inc.refreshDense(s, list) // cheaper than gathering nearly all images
 		} else {
-			err = inc.refresh(s, refresh)
+			err = inc.refresh(s, list)
 		}
 		if err != nil {
 			return preds{}, err
@@ -577,8 +569,8 @@ func (inc *incremental) prune(ch int) (preds, error) {
 	return inc.predictions(), nil
 }
 
-// refresh computes the exact predictions of images idx from the readers' current
-// pre-activations, their slacks, and makes the readers' outputs the new references.
+// refresh computes the exact predictions of images idx and their slacks from the readers'
+// outputs, which step has made their references.
 func (inc *incremental) refresh(s *incSet, idx []int32) error {
 	if inc.feeds == nil {
 		inc.feeds = make([][]float32, len(inc.plan.readers))
@@ -589,9 +581,7 @@ func (inc *incremental) refresh(s *incSet, idx []int32) error {
 		for q, r := range inc.plan.readers {
 			inc.feeds[q] = grow(inc.feeds[q], len(part)*r.out)
 			f := inc.feeds[q]
-			parallel(len(part), func(a, b int) {
-				gather(part[a:b], s.pre[q], s.ref[q], r.out, r.relu, f[a*r.out:b*r.out])
-			})
+			parallel(len(part), func(a, b int) { rows(part[a:b], s.ref[q], r.out, f[a*r.out:b*r.out]) })
 			feeds[r.l.Name] = f
 		}
 		if err := inc.head(s, part, feeds); err != nil {
@@ -601,8 +591,21 @@ func (inc *incremental) refresh(s *incSet, idx []int32) error {
 	return nil
 }
 
-// refreshAll is refresh of every image of s: the references, updated in place, are the feeds.
-func (inc *incremental) refreshAll(s *incSet) error {
+// refreshDense is refresh of every image of s when the images done (sorted; their
+// references set) are nearly all: the others' references are set to the readers' outputs,
+// and the references, in place, are the engine's feeds.
+func (inc *incremental) refreshDense(s *incSet, done []int32) error {
+	var rest []int32
+	for i, j := 0, 0; i < s.n; i++ {
+		if j < len(done) && done[j] == int32(i) {
+			j++
+			continue
+		}
+		rest = append(rest, int32(i))
+	}
+	for q, r := range inc.plan.readers {
+		parallel(len(rest), func(a, b int) { actRows(rest[a:b], s.pre[q], s.ref[q], r.out, r.relu) })
+	}
 	idx := make([]int32, s.n)
 	for i := range idx {
 		idx[i] = int32(i)
@@ -611,9 +614,7 @@ func (inc *incremental) refreshAll(s *incSet) error {
 		hi := min(lo+chunk, s.n)
 		feeds := map[string][]float32{}
 		for q, r := range inc.plan.readers {
-			pre, ref := s.pre[q][lo*r.out:hi*r.out], s.ref[q][lo*r.out:hi*r.out]
-			parallel(hi-lo, func(a, b int) { act(pre[a*r.out:b*r.out], ref[a*r.out:b*r.out], r.relu) })
-			feeds[r.l.Name] = ref
+			feeds[r.l.Name] = s.ref[q][lo*r.out : hi*r.out]
 		}
 		if err := inc.head(s, idx[lo:hi], feeds); err != nil {
 			return err
