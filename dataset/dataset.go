@@ -10,9 +10,11 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"strconv"
 	"sync"
 	"unsafe"
 
+	"goodnet/internal/isolate"
 	"goodnet/keras/h5"
 	"goodnet/nn"
 )
@@ -89,11 +91,39 @@ func (p pixel) conv(v float64) float32 {
 // type; fractional, negative or NaN labels are errors) becomes Y. NaN or infinite pixels are
 // errors. The data is read in slabs of about 8 MB, converted on all cores while the next
 // slabs are read; memory is X plus a slab per core.
+//
+// The file is first read in a child process (h5.Isolated): a file that crashes libhdf5 is an
+// error, not a crash.
 func Load(path string, scale float32) (*Set, error) {
 	px, err := newPixel(scale)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", path, err)
 	}
+	if err := h5.Isolated(opLoad, path, []string{path, strconv.FormatFloat(float64(scale), 'g', -1, 32)}, nil); err != nil {
+		return nil, err
+	}
+	return loadSet(path, px)
+}
+
+// opLoad is Load run in a child process first (see goodnet/internal/isolate).
+const opLoad = "dataset.Load"
+
+func init() {
+	isolate.Register(opLoad, func(a []string, _ []byte) error {
+		scale, err := strconv.ParseFloat(a[1], 32)
+		if err != nil {
+			return err
+		}
+		px, err := newPixel(float32(scale))
+		if err != nil {
+			return err
+		}
+		_, err = loadSet(a[0], px)
+		return err
+	})
+}
+
+func loadSet(path string, px pixel) (*Set, error) {
 	f, err := h5.Open(path)
 	if err != nil {
 		return nil, err

@@ -66,6 +66,13 @@ type Attr struct {
 // layers and their tensors, and its whole structure. Only an unreadable file is an error;
 // a model_config that does not parse is reported in ArchErr.
 func Inspect(path string) (*Info, error) {
+	if err := h5.Isolated(opInspect, path, []string{path}, nil); err != nil {
+		return nil, err
+	}
+	return inspect(path)
+}
+
+func inspect(path string) (*Info, error) {
 	f, err := h5.Open(path)
 	if err != nil {
 		return nil, err

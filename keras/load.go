@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strings"
 
+	"goodnet/internal/isolate"
 	"goodnet/keras/h5"
 	"goodnet/nn"
 )
@@ -23,7 +24,42 @@ import (
 // LoadModel reads a full Keras model file: the architecture from the root attribute
 // model_config and the weights from the group model_weights. A weights-only file is an error
 // saying it has no architecture.
+//
+// Like every loader of this package, it first reads the file in a child process
+// (h5.Isolated): a file that crashes libhdf5 is an error, not a crash.
 func LoadModel(path string) (*nn.Model, error) {
+	if err := h5.Isolated(opLoadModel, path, []string{path}, nil); err != nil {
+		return nil, err
+	}
+	return loadModel(path)
+}
+
+// Operations run in a child process first (see goodnet/internal/isolate).
+const (
+	opLoadModel   = "keras.LoadModel"
+	opLoadWeights = "keras.LoadWeights"
+	opInspect     = "keras.Inspect"
+)
+
+func init() {
+	isolate.Register(opLoadModel, func(a []string, _ []byte) error {
+		_, err := loadModel(a[0])
+		return err
+	})
+	isolate.Register(opLoadWeights, func(a []string, config []byte) error {
+		m, err := ParseConfig(config)
+		if err != nil {
+			return err
+		}
+		return loadWeightsFile(m, a[0])
+	})
+	isolate.Register(opInspect, func(a []string, _ []byte) error {
+		_, err := inspect(a[0])
+		return err
+	})
+}
+
+func loadModel(path string) (*nn.Model, error) {
 	f, err := h5.Open(path)
 	if err != nil {
 		return nil, err
@@ -58,6 +94,17 @@ func LoadModel(path string) (*nn.Model, error) {
 // Layer.WeightShapes() (float32, or float64 converted to float32); layers of the file that m
 // lacks are ignored. On error m is unchanged.
 func LoadWeights(m *nn.Model, path string) error {
+	config, err := MarshalConfig(m)
+	if err != nil {
+		return fmt.Errorf("%s: %v", path, err)
+	}
+	if err := h5.Isolated(opLoadWeights, path, []string{path}, config); err != nil {
+		return err
+	}
+	return loadWeightsFile(m, path)
+}
+
+func loadWeightsFile(m *nn.Model, path string) error {
 	f, err := h5.Open(path)
 	if err != nil {
 		return err

@@ -34,6 +34,8 @@ import (
 	"unsafe"
 
 	"gonum.org/v1/hdf5"
+
+	"goodnet/internal/isolate"
 )
 
 // File is an open HDF5 file.
@@ -74,39 +76,9 @@ var hdf5Signature = []byte("\x89HDF\r\n\x1a\n")
 // "no such file", "is a directory", "empty file", "not an HDF5 file", "truncated or corrupt
 // HDF5 file (...)".
 func Open(path string) (*File, error) {
-	st, err := os.Stat(path)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return nil, fmt.Errorf("%s: no such file", path)
-	case err != nil:
-		return nil, fmt.Errorf("%s: %v", path, unwrapPathErr(err))
-	case st.IsDir():
-		return nil, fmt.Errorf("%s: is a directory, not an HDF5 file", path)
-	case !st.Mode().IsRegular():
-		return nil, fmt.Errorf("%s: not a regular file", path)
-	case st.Size() == 0:
-		return nil, fmt.Errorf("%s: empty file, not an HDF5 file", path)
-	}
-	// Read access and the signature, checked here so that the messages are ours.
-	fh, err := os.Open(path)
+	size, err := precheck(path)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", path, unwrapPathErr(err))
-	}
-	found := false
-	buf := make([]byte, len(hdf5Signature))
-	for off := int64(0); off+int64(len(buf)) <= st.Size(); off = nextSigOffset(off) {
-		if _, err := fh.ReadAt(buf, off); err != nil && err != io.EOF {
-			fh.Close()
-			return nil, fmt.Errorf("%s: %v", path, unwrapPathErr(err))
-		}
-		if string(buf) == string(hdf5Signature) {
-			found = true
-			break
-		}
-	}
-	fh.Close()
-	if !found {
-		return nil, fmt.Errorf("%s: not an HDF5 file", path)
+		return nil, err
 	}
 	var f *hdf5.File
 	call(func() {
@@ -118,7 +90,56 @@ func Open(path string) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", path, err)
 	}
-	return &File{f: f, path: path, size: st.Size()}, nil
+	return &File{f: f, path: path, size: size}, nil
+}
+
+// precheck is what Open checks before libhdf5 sees the file: a readable, non-empty regular
+// file with the HDF5 signature. It returns the file's size.
+func precheck(path string) (int64, error) {
+	st, err := os.Stat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return 0, fmt.Errorf("%s: no such file", path)
+	case err != nil:
+		return 0, fmt.Errorf("%s: %v", path, unwrapPathErr(err))
+	case st.IsDir():
+		return 0, fmt.Errorf("%s: is a directory, not an HDF5 file", path)
+	case !st.Mode().IsRegular():
+		return 0, fmt.Errorf("%s: not a regular file", path)
+	case st.Size() == 0:
+		return 0, fmt.Errorf("%s: empty file, not an HDF5 file", path)
+	}
+	// Read access and the signature, checked here so that the messages are ours.
+	fh, err := os.Open(path)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %v", path, unwrapPathErr(err))
+	}
+	defer fh.Close()
+	buf := make([]byte, len(hdf5Signature))
+	for off := int64(0); off+int64(len(buf)) <= st.Size(); off = nextSigOffset(off) {
+		if _, err := fh.ReadAt(buf, off); err != nil && err != io.EOF {
+			return 0, fmt.Errorf("%s: %v", path, unwrapPathErr(err))
+		}
+		if string(buf) == string(hdf5Signature) {
+			return st.Size(), nil
+		}
+	}
+	return 0, fmt.Errorf("%s: not an HDF5 file", path)
+}
+
+// Isolated runs the operation op, registered with goodnet/internal/isolate, on the file path
+// in a child process first, so that a file that crashes libhdf5 or makes it loop is an error
+// naming the file rather than a crash of this process. Files that Open refuses before
+// libhdf5 sees them are not run in a child (Open's error will say what is wrong).
+func Isolated(op, path string, args []string, input []byte) error {
+	size, err := precheck(path)
+	if err != nil {
+		return nil
+	}
+	if err := isolate.Run(op, args, input, size); err != nil {
+		return fmt.Errorf("%s: corrupt HDF5 file: reading it %v", path, err)
+	}
+	return nil
 }
 
 func nextSigOffset(off int64) int64 {

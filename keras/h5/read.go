@@ -33,7 +33,8 @@ type Type struct {
 	Pad, CSet string
 	// BigEndian is set for big-endian numbers.
 	BigEndian bool
-	raw       int // H5T class, for OtherClass descriptions
+	raw       int    // H5T class, for OtherClass descriptions
+	odd       string // a number of a non-standard layout (OtherClass): its description
 }
 
 // String is a short description: "float32", "uint8", "int64", "string(12, nullpad, ascii)",
@@ -57,6 +58,9 @@ func (t Type) String() string {
 			n = "variable"
 		}
 		return fmt.Sprintf("string(%s, %s, %s)", n, t.Pad, t.CSet)
+	}
+	if t.odd != "" {
+		return t.odd
 	}
 	names := map[int]string{2: "time", 4: "bitfield", 5: "opaque", 6: "compound", 7: "reference", 8: "enum", 9: "variable-length sequence", 10: "array"}
 	if n, ok := names[t.raw]; ok {
@@ -143,6 +147,15 @@ func fromC(ci *C.gn_info) (Info, error) {
 		t.Class = OtherClass
 	}
 	t.BigEndian = ci.order == C.H5T_ORDER_BE && (t.Class == Int || t.Class == Float)
+	if (t.Class == Int || t.Class == Float) && ci.std_layout == 0 {
+		// Only standard layouts are read: libhdf5's conversions of others are not safe.
+		kind := "integer"
+		if t.Class == Float {
+			kind = "float"
+		}
+		t.odd = fmt.Sprintf("%d-byte %s of a non-standard layout (%d-bit precision at bit offset %d)", t.Size, kind, int(ci.precision), int(ci.offset))
+		t.Class = OtherClass
+	}
 	switch ci.space_class {
 	case C.H5S_NULL:
 		in.Null = true

@@ -117,8 +117,31 @@ static int fill_type(hid_t t, gn_info *out) {
 	out->vlen_str = 0;
 	out->strpad = -1;
 	out->cset = -1;
+	out->std_layout = 0;
+	out->precision = 0;
+	out->offset = 0;
 	if (c == H5T_INTEGER)
 		out->sign = (int)H5Tget_sign(t);
+	if (c == H5T_INTEGER || c == H5T_FLOAT) {
+		size_t sz = out->size, prec = H5Tget_precision(t);
+		int off = H5Tget_offset(t), ok;
+		out->precision = prec;
+		out->offset = off;
+		ok = prec == 8 * sz && off == 0 && (out->order == H5T_ORDER_LE || out->order == H5T_ORDER_BE);
+		if (c == H5T_INTEGER)
+			ok = ok && (sz == 1 || sz == 2 || sz == 4 || sz == 8) &&
+			     (out->sign == H5T_SGN_NONE || out->sign == H5T_SGN_2);
+		else {
+			size_t spos = 0, epos = 0, esize = 0, mpos = 0, msize = 0, ebias = H5Tget_ebias(t);
+			ok = ok && H5Tget_fields(t, &spos, &epos, &esize, &mpos, &msize) >= 0 &&
+			     H5Tget_norm(t) == H5T_NORM_IMPLIED &&
+			     ((sz == 4 && spos == 31 && epos == 23 && esize == 8 && mpos == 0 && msize == 23 &&
+			       ebias == 127) ||
+			      (sz == 8 && spos == 63 && epos == 52 && esize == 11 && mpos == 0 && msize == 52 &&
+			       ebias == 1023));
+		}
+		out->std_layout = ok;
+	}
 	if (c == H5T_STRING) {
 		htri_t v = H5Tis_variable_str(t);
 		if (v < 0)

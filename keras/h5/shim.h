@@ -23,6 +23,12 @@ typedef struct {
 	int strpad;      /* H5T_str_t, strings */
 	int cset;        /* H5T_cset_t, strings */
 	int order;       /* H5T_order_t */
+	/* numbers: 1 when the layout is a standard one (integers of 1, 2, 4 or 8 bytes and IEEE
+	 * float32/float64, every bit used, little- or big-endian): libhdf5's conversions of other
+	 * layouts are not trusted with data from strangers. */
+	int std_layout;
+	size_t precision; /* numbers: significant bits */
+	int offset;       /* numbers: bit offset of the first significant bit */
 	int space_class; /* H5S_class_t */
 	int rank;
 	hsize_t dims[GN_MAX_RANK];
