@@ -9,9 +9,10 @@ import "C"
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"unsafe"
+
+	"goodnet/internal/atomicfile"
 )
 
 // CreateGroup creates a group (its parent must exist).
@@ -171,59 +172,25 @@ func (f *File) CreateDataset(obj, elem string, dims []int) error {
 }
 
 // WriteAtomic writes an HDF5 file through fn into a temporary file beside path, flushes,
-// syncs and renames it to path; on error nothing is left behind. Errors name path.
+// syncs and renames it to path (goodnet/internal/atomicfile: a temporary file left by an
+// interrupted run is removed on SIGINT); on error nothing is left behind. Errors name path.
 func WriteAtomic(path string, fn func(*File) error) error {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
 		return fmt.Errorf("%s: is a directory", path)
 	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("%s: %v", path, unwrapPathErr(err))
-	}
-	name := tmp.Name()
-	tmp.Close()
-	ok := false
-	defer func() {
-		if !ok {
-			os.Remove(name)
+	return atomicfile.WritePath(path, func(tmp string) error {
+		f, err := Create(tmp)
+		if err != nil {
+			return fmt.Errorf("%s: cannot create a temporary file", path)
 		}
-	}()
-	f, err := Create(name)
-	if err != nil {
-		return fmt.Errorf("%s: cannot create a temporary file", path)
-	}
-	if err := fn(f); err != nil {
-		f.Close()
-		return fmt.Errorf("%s: %v", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("%s: %v", path, err)
-	}
-	if err := syncFile(name); err != nil {
-		return fmt.Errorf("%s: %v", path, err)
-	}
-	if err := os.Chmod(name, 0o644); err != nil {
-		return fmt.Errorf("%s: %v", path, err)
-	}
-	if err := os.Rename(name, path); err != nil {
-		return fmt.Errorf("%s: %v", path, unwrapPathErr(err))
-	}
-	ok = true
-	return nil
+		if err := fn(f); err != nil {
+			f.Close()
+			return fmt.Errorf("%s: %v", path, err)
+		}
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("%s: %v", path, err)
+		}
+		return nil
+	})
 }
 
-func syncFile(name string) error {
-	fh, err := os.OpenFile(name, os.O_RDWR, 0)
-	if err != nil {
-		return err
-	}
-	if err := fh.Sync(); err != nil {
-		fh.Close()
-		return err
-	}
-	return fh.Close()
-}
