@@ -7,25 +7,9 @@ import (
 	"testing"
 
 	"goodnet/internal/fixtures"
+	"goodnet/internal/fuzzseed"
 	"goodnet/keras/h5"
 )
-
-// fuzzSeeds adds, for a file's bytes, the file and a few truncated and bit-flipped variants.
-func fuzzSeeds(f *testing.F, b []byte) {
-	f.Add(b)
-	for _, n := range []int{8, 96, 512, 2048, len(b) / 2, len(b) - 1} {
-		if n > 0 && n < len(b) {
-			f.Add(b[:n])
-		}
-	}
-	for _, off := range []int{0, 8, 40, 100, 300, 700, 1500, 3000, len(b) / 3, len(b) - 10} {
-		if off >= 0 && off < len(b) {
-			c := append([]byte(nil), b...)
-			c[off] ^= 0x5a
-			f.Add(c)
-		}
-	}
-}
 
 // FuzzLoadSet feeds files built from the fuzz input to Load: it returns an error or a valid
 // set, and never panics or crashes. Seeds: small sets written here (uint8 and float32 data),
@@ -48,14 +32,14 @@ func FuzzLoadSet(f *testing.F) {
 		if err != nil {
 			f.Fatal(err)
 		}
-		fuzzSeeds(f, b)
+		fuzzseed.Add(f, b)
 	}
 	for _, n := range []string{"bd_mini.h5", "cl_mini.h5"} {
 		b, err := os.ReadFile(fixtures.Path(f, n))
 		if err != nil {
 			f.Fatal(err)
 		}
-		fuzzSeeds(f, b)
+		fuzzseed.Add(f, b)
 	}
 	work := f.TempDir()
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"goodnet/internal/fixtures"
+	"goodnet/internal/fuzzseed"
 	"goodnet/keras/h5"
 	"goodnet/nn"
 )
@@ -36,23 +37,6 @@ func tinyModel(t testing.TB) *nn.Model {
 	return m
 }
 
-// fuzzSeeds adds, for a file's bytes, the file and a few truncated and bit-flipped variants.
-func fuzzSeeds(f *testing.F, b []byte) {
-	f.Add(b)
-	for _, n := range []int{8, 96, 512, 2048, len(b) / 2, len(b) - 1} {
-		if n > 0 && n < len(b) {
-			f.Add(b[:n])
-		}
-	}
-	for _, off := range []int{0, 8, 40, 100, 300, 700, 1500, 3000, len(b) / 3, len(b) - 10} {
-		if off >= 0 && off < len(b) {
-			c := append([]byte(nil), b...)
-			c[off] ^= 0x5a
-			f.Add(c)
-		}
-	}
-}
-
 func readFuzzSeed(f *testing.F, path string) []byte {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -75,8 +59,8 @@ func FuzzLoadModel(f *testing.F) {
 	if err := SaveWeights(tiny, weights); err != nil {
 		f.Fatal(err)
 	}
-	fuzzSeeds(f, readFuzzSeed(f, full))
-	fuzzSeeds(f, readFuzzSeed(f, weights))
+	fuzzseed.Add(f, readFuzzSeed(f, full))
+	fuzzseed.Add(f, readFuzzSeed(f, weights))
 	for _, n := range []string{"bd_net.h5", "bd_weights.h5"} {
 		b := readFuzzSeed(f, fixtures.Path(f, n))
 		f.Add(b)

@@ -193,4 +193,3 @@ func WriteAtomic(path string, fn func(*File) error) error {
 		return nil
 	})
 }
-
