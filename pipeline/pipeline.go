@@ -80,19 +80,15 @@ type EvalResult struct {
 // Eval evaluates GoodNet(B, B') on a clean and a poisoned set.
 func Eval(o EvalOptions) (*EvalResult, error) {
 	t0 := time.Now()
-	bp, err := BprimePath(o.Bprime, o.Threshold)
-	if err != nil {
-		return nil, err
-	}
 	b, err := LoadModel(o.BadModel, o.BadModelWeights)
 	if err != nil {
 		return nil, err
 	}
-	g := goodnet.New(b, o.Backend)
-	defer g.Close()
-	if err := g.LoadWeights("", bp); err != nil {
+	g, bp, err := openGoodNet(b, o.Bprime, o.Threshold, o.Backend)
+	if err != nil {
 		return nil, err
 	}
+	defer g.Close()
 	clean, err := LoadSet(o.CleanSet, o.Scale, b)
 	if err != nil {
 		return nil, err
@@ -159,16 +155,27 @@ func Predict(o PredictOptions) ([]int32, error) {
 		defer net.Close()
 		return nn.Predict(net, in.X, in.N)
 	}
-	bp, err := BprimePath(o.Bprime, o.Threshold)
+	g, _, err := openGoodNet(b, o.Bprime, o.Threshold, o.Backend)
 	if err != nil {
 		return nil, err
 	}
-	g := goodnet.New(b, o.Backend)
 	defer g.Close()
-	if err := g.LoadWeights("", bp); err != nil {
-		return nil, err
-	}
 	return g.Predict(in.X, in.N)
+}
+
+// openGoodNet makes G(B, B') with B' from bprime (a file, or prune's --out directory with a
+// threshold); it returns B''s file too.
+func openGoodNet(b *nn.Model, bprime string, threshold float64, be nn.Backend) (*goodnet.GoodNet, string, error) {
+	bp, err := BprimePath(bprime, threshold)
+	if err != nil {
+		return nil, "", err
+	}
+	g := goodnet.New(b, be)
+	if err := g.LoadWeights("", bp); err != nil {
+		g.Close()
+		return nil, "", err
+	}
+	return g, bp, nil
 }
 
 // ZeroChannels lists, for each Conv2D, the output channels whose kernel and bias are all zero.
