@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"goodnet/internal/atomicfile"
 	"goodnet/keras/h5"
 	"goodnet/nn"
 )
@@ -19,11 +20,17 @@ const DefaultKerasVersion = "2.4.0"
 // float64 array) and the float32 datasets <layer>/<layer>/kernel:0 and bias:0.
 // The file is written to a temporary file in the same directory and renamed.
 func SaveWeights(m *nn.Model, path string) error {
+	return SaveWeightsIn(nil, m, path)
+}
+
+// SaveWeightsIn is SaveWeights staged in b (goodnet/internal/atomicfile): the file appears
+// when b is committed, together with the other outputs of the run.
+func SaveWeightsIn(b *atomicfile.Batch, m *nn.Model, path string) error {
 	version := m.KerasVersion
 	if !strings.HasPrefix(version, "2.") {
 		version = DefaultKerasVersion
 	}
-	return h5.WriteAtomic(path, func(f *h5.File) error {
+	return h5.WriteIn(b, path, func(f *h5.File) error {
 		return writeWeights(f, m, "/", version)
 	})
 }

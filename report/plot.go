@@ -119,13 +119,18 @@ func Plot(r *prune.Result) (*plot.Plot, error) {
 
 // WritePlot renders the plot as a PNG, atomically.
 func WritePlot(path string, r *prune.Result) error {
+	return WritePlotIn(nil, path, r)
+}
+
+// WritePlotIn is WritePlot staged in b.
+func WritePlotIn(b *atomicfile.Batch, path string, r *prune.Result) error {
 	p, err := Plot(r)
 	if err != nil {
 		return fmt.Errorf("%s: %v", path, err)
 	}
 	c := vgimg.PngCanvas{Canvas: vgimg.NewWith(vgimg.UseWH(vg.Length(9)*vg.Inch, vg.Length(5.5)*vg.Inch), vgimg.UseDPI(120))}
 	p.Draw(draw.New(c))
-	return atomicfile.Write(path, func(f *os.File) error {
+	return b.Write(path, func(f *os.File) error {
 		_, err := c.WriteTo(f)
 		return err
 	})

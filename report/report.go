@@ -149,38 +149,46 @@ func CSV(r *prune.Result) []byte {
 }
 
 // WriteAll writes the B' files, sweep.csv, report.json and sweep.png into dir (created if
-// needed), each atomically. It returns the paths written.
+// needed) as one batch: all are staged in temporary files first and renamed into place
+// together, so that a failure (a full disk) or an interrupt leaves the previous files of dir
+// as they were, never a mix of old and new. It returns the paths written.
 func WriteAll(dir string, r *prune.Result, sets map[string]SetInfo, timings map[string]float64) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("%s: cannot create the output directory: %v", dir, unwrap(err))
 	}
+	b := &atomicfile.Batch{}
+	defer b.Abort()
 	var written []string
 	for _, s := range r.Saved {
 		p := filepath.Join(dir, BprimeName(s.Threshold))
-		if err := keras.SaveWeights(s.Model, p); err != nil {
-			return written, err
+		if err := keras.SaveWeightsIn(b, s.Model, p); err != nil {
+			return nil, err
 		}
 		written = append(written, p)
 	}
 	p := filepath.Join(dir, "sweep.csv")
-	if err := atomicfile.WriteFile(p, CSV(r)); err != nil {
-		return written, err
+	if err := b.WriteFile(p, CSV(r)); err != nil {
+		return nil, err
 	}
 	written = append(written, p)
 	js, err := JSON(r, sets, timings)
 	if err != nil {
-		return written, err
+		return nil, err
 	}
 	p = filepath.Join(dir, "report.json")
-	if err := atomicfile.WriteFile(p, js); err != nil {
-		return written, err
+	if err := b.WriteFile(p, js); err != nil {
+		return nil, err
 	}
 	written = append(written, p)
 	p = filepath.Join(dir, "sweep.png")
-	if err := WritePlot(p, r); err != nil {
-		return written, err
+	if err := WritePlotIn(b, p, r); err != nil {
+		return nil, err
 	}
-	return append(written, p), nil
+	written = append(written, p)
+	if err := b.Commit(); err != nil {
+		return nil, err
+	}
+	return written, nil
 }
 
 // Table prints the baseline and, per threshold, the channels pruned, validation accuracy and

@@ -14,9 +14,11 @@ import (
 	"os/signal"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 
 	"goodnet/internal/atomicfile"
+	"goodnet/internal/isolate"
 	"goodnet/nn"
 
 	_ "goodnet/host" // registers the CPU backend
@@ -50,9 +52,7 @@ func main() {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	go func() {
-		s := <-sig
-		atomicfile.RemoveTemps()
-		fmt.Fprintf(os.Stderr, "goodnet: %v: stopped; files already written are complete, nothing was left half-written\n", s)
+		stop(<-sig, os.Stderr)
 		os.Exit(130)
 	}()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -81,18 +81,36 @@ func run(args []string, stdout, stderr io.Writer) int {
 	helpOut = stdout
 	err := c.run(args[1:], stdout, stderr)
 	var ue usageError
+	var intr *isolate.Interrupted
 	switch {
 	case err == nil:
 		return 0
+	case errors.As(err, &intr):
+		// A child reading a file was stopped by the user's Ctrl-C, which this process got
+		// too: the same exit as the signal handler's, whichever comes first.
+		stop(intr.Signal, stderr)
+		return 130
 	case errors.Is(err, helpRequested):
 		return 0
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "goodnet %s: %v\nRun 'goodnet %s -h' for usage.\n", c.name, err, c.name)
+		fmt.Fprintf(stderr, "goodnet %s: %v (see 'goodnet %s -h')\n", c.name, oneLine(err.Error()), c.name)
 		return 2
 	default:
 		fmt.Fprintf(stderr, "goodnet %s: %v\n", c.name, oneLine(err.Error()))
 		return 1
 	}
+}
+
+var stopOnce sync.Once
+
+// stop ends a run interrupted by signal s (exit status 130 follows): temporary files are
+// removed and no output is renamed into place any more (atomicfile.Interrupt); one line says
+// so, once.
+func stop(s os.Signal, stderr io.Writer) {
+	stopOnce.Do(func() {
+		atomicfile.Interrupt()
+		fmt.Fprintf(stderr, "goodnet: %v: stopped; every output file is as it was or complete, none half-written\n", s)
+	})
 }
 
 // oneLine keeps an error on one line (libhdf5 and JSON errors can carry newlines).

@@ -91,9 +91,16 @@ type Crash struct {
 
 func (c *Crash) Error() string { return c.Reason }
 
+// Interrupted is the error of a child stopped by SIGINT, SIGTERM or SIGHUP: Ctrl-C reaches the
+// whole process group, so the user stopped the run — nothing is known about the file.
+type Interrupted struct{ Signal os.Signal }
+
+func (e *Interrupted) Error() string { return "interrupted (" + e.Signal.String() + ")" }
+
 // Run runs the operation name in a child process with args and input, for a file of size
 // bytes (for the time limit). It returns nil when the child finished (or isolation is off, or
-// this is a child, or the executable cannot be found), and a *Crash when it did not.
+// this is a child, or the executable cannot be found), an *Interrupted when the user stopped
+// it, and a *Crash when it did not finish otherwise.
 func Run(name string, args []string, input []byte, size int64) error {
 	if !Enabled || inChild {
 		return nil
@@ -132,6 +139,10 @@ func Run(name string, args []string, input []byte, size int64) error {
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			switch ws.Signal() {
+			case syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP:
+				return &Interrupted{Signal: ws.Signal()}
+			}
 			return &Crash{Op: name, Reason: fmt.Sprintf("was killed by signal %s", signalName(ws.Signal()))}
 		}
 		// A Go runtime crash (a signal in C code, a panic) exits with 2 after a first line

@@ -137,6 +137,10 @@ func Isolated(op, path string, args []string, input []byte) error {
 		return nil
 	}
 	if err := isolate.Run(op, args, input, size); err != nil {
+		var stop *isolate.Interrupted
+		if errors.As(err, &stop) {
+			return fmt.Errorf("%s: %w", path, err)
+		}
 		return fmt.Errorf("%s: corrupt HDF5 file: reading it %v", path, err)
 	}
 	return nil

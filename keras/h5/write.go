@@ -175,10 +175,16 @@ func (f *File) CreateDataset(obj, elem string, dims []int) error {
 // syncs and renames it to path (goodnet/internal/atomicfile: a temporary file left by an
 // interrupted run is removed on SIGINT); on error nothing is left behind. Errors name path.
 func WriteAtomic(path string, fn func(*File) error) error {
+	return WriteIn(nil, path, fn)
+}
+
+// WriteIn is WriteAtomic staged in b: the file appears at path when b is committed (a nil b
+// renames it at once).
+func WriteIn(b *atomicfile.Batch, path string, fn func(*File) error) error {
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
 		return fmt.Errorf("%s: is a directory", path)
 	}
-	return atomicfile.WritePath(path, func(tmp string) error {
+	return b.WritePath(path, func(tmp string) error {
 		f, err := Create(tmp)
 		if err != nil {
 			return fmt.Errorf("%s: cannot create a temporary file", path)
