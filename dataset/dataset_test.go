@@ -115,7 +115,7 @@ func TestImagesMatchSets(t *testing.T) {
 		for _, f := range c.files {
 			paths = append(paths, filepath.Join(dir, f))
 		}
-		img, err := LoadImages(paths, 1)
+		img, err := LoadImages(paths, 1, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -470,7 +470,7 @@ func TestLoadImagesFormats(t *testing.T) {
 		writePNG(t, filepath.Join(dir, "a.png"), nrgba),
 		writePNG(t, filepath.Join(dir, "p.png"), pal),
 		writePNG(t, filepath.Join(dir, "g16.png"), g16),
-	}, 1)
+	}, 1, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -504,7 +504,7 @@ func TestLoadImagesFormats(t *testing.T) {
 	}
 	jp := filepath.Join(dir, "x.jpg")
 	os.WriteFile(jp, b.Bytes(), 0o644)
-	js, err := LoadImages([]string{jp}, 1.0/255)
+	js, err := LoadImages([]string{jp}, 1.0/255, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -536,10 +536,10 @@ func TestLoadImagesFormats(t *testing.T) {
 		{[]string{empty}, empty, "empty file"},
 		{[]string{dir}, dir, "is a directory"},
 	} {
-		_, err := LoadImages(c.paths, 1)
+		_, err := LoadImages(c.paths, 1, nil)
 		wantErr(t, err, c.bad+": ", c.want)
 	}
-	if _, err := LoadImages(nil, 1); err == nil {
+	if _, err := LoadImages(nil, 1, nil); err == nil {
 		t.Error("no paths: no error")
 	}
 }

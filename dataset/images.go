@@ -10,6 +10,8 @@ import (
 	_ "image/png"  // PNG decoding
 	"io"
 	"os"
+
+	"goodnet/nn"
 )
 
 // maxImagePixels bounds an image's declared size before it is decoded.
@@ -18,7 +20,9 @@ const maxImagePixels = 1 << 26
 // LoadImages reads PNG or JPEG files as RGB (grey is replicated, alpha dropped, 16-bit
 // samples keep their high byte) into a Set without labels, × scale as in Load. All images
 // must have the same size. Set.Path is the first file's name (with a count of the others).
-func LoadImages(paths []string, scale float32) (*Set, error) {
+// A non-nil want is the model's input shape: the images' size, from their headers, is checked
+// against it before any image is decoded (CheckShape).
+func LoadImages(paths []string, scale float32, want nn.Shape) (*Set, error) {
 	if len(paths) == 0 {
 		return nil, errors.New("no image files given")
 	}
@@ -37,6 +41,11 @@ func LoadImages(paths []string, scale float32) (*Set, error) {
 			w, h = cfg.Width, cfg.Height
 		} else if cfg.Width != w || cfg.Height != h {
 			return nil, fmt.Errorf("%s: image is %d×%d (W×H), %s is %d×%d: all images must have the same size", p, cfg.Width, cfg.Height, paths[0], w, h)
+		}
+	}
+	if want != nil {
+		if err := (&Set{Path: paths[0], H: h, W: w, C: 3}).CheckShape(want); err != nil {
+			return nil, err
 		}
 	}
 	if len(paths) > (1<<40)/(w*h*3) {

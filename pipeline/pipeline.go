@@ -139,10 +139,7 @@ func Predict(o PredictOptions) ([]int32, error) {
 	if o.Set != "" {
 		in, err = LoadSet(o.Set, o.Scale, b)
 	} else {
-		in, err = dataset.LoadImages(o.Images, o.Scale)
-		if err == nil {
-			err = in.CheckShape(b.InputShape())
-		}
+		in, err = dataset.LoadImages(o.Images, o.Scale, b.InputShape())
 	}
 	if err != nil {
 		return nil, err
