@@ -9,8 +9,12 @@ if command -v nvcc >/dev/null; then
 	echo "setup-cuda: $(nvcc --version | tail -1)"
 	exit 0
 fi
-if ! apt-cache show nvidia-cuda-toolkit >/dev/null 2>&1; then
-	mirror=$(grep -rhoE 'https?://[^ ]*debian/?' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null | grep -v security | head -1)
+# `apt-cache show` succeeds for a package that is only referred to; ask for a candidate.
+has_candidate() { apt-cache policy nvidia-cuda-toolkit 2>/dev/null | grep -q 'Candidate: [0-9]'; }
+if ! has_candidate; then
+	# The mirror of the main sources: a URIs: line (deb822) or a deb line, never a comment.
+	mirror=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null |
+		grep -E '^[[:space:]]*(URIs:|deb[[:space:]])' | grep -oE 'https?://[^ ]*debian/?' | grep -v security | head -1)
 	if [ -z "$mirror" ]; then
 		echo "setup-cuda: no Debian mirror found in /etc/apt/sources.list*; add one with the non-free component" >&2
 		exit 1
