@@ -59,6 +59,16 @@ import (
 // Imports: only packages that gorgonia.org/cu imports too (see the package doc).
 
 func init() {
+	// A child that only pre-reads a file (goodnet/internal/isolate) needs no GPU: it runs as
+	// the CPU build, sparing the driver's start-up.
+	if os.Getenv("GOODNET_ISOLATE_OP") != "" {
+		if exe, err := os.Executable(); err == nil {
+			cpu := path.Join(path.Dir(exe), "goodnet-cpu")
+			if st, err := os.Stat(cpu); err == nil && !st.IsDir() {
+				syscall.Exec(cpu, os.Args, os.Environ())
+			}
+		}
+	}
 	reason, ok := probe()
 	if ok && os.Getenv("GOODNET_FORCE_CPU") == "" {
 		return
