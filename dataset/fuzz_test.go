@@ -15,6 +15,7 @@ import (
 // set, and never panics or crashes. Seeds: small sets written here (uint8 and float32 data),
 // the real mini sets (read at test time) and truncated and bit-flipped variants.
 func FuzzLoadSet(f *testing.F) {
+	fuzzseed.FastIsolation()
 	dir := f.TempDir()
 	for i, dtype := range []string{"uint8", "float32"} {
 		s := &Set{N: 2, H: 4, W: 3, C: 3, X: make([]float32, 2*4*3*3), Y: []int32{1, 0}}

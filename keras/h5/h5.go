@@ -141,7 +141,7 @@ func Isolated(op, path string, args []string, input []byte) error {
 		if errors.As(err, &stop) {
 			return fmt.Errorf("%s: %w", path, err)
 		}
-		return fmt.Errorf("%s: corrupt HDF5 file: reading it %v", path, err)
+		return fmt.Errorf("%s: corrupt HDF5 file: reading it %w", path, err)
 	}
 	return nil
 }
