@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -143,7 +144,7 @@ func TestPruneOutputs(t *testing.T) {
 	}
 }
 
-func itoa(i int) string { return strings.TrimSpace(strings.Repeat(" ", 0) + jsonNum(float64(i))) }
+func itoa(i int) string { return strconv.Itoa(i) }
 
 func ftoa(f float64) string { return jsonNum(f) }
 
