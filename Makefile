@@ -1,4 +1,4 @@
-# goodnet — see README.md. `make setup test` on a fresh Debian/Ubuntu machine.
+# goodnet — see README.md. `make setup && make test` on a fresh Debian/Ubuntu machine.
 GO      ?= go
 export PATH := $(PATH):/usr/local/go/bin
 BIN     := bin
