@@ -38,7 +38,7 @@ func FromModels(b, bprime *nn.Model, backend nn.Backend) (*GoodNet, error) {
 	return &GoodNet{B: b, Bprime: bprime, backend: backend}, nil
 }
 
-// LoadWeights loads B's weights from bWeights (skipped when "") and B''s from bprimeWeights
+// LoadWeights loads B's weights from bWeights (skipped when "") and those of B' from bprimeWeights
 // (a weights-only or a full Keras model file of B's architecture).
 func (g *GoodNet) LoadWeights(bWeights, bprimeWeights string) error {
 	g.Close()

@@ -472,70 +472,35 @@ type tensorMod struct {
 
 // writeLayers writes m's weights in the weights-only layout under g, with one tensor modified.
 func writeLayers(f *h5.File, m *nn.Model, g string, mod tensorMod) error {
-	names := []string{}
-	for _, l := range m.Layers {
-		names = append(names, l.Name)
-	}
-	if err := f.SetStrings(g, "layer_names", names); err != nil {
-		return err
-	}
-	for _, l := range m.Layers {
-		lg := h5.Join(g, l.Name)
-		if err := f.CreateGroup(lg); err != nil {
-			return err
+	return WriteLayers(f, m, g, DefaultKerasVersion, func(layer string, ts []*WeightTensor) bool {
+		if layer != mod.layer || mod.index >= len(ts) {
+			return true
 		}
-		if !l.HasWeights() {
-			if err := f.SetEmptyFloats(lg, "weight_names"); err != nil {
-				return err
-			}
-			continue
+		t := ts[mod.index]
+		data := append([]float32(nil), t.Data.([]float32)...)
+		if mod.skip {
+			t.NoDataset = true
 		}
-		wn := []string{l.Name + "/kernel:0", l.Name + "/bias:0"}[:len(l.WeightShapes())]
-		if err := f.SetStrings(lg, "weight_names", wn); err != nil {
-			return err
+		if mod.shape != nil {
+			t.Dims = mod.shape
+			data = make([]float32, nn.Shape(mod.shape).Size())
 		}
-		if err := f.CreateGroup(h5.Join(lg, l.Name)); err != nil {
-			return err
+		if mod.value != 0 {
+			data[0] = mod.value
 		}
-		for i, s := range l.WeightShapes() {
-			data := append([]float32(nil), [][]float32{l.W, l.B}[i]...)
-			dtype := h5.Float32
-			if l.Name == mod.layer && i == mod.index {
-				if mod.skip {
-					continue
-				}
-				if mod.shape != nil {
-					s = mod.shape
-					data = make([]float32, nn.Shape(s).Size())
-				}
-				if mod.dtype != "" {
-					dtype = mod.dtype
-				}
-				if mod.value != 0 {
-					data[0] = mod.value
-				}
+		t.Data = data
+		switch mod.dtype {
+		case h5.Float64:
+			d := make([]float64, len(data))
+			for j, v := range data {
+				d[j] = float64(v)
 			}
-			q := h5.Join(lg, wn[i])
-			if err := f.CreateDataset(q, dtype, s); err != nil {
-				return err
-			}
-			var buf any = data
-			switch dtype {
-			case h5.Float64:
-				d := make([]float64, len(data))
-				for j, v := range data {
-					d[j] = float64(v)
-				}
-				buf = d
-			case h5.Int64:
-				buf = make([]int64, len(data))
-			}
-			if err := f.Write(q, buf, 0, 0); err != nil {
-				return err
-			}
+			t.Elem, t.Data = h5.Float64, d
+		case h5.Int64:
+			t.Elem, t.Data = h5.Int64, make([]int64, len(data))
 		}
-	}
-	return nil
+		return true
+	})
 }
 
 func TestLoadErrors(t *testing.T) {

@@ -63,6 +63,31 @@ func SaveModel(m *nn.Model, path string) error {
 }
 
 func writeWeights(f *h5.File, m *nn.Model, g, version string) error {
+	return WriteLayers(f, m, g, version, nil)
+}
+
+// WeightTensor is one weight tensor as WriteLayers writes it.
+type WeightTensor struct {
+	Name string // as listed in weight_names, relative to the layer's group: "conv_1/kernel:0"
+	Elem string // the dataset's element type (h5.Float32, h5.Float64, h5.Int64, ...)
+	Dims []int
+	Data any // written into the dataset: a slice of Elem's Go type; nil: never written
+	// NoDataset: listed in weight_names, but no dataset is made. Unlisted: neither.
+	NoDataset, Unlisted bool
+}
+
+// WriteLayers writes m's weights in Keras' weights-only layout into the open file f under the
+// group g: attributes backend, keras_version and layer_names (fixed-length strings, every
+// layer in m's order, weightless ones included); per layer a group with attribute
+// weight_names ("conv_1/kernel:0", "conv_1/bias:0" as fixed-length strings, or an empty
+// float64 array) and the float32 datasets <layer>/<layer>/kernel:0 and bias:0. SaveWeights
+// and SaveModel write through it.
+//
+// edit, when not nil, is called for every layer in order with its tensors (none for a
+// weightless layer) before anything of the layer is written; it may change any tensor, and
+// returning false leaves the layer's group out. Tools and tests that build unusual or broken
+// Keras files use it.
+func WriteLayers(f *h5.File, m *nn.Model, g, version string, edit func(layer string, ts []*WeightTensor) bool) error {
 	if err := m.CheckWeights(); err != nil {
 		return err
 	}
@@ -83,32 +108,50 @@ func writeWeights(f *h5.File, m *nn.Model, g, version string) error {
 		return err
 	}
 	for _, l := range m.Layers {
+		var ts []*WeightTensor
+		if l.HasWeights() {
+			data := []any{l.W, l.B}
+			for i, s := range l.WeightShapes() {
+				ts = append(ts, &WeightTensor{Name: l.Name + []string{"/kernel:0", "/bias:0"}[i], Elem: h5.Float32, Dims: s, Data: data[i]})
+			}
+		}
+		if edit != nil && !edit(l.Name, ts) {
+			continue
+		}
 		lg := h5.Join(g, l.Name)
 		if err := f.CreateGroup(lg); err != nil {
 			return err
 		}
-		if !l.HasWeights() {
+		var wn []string
+		for _, t := range ts {
+			if !t.Unlisted {
+				wn = append(wn, t.Name)
+			}
+		}
+		if len(wn) == 0 {
 			if err := f.SetEmptyFloats(lg, "weight_names"); err != nil {
 				return err
 			}
 			continue
 		}
-		shapes := l.WeightShapes()
-		data := [][]float32{l.W, l.B}
-		wn := []string{l.Name + "/kernel:0", l.Name + "/bias:0"}[:len(shapes)]
 		if err := f.SetStrings(lg, "weight_names", wn); err != nil {
 			return err
 		}
 		if err := f.CreateGroup(h5.Join(lg, l.Name)); err != nil {
 			return err
 		}
-		for i, s := range shapes {
-			q := h5.Join(lg, wn[i])
-			if err := f.CreateDataset(q, h5.Float32, s); err != nil {
+		for _, t := range ts {
+			if t.Unlisted || t.NoDataset {
+				continue
+			}
+			q := h5.Join(lg, t.Name)
+			if err := f.CreateDataset(q, t.Elem, t.Dims); err != nil {
 				return err
 			}
-			if err := f.Write(q, data[i], 0, 0); err != nil {
-				return err
+			if t.Data != nil {
+				if err := f.Write(q, t.Data, 0, 0); err != nil {
+					return err
+				}
 			}
 		}
 	}

@@ -161,7 +161,7 @@ func Predict(o PredictOptions) ([]int32, error) {
 }
 
 // openGoodNet makes G(B, B') with B' from bprime (a file, or prune's --out directory with a
-// threshold); it returns B''s file too.
+// threshold); it returns the path of B' too.
 func openGoodNet(b *nn.Model, bprime string, threshold float64, be nn.Backend) (*goodnet.GoodNet, string, error) {
 	bp, err := BprimePath(bprime, threshold)
 	if err != nil {

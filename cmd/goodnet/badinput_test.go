@@ -356,20 +356,11 @@ func rawDataset(f *hdf5.File, name string, dt *hdf5.Datatype, dims, chunk []uint
 	return d.WriteSubset(data, mem, fsp)
 }
 
-// kerasTensor is one weight tensor as writeModel writes it; edit may change any field.
-type kerasTensor struct {
-	name string // relative to the layer group, as listed in weight_names: "conv_1/kernel:0"
-	elem string
-	dims []int
-	data any
-	drop bool // listed in weight_names but not written
-	omit bool // neither listed nor written
-}
-
 // writeModel writes a full Keras model file by hand: config as the model_config attribute and
-// m's weights in Keras' layout under model_weights; edit (may be nil) sees each tensor of each
-// layer before it is written, and skip names a layer whose group is left out.
-func writeModel(t testing.TB, path string, config []byte, m *nn.Model, skip string, edit func(layer string, w *kerasTensor)) string {
+// m's weights in Keras' layout under model_weights (keras.WriteLayers); edit (may be nil) sees
+// each tensor of each layer before it is written, and skip names a layer whose group is left
+// out.
+func writeModel(t testing.TB, path string, config []byte, m *nn.Model, skip string, edit func(layer string, w *keras.WeightTensor)) string {
 	return writeH5(t, path, func(f *h5.File) error {
 		if err := f.SetString("/", "backend", "tensorflow", true); err != nil {
 			return err
@@ -382,63 +373,17 @@ func writeModel(t testing.TB, path string, config []byte, m *nn.Model, skip stri
 				return err
 			}
 		}
-		g := "model_weights"
-		if err := f.CreateGroup(g); err != nil {
+		if err := f.CreateGroup("model_weights"); err != nil {
 			return err
 		}
-		var names []string
-		for _, l := range m.Layers {
-			names = append(names, l.Name)
-		}
-		if err := f.SetStrings(g, "layer_names", names); err != nil {
-			return err
-		}
-		for _, l := range m.Layers {
-			if l.Name == skip {
-				continue
-			}
-			lg := g + "/" + l.Name
-			if err := f.CreateGroup(lg); err != nil {
-				return err
-			}
-			if !l.HasWeights() {
-				if err := f.SetEmptyFloats(lg, "weight_names"); err != nil {
-					return err
-				}
-				continue
-			}
-			shapes := l.WeightShapes()
-			ts := []*kerasTensor{{name: l.Name + "/kernel:0", elem: h5.Float32, dims: shapes[0], data: l.W}}
-			if len(shapes) > 1 {
-				ts = append(ts, &kerasTensor{name: l.Name + "/bias:0", elem: h5.Float32, dims: shapes[1], data: l.B})
-			}
-			var wn []string
-			var kept []*kerasTensor
-			for _, w := range ts {
-				if edit != nil {
-					edit(l.Name, w)
-				}
-				if !w.omit {
-					wn = append(wn, w.name)
-					kept = append(kept, w)
+		return keras.WriteLayers(f, m, "model_weights", "2.4.0", func(layer string, ts []*keras.WeightTensor) bool {
+			if edit != nil {
+				for _, w := range ts {
+					edit(layer, w)
 				}
 			}
-			ts = kept
-			if err := f.SetStrings(lg, "weight_names", wn); err != nil {
-				return err
-			}
-			if err := f.CreateGroup(lg + "/" + l.Name); err != nil {
-				return err
-			}
-			for _, w := range ts {
-				if !w.drop {
-					if err := ds(f, lg+"/"+w.name, w.elem, w.dims, w.data); err != nil {
-						return err
-					}
-				}
-			}
-		}
-		return nil
+			return layer != skip
+		})
 	})
 }
 
@@ -874,8 +819,8 @@ func badCases() []badCase {
 			return predictModel(e, p), p
 		}},
 		{name: "model/missing-weight-dataset", code: 1, want: `layer "conv_2": weight "conv_2/kernel:0" (listed in weight_names) is not in the file`, args: func(t *testing.T, e *badEnv) ([]string, string) {
-			p := writeModel(t, e.path("nokernel.h5"), config(t, e.m, nil), e.m, "", func(layer string, w *kerasTensor) {
-				w.drop = layer == "conv_2" && strings.HasSuffix(w.name, "kernel:0")
+			p := writeModel(t, e.path("nokernel.h5"), config(t, e.m, nil), e.m, "", func(layer string, w *keras.WeightTensor) {
+				w.NoDataset = layer == "conv_2" && strings.HasSuffix(w.Name, "kernel:0")
 			})
 			return predictModel(e, p), p
 		}},
@@ -884,41 +829,41 @@ func badCases() []badCase {
 			return predictModel(e, p), p
 		}},
 		{name: "model/no-bias", code: 1, want: `layer "conv_1": the file has 1 weight tensors [conv_1/kernel:0], the architecture needs 2`, args: func(t *testing.T, e *badEnv) ([]string, string) {
-			p := writeModel(t, e.path("nobias.h5"), config(t, e.m, nil), e.m, "", func(layer string, w *kerasTensor) {
-				if layer == "conv_1" && strings.HasSuffix(w.name, "bias:0") {
-					w.omit = true
+			p := writeModel(t, e.path("nobias.h5"), config(t, e.m, nil), e.m, "", func(layer string, w *keras.WeightTensor) {
+				if layer == "conv_1" && strings.HasSuffix(w.Name, "bias:0") {
+					w.Unlisted = true
 				}
 			})
 			return predictModel(e, p), p
 		}},
 		{name: "model/weight-shape", code: 1, want: `has shape (2, 2, 4, 5), the architecture needs (2, 2, 4, 3)`, args: func(t *testing.T, e *badEnv) ([]string, string) {
-			p := writeModel(t, e.path("shape.h5"), config(t, e.m, nil), e.m, "", func(layer string, w *kerasTensor) {
-				if layer == "conv_2" && strings.HasSuffix(w.name, "kernel:0") {
-					w.dims, w.data = []int{2, 2, 4, 5}, make([]float32, 80)
+			p := writeModel(t, e.path("shape.h5"), config(t, e.m, nil), e.m, "", func(layer string, w *keras.WeightTensor) {
+				if layer == "conv_2" && strings.HasSuffix(w.Name, "kernel:0") {
+					w.Dims, w.Data = []int{2, 2, 4, 5}, make([]float32, 80)
 				}
 			})
 			return predictModel(e, p), p
 		}},
 		{name: "model/weight-dtype", code: 1, want: "is int64 (want float32 or float64)", args: func(t *testing.T, e *badEnv) ([]string, string) {
-			p := writeModel(t, e.path("intweights.h5"), config(t, e.m, nil), e.m, "", func(layer string, w *kerasTensor) {
-				if layer == "output" && strings.HasSuffix(w.name, "bias:0") {
-					w.elem, w.data = h5.Int64, []int64{1, 2, 3}
+			p := writeModel(t, e.path("intweights.h5"), config(t, e.m, nil), e.m, "", func(layer string, w *keras.WeightTensor) {
+				if layer == "output" && strings.HasSuffix(w.Name, "bias:0") {
+					w.Elem, w.Data = h5.Int64, []int64{1, 2, 3}
 				}
 			})
 			return predictModel(e, p), p
 		}},
 		{name: "model/weight-nan", code: 1, want: "value 1 is NaN (not finite)", args: func(t *testing.T, e *badEnv) ([]string, string) {
-			p := writeModel(t, e.path("nanweights.h5"), config(t, e.m, nil), e.m, "", func(layer string, w *kerasTensor) {
-				if layer == "output" && strings.HasSuffix(w.name, "bias:0") {
-					w.data = f32(0, float32(math.NaN()), 0)
+			p := writeModel(t, e.path("nanweights.h5"), config(t, e.m, nil), e.m, "", func(layer string, w *keras.WeightTensor) {
+				if layer == "output" && strings.HasSuffix(w.Name, "bias:0") {
+					w.Data = f32(0, float32(math.NaN()), 0)
 				}
 			})
 			return predictModel(e, p), p
 		}},
 		{name: "model/weight-never-written", code: 1, want: "has no data stored (never written)", args: func(t *testing.T, e *badEnv) ([]string, string) {
-			p := writeModel(t, e.path("unwritten.h5"), config(t, e.m, nil), e.m, "", func(layer string, w *kerasTensor) {
-				if layer == "conv_1" && strings.HasSuffix(w.name, "kernel:0") {
-					w.data = nil
+			p := writeModel(t, e.path("unwritten.h5"), config(t, e.m, nil), e.m, "", func(layer string, w *keras.WeightTensor) {
+				if layer == "conv_1" && strings.HasSuffix(w.Name, "kernel:0") {
+					w.Data = nil
 				}
 			})
 			return predictModel(e, p), p
