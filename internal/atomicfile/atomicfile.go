@@ -1,7 +1,9 @@
 // Package atomicfile writes output files so that a reader only ever sees the old file or the
 // complete new one: the content goes to a temporary file in the same directory, which is
-// renamed over the destination once written and synced. Temporary files still open when the
-// process is interrupted are removed by RemoveTemps (the CLI calls it on SIGINT/SIGTERM).
+// renamed over the destination once written and synced. A Batch renames several such files
+// together, so that the outputs of one run change all at once or not at all. On SIGINT or
+// SIGTERM the CLI calls Interrupt, which removes the temporary files and lets nothing more be
+// written or renamed before the process exits.
 package atomicfile
 
 import (
@@ -188,9 +190,9 @@ func RemoveTemps() {
 	removeTemps()
 }
 
-// Interrupt is RemoveTemps for a signal handler that exits next: it waits for a file being
-// written to be finished (at most one file; its temporary file is then removed too), lets a
-// Commit in progress complete, deletes every temporary file, and returns holding the locks,
+// Interrupt is RemoveTemps for a signal handler that exits next: it waits for the files being
+// written to be finished (their temporary files are then removed too), lets a Commit in
+// progress complete, deletes every temporary file, and returns holding the locks,
 // so that no write or rename starts before the process exits.
 func Interrupt() {
 	busy.Lock()
