@@ -29,7 +29,8 @@ channels of the conv layer feeding it by mean activation (ascending), and prunes
 time, cumulatively (zeroing kernel[..., c] and bias[c]), measuring clean accuracy and attack
 success rate after each step. B' is saved the first time validation accuracy has dropped by at
 least each threshold. Writes into DIR: bprime_<t>.h5 (Keras weights-only), sweep.csv,
-report.json and sweep.png; prints a table per threshold.`, stderr)
+report.json and sweep.png, all renamed into place together at the end (a failure or Ctrl-C
+leaves DIR's previous files as they were); prints a table per threshold.`, stderr)
 	model := fs.String("bad_model", "", "B: a full Keras model file")
 	weights := fs.String("bad_model_weights", "", "B's weights (overrides those in --bad_model)")
 	cv := fs.String("clean_valid", "", "clean validation set (lab h5)")
