@@ -16,7 +16,7 @@ import (
 )
 
 func init() {
-	register(&command{name: "demo", summary: "the built-in default: make a BadNet here, then repair it (≈ 1 min)", run: runDemo})
+	register(&command{name: "demo", summary: "the built-in default: make a BadNet here, then repair it (≈ 20 s on 2 cores)", run: runDemo})
 }
 
 func runDemo(args []string, stdout, stderr io.Writer) error {

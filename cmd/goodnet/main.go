@@ -135,7 +135,8 @@ Commands:
 		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
 	}
 	fmt.Fprint(w, `
-Run 'goodnet <command> -h' for a command's flags. Exit status: 0 ok, 1 failure, 2 usage error.
+Run 'goodnet <command> -h' for a command's flags. Exit status: 0 ok, 1 failure, 2 usage error,
+130 interrupted (Ctrl-C).
 `)
 }
 
