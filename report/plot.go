@@ -117,13 +117,9 @@ func Plot(r *prune.Result) (*plot.Plot, error) {
 	return p, nil
 }
 
-// WritePlot renders the plot as a PNG, atomically.
-func WritePlot(path string, r *prune.Result) error {
-	return WritePlotIn(nil, path, r)
-}
-
-// WritePlotIn is WritePlot staged in b.
-func WritePlotIn(b *atomicfile.Batch, path string, r *prune.Result) error {
+// WritePlot renders the plot as a PNG staged in b (goodnet/internal/atomicfile; a nil b
+// writes it atomically at once).
+func WritePlot(b *atomicfile.Batch, path string, r *prune.Result) error {
 	p, err := Plot(r)
 	if err != nil {
 		return fmt.Errorf("%s: %v", path, err)

@@ -181,7 +181,7 @@ func WriteAll(dir string, r *prune.Result, sets map[string]SetInfo, timings map[
 	}
 	written = append(written, p)
 	p = filepath.Join(dir, "sweep.png")
-	if err := WritePlotIn(b, p, r); err != nil {
+	if err := WritePlot(b, p, r); err != nil {
 		return nil, err
 	}
 	written = append(written, p)
