@@ -51,6 +51,10 @@ type Options struct {
 	// Kernel in the layer's Keras layout ((kh, kw, cin, cout) or (in, out)), Bias per output;
 	// a nil slice freezes nothing of that tensor. (Mask wins over Freeze.)
 	Freeze map[string]Frozen
+	// WeightDecay shrinks every trained weight by lr·WeightDecay·w at each step, apart from
+	// Adam's moments (decoupled weight decay, AdamW: Loshchilov & Hutter 2019) [0: none].
+	// Weights that no training input exercises decay towards 0.
+	WeightDecay float64
 	// Schedule shapes the learning rate over the run's steps [Constant].
 	Schedule Schedule
 	// Augment transforms each training image before its step (after Scale) [none].
@@ -110,8 +114,8 @@ func (o Options) withDefaults() Options {
 }
 
 func (o Options) check() error {
-	if o.Epochs < 0 || o.BatchSize < 0 || o.LR < 0 || o.Workers < 0 || o.L2 < 0 {
-		return fmt.Errorf("train: epochs %d, batch size %d, learning rate %g, workers %d and L2 %g must not be negative", o.Epochs, o.BatchSize, o.LR, o.Workers, o.L2)
+	if o.Epochs < 0 || o.BatchSize < 0 || o.LR < 0 || o.Workers < 0 || o.L2 < 0 || o.WeightDecay < 0 {
+		return fmt.Errorf("train: epochs %d, batch size %d, learning rate %g, workers %d, L2 %g and weight decay %g must not be negative", o.Epochs, o.BatchSize, o.LR, o.Workers, o.L2, o.WeightDecay)
 	}
 	if o.Schedule != Constant && o.Schedule != Cosine {
 		return fmt.Errorf("train: unknown learning-rate schedule %d", int(o.Schedule))
