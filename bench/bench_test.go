@@ -11,7 +11,7 @@ import (
 
 	"goodnet/dataset"
 	"goodnet/demo"
-	"goodnet/keras/h5"
+	"goodnet/internal/h5"
 	"goodnet/nn"
 
 	_ "goodnet/host" // the "cpu" backend

@@ -9,7 +9,7 @@ import (
 
 	"goodnet/dataset"
 	"goodnet/demo"
-	"goodnet/keras/h5"
+	"goodnet/internal/h5"
 	"goodnet/nn"
 )
 

@@ -15,7 +15,7 @@ import (
 	"unsafe"
 
 	"goodnet/internal/isolate"
-	"goodnet/keras/h5"
+	"goodnet/internal/h5"
 	"goodnet/nn"
 )
 

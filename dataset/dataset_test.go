@@ -16,7 +16,7 @@ import (
 	"gonum.org/v1/hdf5"
 
 	"goodnet/internal/fixtures"
-	"goodnet/keras/h5"
+	"goodnet/internal/h5"
 	"goodnet/nn"
 )
 

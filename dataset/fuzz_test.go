@@ -8,7 +8,7 @@ import (
 
 	"goodnet/internal/fixtures"
 	"goodnet/internal/fuzzseed"
-	"goodnet/keras/h5"
+	"goodnet/internal/h5"
 )
 
 // FuzzLoadSet feeds files built from the fuzz input to Load: it returns an error or a valid

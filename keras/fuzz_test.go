@@ -10,7 +10,7 @@ import (
 	"goodnet/internal/fixtures"
 	"goodnet/internal/fuzzseed"
 	"goodnet/internal/isolate"
-	"goodnet/keras/h5"
+	"goodnet/internal/h5"
 	"goodnet/nn"
 )
 

@@ -5,7 +5,7 @@ import (
 	"sort"
 	"strings"
 
-	"goodnet/keras/h5"
+	"goodnet/internal/h5"
 	"goodnet/nn"
 )
 

@@ -6,7 +6,7 @@
 // `bd_net.h5: layer "conv_3": kernel "model_weights/conv_3/conv_3/kernel:0" has shape (3, 3, 40, 50), the architecture needs (3, 3, 40, 60)`.
 //
 // cgo: the package links libhdf5 (Debian's serial build) through gonum.org/v1/hdf5 and the
-// shim in keras/h5.
+// shim in internal/h5.
 package keras
 
 import (
@@ -17,7 +17,7 @@ import (
 	"strings"
 
 	"goodnet/internal/isolate"
-	"goodnet/keras/h5"
+	"goodnet/internal/h5"
 	"goodnet/nn"
 )
 

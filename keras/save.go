@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	"goodnet/internal/atomicfile"
-	"goodnet/keras/h5"
+	"goodnet/internal/h5"
 	"goodnet/nn"
 )
 

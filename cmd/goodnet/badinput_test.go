@@ -33,7 +33,7 @@ import (
 	"goodnet/dataset"
 	"goodnet/internal/fixtures"
 	"goodnet/keras"
-	"goodnet/keras/h5"
+	"goodnet/internal/h5"
 	"goodnet/nn"
 )
 
