@@ -18,11 +18,11 @@ import (
 const maxImagePixels = 1 << 26
 
 // LoadImages reads PNG or JPEG files as RGB (grey is replicated, alpha dropped, 16-bit
-// samples keep their high byte) into a Set without labels, × scale as in Load. All images
+// samples keep their high byte) into an nn.Set without labels, × scale as in Load. All images
 // must have the same size. Set.Path is the first file's name (with a count of the others).
 // A non-nil want is the model's input shape: the images' size, from their headers, is checked
 // against it before any image is decoded (CheckShape).
-func LoadImages(paths []string, scale float32, want nn.Shape) (*Set, error) {
+func LoadImages(paths []string, scale float32, want nn.Shape) (*nn.Set, error) {
 	if len(paths) == 0 {
 		return nil, errors.New("no image files given")
 	}
@@ -44,7 +44,7 @@ func LoadImages(paths []string, scale float32, want nn.Shape) (*Set, error) {
 		}
 	}
 	if want != nil {
-		if err := (&Set{Path: paths[0], H: h, W: w, C: 3}).CheckShape(want); err != nil {
+		if err := (&nn.Set{Path: paths[0], H: h, W: w, C: 3}).CheckShape(want); err != nil {
 			return nil, err
 		}
 	}
@@ -55,7 +55,7 @@ func LoadImages(paths []string, scale float32, want nn.Shape) (*Set, error) {
 	if len(paths) > 1 {
 		name = fmt.Sprintf("%s (+%d more)", paths[0], len(paths)-1)
 	}
-	s := &Set{Path: name, N: len(paths), H: h, W: w, C: 3, X: make([]float32, len(paths)*h*w*3)}
+	s := &nn.Set{Path: name, N: len(paths), H: h, W: w, C: 3, X: make([]float32, len(paths)*h*w*3)}
 	for i, p := range paths {
 		img, err := decode(p)
 		if err != nil {

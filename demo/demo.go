@@ -204,7 +204,7 @@ func Make(opt Options) (*Files, error) {
 	for _, s := range []struct {
 		name string
 		dst  *string
-		set  *dataset.Set
+		set  *nn.Set
 	}{
 		{"cl_train.h5", &f.CleanTrain, d.CleanTrain},
 		{"cl_valid.h5", &f.CleanValid, d.CleanValid},
@@ -238,8 +238,8 @@ func FoldScale(m *nn.Model, s float32) error {
 }
 
 // evaluate returns the accuracy on clean and on bad (the attack success rate).
-func evaluate(m *nn.Model, clean, bad *dataset.Set, scale float32) (acc, asr float64, err error) {
-	rate := func(s *dataset.Set) (float64, error) {
+func evaluate(m *nn.Model, clean, bad *nn.Set, scale float32) (acc, asr float64, err error) {
+	rate := func(s *nn.Set) (float64, error) {
 		logits, err := train.Forward(m, s.X, s.N, scale)
 		if err != nil {
 			return 0, err

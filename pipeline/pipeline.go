@@ -106,7 +106,7 @@ func Eval(o EvalOptions) (*EvalResult, error) {
 }
 
 // LoadSet reads a lab h5 set and checks it fits the model's input.
-func LoadSet(path string, scale float32, m *nn.Model) (*dataset.Set, error) {
+func LoadSet(path string, scale float32, m *nn.Model) (*nn.Set, error) {
 	s, err := dataset.Load(path, scale)
 	if err != nil {
 		return nil, err
@@ -135,7 +135,7 @@ func Predict(o PredictOptions) ([]int32, error) {
 	if err != nil {
 		return nil, err
 	}
-	var in *dataset.Set
+	var in *nn.Set
 	if o.Set != "" {
 		in, err = LoadSet(o.Set, o.Scale, b)
 	} else {
@@ -167,12 +167,26 @@ func openGoodNet(b *nn.Model, bprime string, threshold float64, be nn.Backend) (
 	if err != nil {
 		return nil, "", err
 	}
-	g := goodnet.New(b, be)
-	if err := g.LoadWeights("", bp); err != nil {
-		g.Close()
+	m, err := LoadBprime(b, bp)
+	if err != nil {
+		return nil, "", err
+	}
+	g, err := goodnet.New(b, m, be)
+	if err != nil {
 		return nil, "", err
 	}
 	return g, bp, nil
+}
+
+// LoadBprime reads B' from path (a weights-only or a full Keras model file of B's
+// architecture) into a copy of b.
+func LoadBprime(b *nn.Model, path string) (*nn.Model, error) {
+	bp := b.Clone()
+	if err := keras.LoadWeights(bp, path); err != nil {
+		return nil, err
+	}
+	bp.Source = path
+	return bp, nil
 }
 
 // ZeroChannels lists, for each Conv2D, the output channels whose kernel and bias are all zero.
@@ -232,7 +246,7 @@ func Prune(o PruneOptions) (*PruneOutcome, error) {
 	sets := map[string]report.SetInfo{}
 	for _, s := range []struct {
 		name, path string
-		dst        **dataset.Set
+		dst        **nn.Set
 	}{
 		{"clean_valid", o.CleanValid, &cfg.CleanValid}, {"bad_valid", o.BadValid, &cfg.BadValid},
 		{"clean_test", o.CleanTest, &cfg.CleanTest}, {"bad_test", o.BadTest, &cfg.BadTest},

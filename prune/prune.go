@@ -20,7 +20,6 @@ import (
 	"sort"
 	"time"
 
-	"goodnet/dataset"
 	"goodnet/goodnet"
 	"goodnet/nn"
 )
@@ -30,10 +29,10 @@ type Config struct {
 	Model *nn.Model // B, with weights
 	// Layer is the Conv2D to prune; "" → the conv feeding the last MaxPooling2D.
 	Layer                string
-	CleanValid, BadValid *dataset.Set
-	CleanTest, BadTest   *dataset.Set // optional, both or neither
-	Thresholds           []float64    // validation accuracy drops in percent; nil → 2, 4, 10
-	MaxSteps             int          // 0 → every channel
+	CleanValid, BadValid *nn.Set
+	CleanTest, BadTest   *nn.Set   // optional, both or neither
+	Thresholds           []float64 // validation accuracy drops in percent; nil → 2, 4, 10
+	MaxSteps             int       // 0 → every channel
 	Backend              nn.Backend
 	// Progress, if set, is called after each step with the steps done and the total.
 	Progress func(done, total int)
@@ -219,8 +218,8 @@ func (c *Config) check() error {
 	return nil
 }
 
-func (c *Config) sets() []*dataset.Set {
-	return []*dataset.Set{c.CleanValid, c.BadValid, c.CleanTest, c.BadTest}
+func (c *Config) sets() []*nn.Set {
+	return []*nn.Set{c.CleanValid, c.BadValid, c.CleanTest, c.BadTest}
 }
 
 // Run runs the defense.

@@ -1,4 +1,4 @@
-package goodnet_test
+package pipeline_test
 
 import (
 	"encoding/json"
@@ -10,6 +10,7 @@ import (
 	"goodnet/host"
 	"goodnet/internal/fixtures"
 	"goodnet/keras"
+	"goodnet/pipeline"
 )
 
 type expected map[string]struct {
@@ -33,18 +34,22 @@ func loadExpected(t *testing.T) expected {
 	return e
 }
 
-// The whole net on the real faces: B, B'_2 and GoodNet as the independent float64
-// implementation predicts them, with B's weights from the full model file and from the
-// weights-only file.
+// The whole net on the real faces, loaded as the CLI loads them: B, B'_2 and GoodNet as the
+// independent float64 implementation predicts them, with B's weights from the full model file
+// and from the weights-only file.
 func TestFixturesExpected(t *testing.T) {
 	want := loadExpected(t)
 	for _, weights := range []string{"", fixtures.Path(t, "bd_weights.h5")} {
-		b, err := keras.LoadModel(fixtures.Path(t, "bd_net.h5"))
+		b, err := pipeline.LoadModel(fixtures.Path(t, "bd_net.h5"), weights)
 		if err != nil {
 			t.Fatal(err)
 		}
-		g := goodnet.New(b, host.New(0))
-		if err := g.LoadWeights(weights, fixtures.Path(t, "bprime_2.h5")); err != nil {
+		bp, err := pipeline.LoadBprime(b, fixtures.Path(t, "bprime_2.h5"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := goodnet.New(b, bp, host.New(0))
+		if err != nil {
 			t.Fatal(err)
 		}
 		for _, set := range []string{"cl_mini", "bd_mini"} {
@@ -67,11 +72,7 @@ func TestFixturesExpected(t *testing.T) {
 	}
 }
 
-func TestMergeAndMetrics(t *testing.T) {
-	m := goodnet.Merge([]int32{1, 2, 3}, []int32{1, 0, 3}, 9)
-	if m[0] != 1 || m[1] != 9 || m[2] != 3 {
-		t.Fatalf("merge %v", m)
-	}
+func TestGoodNetMetricsOnFixtures(t *testing.T) {
 	b, err := keras.LoadModel(fixtures.Path(t, "bd_net.h5"))
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +89,7 @@ func TestMergeAndMetrics(t *testing.T) {
 	for i := range z.B {
 		z.B[i] = 0
 	}
-	g, err := goodnet.FromModels(b, bp, host.New(1))
+	g, err := goodnet.New(b, bp, host.New(1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +112,7 @@ func TestMergeAndMetrics(t *testing.T) {
 	}
 	other, _ := keras.LoadModel(fixtures.Path(t, "bd_net.h5"))
 	other.Layers[1].Name = "x"
-	if _, err := goodnet.FromModels(b, other, host.New(1)); err == nil {
+	if _, err := goodnet.New(b, other, host.New(1)); err == nil {
 		t.Fatal("different architectures must be an error")
 	}
 }
