@@ -268,7 +268,7 @@ func deviceRows(o Options, b nn.Backend, m, bp *nn.Model, cut *nn.Layer, x []flo
 	}); err != nil {
 		return nil, err
 	}
-	g, err := goodnet.FromModels(m, bp, b)
+	g, err := goodnet.New(m, bp, b)
 	if err != nil {
 		return nil, err
 	}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"runtime"
 
-	"goodnet/host"
 	"goodnet/nn"
 )
 
@@ -32,10 +31,11 @@ type incremental struct {
 	meanAct []float64
 	S, C    int
 	words   int // mask words per image
-	// fused: the output layer runs here (host.Gemm, then argmax and slack in one pass) on
-	// the engine's h; else the engine computes the logits.
-	fused bool
-	st    Stats
+	// gemm, when the engine is an nn.Gemmer and the output is not ReLU'd: the output layer
+	// runs here (the engine's GEMM on host memory, then argmax and slack in one pass) on the
+	// engine's h; else (nil) the engine computes the logits.
+	gemm nn.Gemmer
+	st   Stats
 	// scratch of refresh
 	feeds  [][]float32
 	z      []float32
@@ -51,7 +51,9 @@ func newIncremental(cfg *Config, cut *nn.Layer, plan *incPlan) (*incremental, er
 	inc.C = cut.OutShape[len(cut.OutShape)-1]
 	inc.S = cut.OutShape.Size() / inc.C
 	inc.words = (inc.C + 63) / 64
-	inc.fused = cfg.Backend.Name() == "cpu" && m.Output.Act != nn.ReLU
+	if g, ok := cfg.Backend.(nn.Gemmer); ok && m.Output.Act != nn.ReLU {
+		inc.gemm = g
+	}
 	// B with linear readers: one pass from the images gives the cut and the readers'
 	// pre-activations.
 	lin := m.Clone()
@@ -81,7 +83,7 @@ func newIncremental(cfg *Config, cut *nn.Layer, plan *incPlan) (*incremental, er
 			out, err := net.Run(map[string][]float32{m.Input.Name: s.X[lo*in : hi*in]}, hi-lo, outs...)
 			if err != nil {
 				net.Close()
-				return nil, fmt.Errorf("%s: %v", s.Path, err)
+				return nil, fmt.Errorf("%s: %w", s.Path, err)
 			}
 			copy(p[lo*fs:], out[0])
 			for q, r := range plan.readers {
@@ -97,7 +99,7 @@ func newIncremental(cfg *Config, cut *nn.Layer, plan *incPlan) (*incremental, er
 		// B's predictions and the certificates' references: a refresh of every image
 		if err := inc.refreshDense(is, nil); err != nil {
 			net.Close()
-			return nil, fmt.Errorf("%s: %v", s.Path, err)
+			return nil, fmt.Errorf("%s: %w", s.Path, err)
 		}
 		inc.st.Images += s.N
 	}
@@ -203,7 +205,7 @@ func (inc *incremental) refreshDense(s *incSet, done []int32) error {
 func (inc *incremental) head(s *incSet, part []int32, feeds map[string][]float32) error {
 	out := inc.cfg.Model.Output
 	k := out.Units
-	if !inc.fused {
+	if inc.gemm == nil {
 		res, err := inc.net.Run(feeds, len(part), out.Name)
 		if err != nil {
 			return err
@@ -221,7 +223,7 @@ func (inc *incremental) head(s *incSet, part []int32, feeds map[string][]float32
 	inc.z = grow(inc.z, zChunk*k)
 	for a := 0; a < len(part); a += zChunk {
 		b := min(a+zChunk, len(part))
-		host.Gemm(b-a, k, d, h[a*d:b*d], out.W, inc.z, false)
+		inc.gemm.Gemm(b-a, k, d, h[a*d:b*d], out.W, inc.z, false)
 		parallel(b-a, func(c, e int) {
 			top(part[a+c:a+e], inc.z[c*k:e*k], k, out.B, inc.plan.colNorm, s.preds, s.slack)
 		})

@@ -347,8 +347,8 @@ func TestConfigErrors(t *testing.T) {
 		mod  func(*Config)
 		want string
 	}{
-		{func(c *Config) { c.Layer = "nope" }, `--layer "nope": no such layer (Conv2D layers: [c1 c2 c3])`},
-		{func(c *Config) { c.Layer = "p1" }, `--layer "p1" is a MaxPooling2D, not a Conv2D`},
+		{func(c *Config) { c.Layer = "nope" }, `layer "nope": no such layer (Conv2D layers: [c1 c2 c3])`},
+		{func(c *Config) { c.Layer = "p1" }, `layer "p1" is a MaxPooling2D, not a Conv2D`},
 		{func(c *Config) { c.Thresholds = []float64{0} }, "threshold 0: must be in (0, 100)"},
 		{func(c *Config) { c.Thresholds = []float64{100} }, "threshold 100: must be in (0, 100)"},
 		{func(c *Config) { c.CleanTest = sets[2] }, "both test sets"},

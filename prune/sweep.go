@@ -58,7 +58,7 @@ func features(cfg *Config, net nn.Net, cut *nn.Layer) ([4]*setState, error) {
 			hi := min(lo+chunk, s.N)
 			out, err := net.Run(map[string][]float32{m.Input.Name: s.X[lo*in : hi*in]}, hi-lo, cut.Name, m.Output.Name)
 			if err != nil {
-				return st, fmt.Errorf("%s: %v", s.Path, err)
+				return st, fmt.Errorf("%s: %w", s.Path, err)
 			}
 			copy(ss.p[lo*fs:], out[0])
 			copy(ss.preds[lo:], nn.Argmax(out[1], hi-lo, k))

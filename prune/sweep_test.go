@@ -4,21 +4,19 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"strings"
 	"testing"
 
 	"goodnet/host"
 	"goodnet/nn"
+	"goodnet/nn/nntest"
 )
 
-// otherBackend is the CPU backend under another name: the incremental sweep then lets the
-// engine compute the logits (as on the GPU) instead of its fused output layer.
-type otherBackend struct{ nn.Backend }
-
-func (otherBackend) Name() string { return "other" }
-
 // TestIncrementalPredictionsMatchBruteForce compares every image's prediction at every step
-// of the incremental sweep with the float64 brute force: fused output layer or the engine's
-// logits, a linear or a ReLU output (never fused), sets larger than the output chunk.
+// of the incremental sweep with the float64 brute force: the output layer fused here on the
+// engine's GEMM (the CPU's, or a fake engine's plain one) or the engine's logits (an engine
+// that is no nn.Gemmer), a linear or a ReLU output (never fused), sets larger than the output
+// chunk.
 func TestIncrementalPredictionsMatchBruteForce(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
@@ -27,7 +25,8 @@ func TestIncrementalPredictionsMatchBruteForce(t *testing.T) {
 		n       int
 	}{
 		{"fused", host.New(0), false, 300},
-		{"engine", otherBackend{host.New(0)}, false, 90},
+		{"fused-fake", nntest.New(host.New(0), nntest.Options{Gemm: true}), false, 90},
+		{"engine", nntest.New(host.New(0), nntest.Options{}), false, 90},
 		{"relu-output", host.New(0), true, 90},
 	} {
 		for seed := int64(1); seed <= 2; seed++ {
@@ -52,8 +51,8 @@ func TestIncrementalPredictionsMatchBruteForce(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer inc.close()
-				if want := tc.name == "fused"; inc.fused != want {
-					t.Fatalf("fused %v, want %v", inc.fused, want)
+				if want := strings.HasPrefix(tc.name, "fused"); (inc.gemm != nil) != want {
+					t.Fatalf("fused %v, want %v", inc.gemm != nil, want)
 				}
 				order := ChannelOrder(inc.means())
 				want := runBruteRef(t, m, conv.Name, cut.Name, sets, len(order))
@@ -76,6 +75,13 @@ func TestIncrementalPredictionsMatchBruteForce(t *testing.T) {
 						t.Fatal(err)
 					}
 					check(k+1, p)
+				}
+				if fake, ok := tc.backend.(interface {
+					Gemm(int, int, int, []float32, []float32, []float32, bool)
+				}); ok && tc.name == "fused-fake" {
+					if nntest.CallsOf(tc.backend).Gemm.Load() == 0 {
+						t.Fatalf("the fused head did not use the engine's GEMM (%T)", fake)
+					}
 				}
 				st := inc.stats()
 				if st.Images != 4*tc.n || len(st.Active) != len(order) {
@@ -210,6 +216,43 @@ func TestMasks(t *testing.T) {
 			if fmt.Sprint(got) != fmt.Sprint(want) {
 				t.Fatalf("C=%d channel %d: %v, want %v", c, ch, got, want)
 			}
+		}
+	}
+}
+
+// TestCapabilities runs the sweep on a fake engine with and without the capabilities it may
+// ask for: the fused head uses an nn.Gemmer engine's GEMM, the brute-force sweep takes the
+// channel means from an nn.ChannelSummer net, and either way the results are the float64
+// brute force's.
+func TestCapabilities(t *testing.T) {
+	r := rand.New(rand.NewSource(21))
+	m := smallNet(r, "deepid", 2)
+	sets := randomSets(t, m, r, 40)
+	want := runBruteRef(t, m, "c2", "p2", sets, 12)
+	for _, tc := range []struct {
+		method Method
+		opts   nntest.Options
+	}{
+		{Incremental, nntest.Options{}},
+		{Incremental, nntest.Options{Gemm: true, Sums: true}},
+		{Brute, nntest.Options{}},
+		{Brute, nntest.Options{Sums: true, Pair: true}},
+	} {
+		b := nntest.New(host.New(0), tc.opts)
+		cfg := Config{Model: m, Layer: "c2", CleanValid: sets[0], BadValid: sets[1], CleanTest: sets[2], BadTest: sets[3],
+			Backend: b, Method: tc.method, Thresholds: []float64{2, 5, 10, 30}}
+		res, err := Run(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkAgainst(t, res, want, cfg)
+		calls := nntest.CallsOf(b)
+		if got := calls.Gemm.Load() > 0; got != (tc.opts.Gemm && tc.method == Incremental) {
+			t.Errorf("%s %+v: engine GEMM used: %v", tc.method, tc.opts, got)
+		}
+		// the incremental sweep needs the features on the host anyway: no sums asked
+		if got := calls.Sums.Load() > 0; got != (tc.opts.Sums && tc.method == Brute) {
+			t.Errorf("%s %+v: engine channel sums used: %v", tc.method, tc.opts, got)
 		}
 	}
 }
