@@ -2,7 +2,7 @@ package nn
 
 import (
 	"fmt"
-	"sort"
+	"slices"
 )
 
 // Model is a validated graph: layers in topological order, one input, one output.
@@ -112,7 +112,7 @@ func topoSort(layers []*Layer) ([]*Layer, error) {
 	}
 	var order []*Layer
 	for len(ready) > 0 {
-		sort.SliceStable(ready, func(i, j int) bool { return pos[ready[i]] < pos[ready[j]] })
+		slices.SortStableFunc(ready, func(a, b *Layer) int { return pos[a] - pos[b] })
 		l := ready[0]
 		ready = ready[1:]
 		order = append(order, l)

@@ -32,8 +32,8 @@ import (
 
 	"goodnet/dataset"
 	"goodnet/internal/fixtures"
-	"goodnet/keras"
 	"goodnet/internal/h5"
+	"goodnet/keras"
 	"goodnet/nn"
 )
 

@@ -18,6 +18,7 @@ import (
 	"syscall"
 
 	"goodnet/internal/atomicfile"
+	"goodnet/internal/devprobe"
 	"goodnet/internal/isolate"
 	"goodnet/nn"
 
@@ -46,9 +47,6 @@ func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(forma
 var helpRequested = errors.New("help requested")
 
 func main() {
-	if r := os.Getenv("GOODNET_NO_GPU"); r != "" {
-		nn.SetNoGPUReason("no usable GPU (" + r + ")")
-	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	go func() {
@@ -211,12 +209,21 @@ func required(fs *flag.FlagSet, names ...string) error {
 
 // openBackend opens the --device backend.
 func openBackend(device string) (nn.Backend, error) {
-	switch strings.ToLower(device) {
-	case "auto", "cpu", "gpu":
-	default:
-		return nil, usagef("--device %q: want auto, cpu or gpu", device)
+	d, err := nn.ParseDevice(device)
+	if err != nil {
+		return nil, usagef("--device %v", err)
 	}
-	return nn.Open(device)
+	b, err := nn.Open(d, openOptions()...)
+	if err != nil {
+		return nil, fmt.Errorf("--device %s: %w", d, err)
+	}
+	return b, nil
+}
+
+// openOptions pass to nn.Open why this process has no GPU when a cuda build handed the
+// command over to this one (internal/devprobe).
+func openOptions() []nn.OpenOption {
+	return []nn.OpenOption{nn.NoGPUReason(devprobe.NoGPU())}
 }
 
 // scaleFlag is --scale: a positive float multiplying pixels.
