@@ -226,7 +226,7 @@ func deviceRows(o Options, b nn.Backend, m, bp *nn.Model, cut *nn.Layer, x []flo
 	add := func(name, what string, images int, f func() error) (*Row, error) {
 		st, err := measure(o.Repeats, f)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %v", what, err)
+			return nil, fmt.Errorf("%s: %w", what, err)
 		}
 		row := Row{Name: name, What: what, Device: dev, Images: images, Seconds: st}
 		if images > 0 {

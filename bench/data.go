@@ -133,7 +133,7 @@ var LabFiles = []string{"cl_valid.h5", "bd_valid.h5", "cl_test.h5", "bd_test.h5"
 // poisoned sets as uint8 with int64 labels; each file atomically. Returns the paths.
 func WriteLabFiles(dir string, s *Sets) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("%s: %v", dir, err)
+		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
 	var paths []string
 	for i, set := range s.All() {

@@ -14,8 +14,8 @@ import (
 	"sync"
 	"unsafe"
 
-	"goodnet/internal/isolate"
 	"goodnet/internal/h5"
+	"goodnet/internal/isolate"
 	"goodnet/nn"
 )
 
@@ -57,7 +57,7 @@ func (p pixel) conv(v float64) float32 {
 func Load(path string, scale float32) (*nn.Set, error) {
 	px, err := newPixel(scale)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if err := h5.Isolated(opLoad, path, []string{path, strconv.FormatFloat(float64(scale), 'g', -1, 32)}, nil); err != nil {
 		return nil, err
@@ -100,7 +100,7 @@ func loadSet(path string, px pixel) (*nn.Set, error) {
 	}
 	di, err := f.DatasetInfo("data")
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if di.Type.Class != h5.Int && di.Type.Class != h5.Float {
 		return nil, fmt.Errorf("%s: data is %s, not numbers (want uint8, float32 or float64)", path, di.Type)
@@ -113,7 +113,7 @@ func loadSet(path string, px pixel) (*nn.Set, error) {
 		return nil, fmt.Errorf("%s: data has shape %s: no images", path, di.ShapeString())
 	}
 	if err := f.CheckStorage("data", di); err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	per := s.C * s.H * s.W
 	if per > 1<<28 || s.N > (1<<40)/per {
@@ -121,7 +121,7 @@ func loadSet(path string, px pixel) (*nn.Set, error) {
 	}
 	Y, err := loadLabels(f, s.N)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	s.Y = Y
 	s.X = make([]float32, s.N*per)
@@ -135,7 +135,7 @@ func loadSet(path string, px pixel) (*nn.Set, error) {
 		bad, err = readData[float64](f, s, px)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if bad.n >= 0 {
 		return nil, fmt.Errorf("%s: data: image %d, channel %d, row %d, column %d is %v (pixels must be finite)", path, bad.n, bad.c, bad.y, bad.x, bad.v)
@@ -295,7 +295,7 @@ func loadLabels(f *h5.File, n int) ([]int32, error) {
 // it is (no unscaling). The file is written atomically.
 func Save(path string, s *nn.Set, dtype string) error {
 	if err := s.Check(); err != nil {
-		return fmt.Errorf("%s: %v", path, err)
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	if s.Y == nil {
 		return fmt.Errorf("%s: the set has no labels (a lab set needs label N)", path)

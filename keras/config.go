@@ -28,7 +28,7 @@ func ParseConfig(js []byte) (*nn.Model, error) {
 	d.UseNumber()
 	var top any
 	if err := d.Decode(&top); err != nil {
-		return nil, fmt.Errorf("not valid JSON: %v", err)
+		return nil, fmt.Errorf("not valid JSON: %w", err)
 	}
 	if _, err := d.Token(); err != io.EOF {
 		return nil, errors.New("not valid JSON: data after the top-level value")
@@ -100,7 +100,7 @@ func parseFunctional(c map[string]any) (*nn.Model, error) {
 		}
 		ins, err := inboundNames(entry["inbound_nodes"])
 		if err != nil {
-			return nil, fmt.Errorf("layer %q: %v", l.Name, err)
+			return nil, fmt.Errorf("layer %q: %w", l.Name, err)
 		}
 		l.InputNames = ins
 		layers = append(layers, l)
@@ -130,7 +130,7 @@ func endpoint(v any, key string) (string, error) {
 	}
 	name, err := tensorRef(list[0])
 	if err != nil {
-		return "", fmt.Errorf("%s: %v", key, err)
+		return "", fmt.Errorf("%s: %w", key, err)
 	}
 	return name, nil
 }
@@ -149,7 +149,7 @@ func tensorRef(v any) (string, error) {
 	for i, what := range []string{"node index", "tensor index"} {
 		n, err := toInt(ref[1+i])
 		if err != nil {
-			return "", fmt.Errorf("reference to %q: %s %v", name, what, err)
+			return "", fmt.Errorf("reference to %q: %s %w", name, what, err)
 		}
 		if n != 0 {
 			return "", fmt.Errorf("reference to %q: %s %d (shared layers and multi-output layers are not supported)", name, what, n)
@@ -191,7 +191,7 @@ func inboundNames(v any) ([]string, error) {
 		for _, r := range node {
 			n, err := tensorRef(r)
 			if err != nil {
-				return nil, fmt.Errorf("inbound_nodes: %v", err)
+				return nil, fmt.Errorf("inbound_nodes: %w", err)
 			}
 			names = append(names, n)
 		}
@@ -213,7 +213,7 @@ func inboundNames(v any) ([]string, error) {
 					cfg, _ := x["config"].(map[string]any)
 					n, err := tensorRef(cfg["keras_history"])
 					if err != nil {
-						return fmt.Errorf("inbound_nodes: keras_history: %v", err)
+						return fmt.Errorf("inbound_nodes: keras_history: %w", err)
 					}
 					names = append(names, n)
 				}

@@ -9,8 +9,8 @@ import (
 
 	"goodnet/internal/fixtures"
 	"goodnet/internal/fuzzseed"
-	"goodnet/internal/isolate"
 	"goodnet/internal/h5"
+	"goodnet/internal/isolate"
 	"goodnet/nn"
 )
 

@@ -77,7 +77,7 @@ func New(name string, layers []*Layer, input, output string) (*Model, error) {
 	m.Layers = order
 	for _, l := range m.Layers {
 		if err := inferShape(l); err != nil {
-			return nil, fmt.Errorf("layer %q (%s): %v", l.Name, l.Kind, err)
+			return nil, fmt.Errorf("layer %q (%s): %w", l.Name, l.Kind, err)
 		}
 		if err := l.checkWeights(); err != nil {
 			return nil, err

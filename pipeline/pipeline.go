@@ -33,7 +33,7 @@ func LoadModel(model, weights string) (*nn.Model, error) {
 		m.Source = weights
 	}
 	if err := m.CheckWeights(); err != nil {
-		return nil, fmt.Errorf("%s: %v", model, err)
+		return nil, fmt.Errorf("%s: %w", model, err)
 	}
 	return m, nil
 }
@@ -284,11 +284,11 @@ func checkOutDir(dir string) error {
 		return fmt.Errorf("no output directory (--out)")
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("%s: cannot create the output directory: %v", dir, unwrapPathErr(err))
+		return fmt.Errorf("%s: cannot create the output directory: %w", dir, unwrapPathErr(err))
 	}
 	f, err := os.CreateTemp(dir, ".goodnet-write-check*")
 	if err != nil {
-		return fmt.Errorf("%s: output directory is not writable: %v", dir, unwrapPathErr(err))
+		return fmt.Errorf("%s: output directory is not writable: %w", dir, unwrapPathErr(err))
 	}
 	f.Close()
 	os.Remove(f.Name())
