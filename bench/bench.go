@@ -450,8 +450,8 @@ func (r *Report) WriteTable(w io.Writer) error {
 				a += s.Active[i]
 				f += s.Refreshed[i]
 			}
-			fmt.Fprintf(&b, "%-6s   incremental sweep: %d steps × %d images: %d active (%.1f %%), %d recomputed (%.1f %% of active)\n",
-				"", len(s.Active), s.Images, a, 100*float64(a)/float64(len(s.Active)*s.Images), f, 100*float64(f)/math.Max(1, float64(a)))
+			fmt.Fprintf(&b, "%-6s   incremental sweep: %d steps × %d images: %d active (%.1f %%), %d recomputed (%.1f %% of active), %d rebased\n",
+				"", len(s.Active), s.Images, a, 100*float64(a)/float64(len(s.Active)*s.Images), f, 100*float64(f)/math.Max(1, float64(a)), s.Rebased)
 		}
 	}
 	if len(r.Ratios) > 0 {

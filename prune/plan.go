@@ -20,6 +20,11 @@ type reader struct {
 	start     [][]int32
 	dst, woff [][]int32
 	gain      float64 // bound on ‖Δh‖₂ per unit of ‖Δ(this reader's output)‖₂
+	// mass[c·S+s] is Σ over those updates of ‖w[woff : woff+width]‖₁: P[s, c]·mass bounds the
+	// ℓ₁ size of what one cut value adds to the pre-activations (see rebase).
+	mass []float64
+	// bias is the pre-activation of an all-zero cut: the bias at every output position
+	bias []float32
 }
 
 // incPlan is what the incremental sweep needs to know of the graph after the cut.
@@ -125,6 +130,7 @@ func newReader(l, cut *nn.Layer, S, C int) *reader {
 				r.woff[c] = append(r.woff[c], int32((s*C+c)*l.Units))
 			}
 		}
+		r.setMass(S, C)
 		return r
 	}
 	// Conv2D reading the cut: output (i, j) tap (di, dj) reads cut position (y, x).
@@ -150,5 +156,27 @@ func newReader(l, cut *nn.Layer, S, C int) *reader {
 			}
 		}
 	}
+	r.setMass(S, C)
 	return r
+}
+
+func (r *reader) setMass(S, C int) {
+	r.bias = make([]float32, r.out)
+	if r.l.B != nil {
+		for i := range r.bias {
+			r.bias[i] = r.l.B[i%r.width]
+		}
+	}
+	r.mass = make([]float64, C*S)
+	for c := 0; c < C; c++ {
+		for s := 0; s < S; s++ {
+			m := 0.0
+			for e := r.start[c][s]; e < r.start[c][s+1]; e++ {
+				for _, w := range r.w[r.woff[c][e] : int(r.woff[c][e])+r.width] {
+					m += math.Abs(float64(w))
+				}
+			}
+			r.mass[c*S+s] = m
+		}
+	}
 }

@@ -32,6 +32,9 @@ type Stats struct {
 	Images    int   `json:"images"`
 	Active    []int `json:"active"`
 	Refreshed []int `json:"refreshed"`
+	// Rebased counts the image-steps whose readers' pre-activations were recomputed exactly
+	// (see rebaseRatio).
+	Rebased int `json:"rebased"`
 }
 
 // chunk is how many images one engine call takes (bounds the memory of intermediate layers).
