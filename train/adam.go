@@ -16,8 +16,9 @@ const (
 	adamEps = 1e-8
 )
 
-// step updates each w[i] from its gradient g[i] (g is modified when l2 > 0).
-func (a *adam) step(w, g [][]float32, lr, l2 float64) {
+// step updates each w[i] from its gradient g[i], then shrinks it by lr·wd·w (decoupled
+// weight decay).
+func (a *adam) step(w, g [][]float32, lr, l2, wd float64) {
 	if a.m == nil {
 		a.m = make([][]float32, len(w))
 		a.v = make([][]float32, len(w))
@@ -32,6 +33,7 @@ func (a *adam) step(w, g [][]float32, lr, l2 float64) {
 	// w -= lr·(m/c1)/(√(v/c2) + ε) = (lr/c1)·m/(√v/√c2 + ε)
 	step, rc2 := float32(lr/c1), float32(1/math.Sqrt(c2))
 	b1, b2 := float32(adamB1), float32(adamB2)
+	keep := float32(1 - lr*wd)
 	for i := range w {
 		wi, gi, mi, vi := w[i], g[i], a.m[i], a.v[i]
 		for j := range wi {
@@ -41,7 +43,7 @@ func (a *adam) step(w, g [][]float32, lr, l2 float64) {
 			}
 			mi[j] = b1*mi[j] + (1-b1)*gj
 			vi[j] = b2*vi[j] + (1-b2)*gj*gj
-			wi[j] -= step * mi[j] / (float32(math.Sqrt(float64(vi[j])))*rc2 + adamEps)
+			wi[j] = keep*wi[j] - step*mi[j]/(float32(math.Sqrt(float64(vi[j])))*rc2+adamEps)
 		}
 	}
 }

@@ -608,7 +608,7 @@ func Train(m *nn.Model, x []float32, y []int32, n int, opt Options) (*History, e
 			for j, ln := range lead {
 				grads[j] = grad(ln)
 			}
-			solver.step(weights, grads, opt.lrAt((ep-1)*steps+s, opt.Epochs*steps), opt.L2)
+			solver.step(weights, grads, opt.lrAt((ep-1)*steps+s, opt.Epochs*steps), opt.L2, opt.WeightDecay)
 			for _, g := range grads {
 				clear(g)
 			}
