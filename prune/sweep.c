@@ -19,7 +19,16 @@ typedef struct {
 
 #define CAT2(a, b) a##_##b
 #define CAT(a, b) CAT2(a, b)
+
+// 16 floats as one GCC vector (lowered to the variant's registers), for the reductions.
 #define LANES 16
+typedef float v16 __attribute__((vector_size(4 * LANES)));
+typedef int32_t v16i __attribute__((vector_size(4 * LANES)));
+#define splat(x) ((v16){x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x})
+#define load16(p) ({ v16 v_; memcpy(&v_, (p), sizeof v_); v_; })
+// select16(m, a, b): a where the mask m is set, else b
+#define select16(m, a, b) ((v16)(((v16i)(a) & (m)) | ((v16i)(b) & ~(m))))
+#define abs16(x) ((v16)((v16i)(x) & 0x7fffffff))
 
 #define SFX portable
 #include "sweep_kernels.h"

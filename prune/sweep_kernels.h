@@ -2,35 +2,37 @@
  * instruction-set variant with SFX set to its name (portable, avx2, avx512) under that
  * variant's target attributes. Built without -ffast-math: every operation rounds once as
  * written (an a·b + c may be contracted into one FMA, which rounds less), NaN and Inf are
- * seen, subnormals kept. Reductions run in LANES independent accumulators, combined in a fixed
- * order, so that they vectorise without reassociation. */
+ * seen, subnormals kept. Reductions run in LANES independent accumulators (GCC vectors of 16
+ * floats: one AVX-512 register, two AVX2 or four SSE ones), combined in a fixed order, so that
+ * they vectorise without reassociation. */
 
 /* Slack terms of logits y[lo, hi) against the top one (zt, |zt|, nt): s = min(s, v_j) with
  * v_j = (zt − y_j − ε_j) / (nt + norm_j), and *bad set when a v_j is NaN. */
 static inline void CAT(slack_range, SFX)(const float *restrict y, const float *restrict norm, int lo, int hi,
                                          float zt, float at, float nt, float *s, int *bad)
 {
-	float sl[LANES];
-	int nan[LANES];
-	for (int l = 0; l < LANES; l++) sl[l] = *s, nan[l] = 0;
+	v16 sl = splat(*s), ztv = splat(zt), atv = splat(at), ntv = splat(nt);
+	v16i nan = {0};
 	int j = lo;
 	for (; j + LANES <= hi; j += LANES) {
-		for (int l = 0; l < LANES; l++) {
-			const float yj = y[j + l];
-			const float v = (zt - yj - (1.1e-5f * (at + fabsf(yj)) + 1.1e-6f)) / (nt + norm[j + l]);
-			sl[l] = v < sl[l] ? v : sl[l];
-			nan[l] |= v != v;
-		}
+		const v16 yj = load16(y + j);
+		const v16 v = (ztv - yj - (1.1e-5f * (atv + abs16(yj)) + 1.1e-6f)) / (ntv + load16(norm + j));
+		sl = select16(v < sl, v, sl);
+		nan |= v != v;
+	}
+	float m = *s;
+	int b = 0;
+	for (int l = 0; l < LANES; l++) {
+		m = sl[l] < m ? sl[l] : m;
+		b |= nan[l];
 	}
 	for (; j < hi; j++) {
 		const float v = (zt - y[j] - (1.1e-5f * (at + fabsf(y[j])) + 1.1e-6f)) / (nt + norm[j]);
-		sl[0] = v < sl[0] ? v : sl[0];
-		nan[0] |= v != v;
+		m = v < m ? v : m;
+		b |= v != v;
 	}
-	for (int l = 0; l < LANES; l++) {
-		*s = sl[l] < *s ? sl[l] : *s;
-		*bad |= nan[l];
-	}
+	*s = m;
+	*bad |= b != 0;
 }
 
 /* For each row r of z (m × k logits; bias added first when not NULL): pred[idx[r]] is the
@@ -49,14 +51,15 @@ static void CAT(top, SFX)(int m, const int32_t *idx, float *z, int k, const floa
 		float *restrict y = z + (int64_t)r * k;
 		if (bias)
 			for (int j = 0; j < k; j++) y[j] += bias[j];
-		float lm[LANES];
-		for (int l = 0; l < LANES; l++) lm[l] = y[0];
+		v16 lm = splat(y[0]);
 		int j = 1;
-		for (; j + LANES <= k; j += LANES)
-			for (int l = 0; l < LANES; l++) lm[l] = y[j + l] > lm[l] ? y[j + l] : lm[l];
-		for (; j < k; j++) lm[0] = y[j] > lm[0] ? y[j] : lm[0];
+		for (; j + LANES <= k; j += LANES) {
+			const v16 yj = load16(y + j);
+			lm = select16(yj > lm, yj, lm);
+		}
 		float mx = lm[0];
 		for (int l = 1; l < LANES; l++) mx = lm[l] > mx ? lm[l] : mx;
+		for (; j < k; j++) mx = y[j] > mx ? y[j] : mx;
 		int t = 0;
 		while (t < k && y[t] != mx) t++;
 		if (t == k) t = 0; /* y[0] is NaN */
@@ -83,32 +86,22 @@ static void CAT(act, SFX)(int64_t n, const float *restrict pre, float *restrict 
 /* ‖act(a) − b‖₂² over n values, in LANES float accumulators. */
 static inline float CAT(dist2, SFX)(const float *restrict a, const float *restrict b, int n, int relu)
 {
-	float acc[LANES];
-	for (int l = 0; l < LANES; l++) acc[l] = 0;
+	v16 acc = {0};
+	const v16 zero = {0};
 	int j = 0;
-	if (relu) {
-		for (; j + LANES <= n; j += LANES)
-			for (int l = 0; l < LANES; l++) {
-				const float d = (a[j + l] > 0 ? a[j + l] : 0) - b[j + l];
-				acc[l] += d * d;
-			}
-		for (; j < n; j++) {
-			const float d = (a[j] > 0 ? a[j] : 0) - b[j];
-			acc[0] += d * d;
-		}
-	} else {
-		for (; j + LANES <= n; j += LANES)
-			for (int l = 0; l < LANES; l++) {
-				const float d = a[j + l] - b[j + l];
-				acc[l] += d * d;
-			}
-		for (; j < n; j++) {
-			const float d = a[j] - b[j];
-			acc[0] += d * d;
-		}
+	for (; j + LANES <= n; j += LANES) {
+		v16 x = load16(a + j);
+		if (relu) x = select16(x > zero, x, zero);
+		const v16 d = x - load16(b + j);
+		acc += d * d;
 	}
 	float sum = 0;
 	for (int l = 0; l < LANES; l++) sum += acc[l];
+	for (; j < n; j++) {
+		const float x = relu ? (a[j] > 0 ? a[j] : 0) : a[j];
+		const float d = x - b[j];
+		sum += d * d;
+	}
 	return sum;
 }
 
