@@ -20,19 +20,31 @@ typedef struct {
 #define CAT2(a, b) a##_##b
 #define CAT(a, b) CAT2(a, b)
 
-// 16 floats as one GCC vector (lowered to the variant's registers), for the reductions.
-#define LANES 16
-typedef float v16 __attribute__((vector_size(4 * LANES)));
-typedef int32_t v16i __attribute__((vector_size(4 * LANES)));
-#define splat(x) ((v16){x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x})
-#define load16(p) ({ v16 v_; memcpy(&v_, (p), sizeof v_); v_; })
-// select16(m, a, b): a where the mask m is set, else b
-#define select16(m, a, b) ((v16)(((v16i)(a) & (m)) | ((v16i)(b) & ~(m))))
-#define abs16(x) ((v16)((v16i)(x) & 0x7fffffff))
+// The reductions run on GCC vectors of LANES floats, the variant's register width (4, 8, 16),
+// with the x86 min and max instructions where there are some: _mm_min_ps(a, b) is exactly
+// a < b ? a : b (b when unordered), as the scalar code writes it.
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+#define load_v(p) ({ VF v_; memcpy(&v_, (p), sizeof v_); v_; })
+#define select_v(m, a, b) ((VF)(((VI)(a) & (m)) | ((VI)(b) & ~(m))))
+#define abs_v(x) ((VF)((VI)(x) & 0x7fffffff))
+#define splat_v(x) ((VF){0} + (x))
 
+#define LANES 4
+#if defined(__SSE__)
+#define min_v(a, b) ((VF)_mm_min_ps((__m128)(a), (__m128)(b)))
+#define max_v(a, b) ((VF)_mm_max_ps((__m128)(a), (__m128)(b)))
+#else
+#define min_v(a, b) select_v((a) < (b), a, b)
+#define max_v(a, b) select_v((a) > (b), a, b)
+#endif
 #define SFX portable
 #include "sweep_kernels.h"
 #undef SFX
+#undef LANES
+#undef min_v
+#undef max_v
 
 #if defined(__x86_64__) || defined(__i386__)
 
@@ -43,8 +55,14 @@ typedef int32_t v16i __attribute__((vector_size(4 * LANES)));
 #pragma GCC target("avx2,fma")
 #endif
 #define SFX avx2
+#define LANES 8
+#define min_v(a, b) ((VF)_mm256_min_ps((__m256)(a), (__m256)(b)))
+#define max_v(a, b) ((VF)_mm256_max_ps((__m256)(a), (__m256)(b)))
 #include "sweep_kernels.h"
 #undef SFX
+#undef LANES
+#undef min_v
+#undef max_v
 #if defined(__clang__)
 #pragma clang attribute pop
 #else
@@ -58,8 +76,14 @@ typedef int32_t v16i __attribute__((vector_size(4 * LANES)));
 #pragma GCC target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")
 #endif
 #define SFX avx512
+#define LANES 16
+#define min_v(a, b) ((VF)_mm512_min_ps((__m512)(a), (__m512)(b)))
+#define max_v(a, b) ((VF)_mm512_max_ps((__m512)(a), (__m512)(b)))
 #include "sweep_kernels.h"
 #undef SFX
+#undef LANES
+#undef min_v
+#undef max_v
 #if defined(__clang__)
 #pragma clang attribute pop
 #else

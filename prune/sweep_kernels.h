@@ -2,22 +2,29 @@
  * instruction-set variant with SFX set to its name (portable, avx2, avx512) under that
  * variant's target attributes. Built without -ffast-math: every operation rounds once as
  * written (an a·b + c may be contracted into one FMA, which rounds less), NaN and Inf are
- * seen, subnormals kept. Reductions run in LANES independent accumulators (GCC vectors of 16
- * floats: one AVX-512 register, two AVX2 or four SSE ones), combined in a fixed order, so that
- * they vectorise without reassociation. */
+ * seen, subnormals kept. Reductions run in LANES independent accumulators (a GCC vector of the
+ * variant's register width: LANES and min_v/max_v come from sweep.c), combined in a fixed
+ * order, so that they vectorise without reassociation. */
+
+typedef float CAT(vf, SFX) __attribute__((vector_size(4 * LANES)));
+typedef int32_t CAT(vi, SFX) __attribute__((vector_size(4 * LANES)));
+#undef VF
+#undef VI
+#define VF CAT(vf, SFX)
+#define VI CAT(vi, SFX)
 
 /* Slack terms of logits y[lo, hi) against the top one (zt, |zt|, nt): s = min(s, v_j) with
  * v_j = (zt − y_j − ε_j) / (nt + norm_j), and *bad set when a v_j is NaN. */
 static inline void CAT(slack_range, SFX)(const float *restrict y, const float *restrict norm, int lo, int hi,
                                          float zt, float at, float nt, float *s, int *bad)
 {
-	v16 sl = splat(*s), ztv = splat(zt), atv = splat(at), ntv = splat(nt);
-	v16i nan = {0};
+	VF sl = splat_v(*s);
+	VI nan = {0};
 	int j = lo;
 	for (; j + LANES <= hi; j += LANES) {
-		const v16 yj = load16(y + j);
-		const v16 v = (ztv - yj - (1.1e-5f * (atv + abs16(yj)) + 1.1e-6f)) / (ntv + load16(norm + j));
-		sl = select16(v < sl, v, sl);
+		const VF yj = load_v(y + j);
+		const VF v = (zt - yj - (1.1e-5f * (at + abs_v(yj)) + 1.1e-6f)) / (nt + load_v(norm + j));
+		sl = min_v(v, sl);
 		nan |= v != v;
 	}
 	float m = *s;
@@ -51,12 +58,9 @@ static void CAT(top, SFX)(int m, const int32_t *idx, float *z, int k, const floa
 		float *restrict y = z + (int64_t)r * k;
 		if (bias)
 			for (int j = 0; j < k; j++) y[j] += bias[j];
-		v16 lm = splat(y[0]);
+		VF lm = splat_v(y[0]);
 		int j = 1;
-		for (; j + LANES <= k; j += LANES) {
-			const v16 yj = load16(y + j);
-			lm = select16(yj > lm, yj, lm);
-		}
+		for (; j + LANES <= k; j += LANES) lm = max_v(load_v(y + j), lm);
 		float mx = lm[0];
 		for (int l = 1; l < LANES; l++) mx = lm[l] > mx ? lm[l] : mx;
 		for (; j < k; j++) mx = y[j] > mx ? y[j] : mx;
@@ -76,23 +80,29 @@ static void CAT(top, SFX)(int m, const int32_t *idx, float *z, int k, const floa
 /* ref[j] = act(pre[j]) for n values (act: ReLU when relu, else identity). */
 static void CAT(act, SFX)(int64_t n, const float *restrict pre, float *restrict ref, int relu)
 {
-	if (relu) {
-		for (int64_t j = 0; j < n; j++) ref[j] = pre[j] > 0 ? pre[j] : 0;
-	} else {
-		for (int64_t j = 0; j < n; j++) ref[j] = pre[j];
+	if (!relu) {
+		memcpy(ref, pre, sizeof(float) * n);
+		return;
 	}
+	const VF zero = {0};
+	int64_t j = 0;
+	for (; j + LANES <= n; j += LANES) {
+		const VF x = max_v(load_v(pre + j), zero); /* x > 0 ? x : 0 */
+		memcpy(ref + j, &x, sizeof x);
+	}
+	for (; j < n; j++) ref[j] = pre[j] > 0 ? pre[j] : 0;
 }
 
 /* ‖act(a) − b‖₂² over n values, in LANES float accumulators. */
 static inline float CAT(dist2, SFX)(const float *restrict a, const float *restrict b, int n, int relu)
 {
-	v16 acc = {0};
-	const v16 zero = {0};
+	VF acc = {0};
+	const VF zero = {0};
 	int j = 0;
 	for (; j + LANES <= n; j += LANES) {
-		v16 x = load16(a + j);
-		if (relu) x = select16(x > zero, x, zero);
-		const v16 d = x - load16(b + j);
+		VF x = load_v(a + j);
+		if (relu) x = max_v(x, zero); /* x > 0 ? x : 0 */
+		const VF d = x - load_v(b + j);
 		acc += d * d;
 	}
 	float sum = 0;
