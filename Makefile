@@ -4,7 +4,7 @@ export PATH := $(PATH):/usr/local/go/bin
 BIN     := bin
 GOFLAGS_BUILD := -trimpath
 
-.PHONY: all setup setup-cuda build test test-short vet fuzz demo bench bench-sweep clean
+.PHONY: all setup setup-cuda build test test-short vet tidy-check fuzz demo bench bench-sweep clean
 
 all: build
 
@@ -19,6 +19,9 @@ build:            ## the CPU build: bin/goodnet
 
 vet:
 	$(GO) vet ./...
+
+tidy-check:       ## go.mod and go.sum are what `go mod tidy` makes (CI; needs the module proxy)
+	$(GO) mod tidy -diff
 
 test: vet         ## every test (needs ../shared/fixtures)
 	$(GO) test -count=1 -timeout 40m ./...

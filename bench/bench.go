@@ -9,7 +9,6 @@
 package bench
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -29,8 +28,10 @@ import (
 type Options struct {
 	// Model is B; nil → the lab's DeepID architecture with random weights (seed 1).
 	Model *nn.Model
-	// Devices are the backends to time, by nn.Open name ("cpu", "gpu"); nil → {"cpu"}.
-	Devices []string
+	// Backends are the engines to time (nn.OpenAll opens them); nil → the CPU's.
+	Backends []nn.Backend
+	// NoGPU says why no GPU is among Backends, for the report ("" → "not requested").
+	NoGPU string
 	// Images is the batch of the throughput rows and the size of the test sets; the
 	// validation sets scale with it (11,547 at the default, 12,830: the lab's sizes).
 	Images int
@@ -130,26 +131,13 @@ func Run(o Options) (*Report, error) {
 	if o.Repeats <= 0 {
 		o.Repeats = 3
 	}
-	if len(o.Devices) == 0 {
-		o.Devices = []string{"cpu"}
-	}
-	// open every device first: a missing GPU is an error before any work
-	var backends []nn.Backend
-	seen := map[string]bool{}
-	for _, d := range o.Devices {
-		d = strings.ToLower(strings.TrimSpace(d))
-		if d != "cpu" && d != "gpu" {
-			return nil, fmt.Errorf("device %q: want cpu or gpu", d)
-		}
-		if seen[d] {
-			continue
-		}
-		seen[d] = true
-		b, err := nn.Open(d)
+	backends := o.Backends
+	if len(backends) == 0 {
+		b, err := nn.Open(nn.CPU)
 		if err != nil {
 			return nil, err
 		}
-		backends = append(backends, b)
+		backends = []nn.Backend{b}
 	}
 	m := o.Model
 	if m == nil {
@@ -160,7 +148,7 @@ func Run(o Options) (*Report, error) {
 		return nil, fmt.Errorf("bench: %s has no MaxPooling2D fed by a Conv2D to prune", m.Name)
 	}
 	r := &Report{Model: m.Name, FLOPs: m.FLOPs(), Images: o.Images, Repeats: o.Repeats, Started: t0,
-		Machine: machine(backends)}
+		Machine: machine(backends, o.NoGPU)}
 	if m.Source != "" {
 		r.Model = m.Source
 	}
@@ -183,7 +171,7 @@ func Run(o Options) (*Report, error) {
 		dev := b.Name()
 		rows, err := deviceRows(o, b, m, bp, cut, x, n, sets)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %v", dev, err)
+			return nil, fmt.Errorf("%s: %w", dev, err)
 		}
 		r.Rows = append(r.Rows, rows...)
 	}
@@ -238,7 +226,7 @@ func deviceRows(o Options, b nn.Backend, m, bp *nn.Model, cut *nn.Layer, x []flo
 	add := func(name, what string, images int, f func() error) (*Row, error) {
 		st, err := measure(o.Repeats, f)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %v", what, err)
+			return nil, fmt.Errorf("%s: %w", what, err)
 		}
 		row := Row{Name: name, What: what, Device: dev, Images: images, Seconds: st}
 		if images > 0 {
@@ -268,7 +256,7 @@ func deviceRows(o Options, b nn.Backend, m, bp *nn.Model, cut *nn.Layer, x []flo
 	}); err != nil {
 		return nil, err
 	}
-	g, err := goodnet.FromModels(m, bp, b)
+	g, err := goodnet.New(m, bp, b)
 	if err != nil {
 		return nil, err
 	}
@@ -373,7 +361,7 @@ func logf(w io.Writer, format string, a ...any) {
 	}
 }
 
-func machine(backends []nn.Backend) Machine {
+func machine(backends []nn.Backend, noGPU string) Machine {
 	mc := Machine{Cores: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), CPU: cpuModel(),
 		OS: runtime.GOOS + "/" + runtime.GOARCH, Go: runtime.Version(), Devices: map[string]string{}}
 	for _, b := range backends {
@@ -383,19 +371,12 @@ func machine(backends []nn.Backend) Machine {
 		}
 	}
 	if mc.GPU == "" {
-		mc.GPU = "none used: " + gpuAbsent()
+		if noGPU == "" {
+			noGPU = "not requested"
+		}
+		mc.GPU = "none used: " + noGPU
 	}
 	return mc
-}
-
-// gpuAbsent says why no GPU was timed.
-func gpuAbsent() string {
-	for _, n := range nn.Backends() {
-		if n == "gpu" {
-			return "not requested (--device)"
-		}
-	}
-	return nn.NoGPUReason()
 }
 
 func cpuModel() string {
@@ -469,8 +450,8 @@ func (r *Report) WriteTable(w io.Writer) error {
 				a += s.Active[i]
 				f += s.Refreshed[i]
 			}
-			fmt.Fprintf(&b, "%-6s   incremental sweep: %d steps × %d images: %d active (%.1f %%), %d recomputed (%.1f %% of active)\n",
-				"", len(s.Active), s.Images, a, 100*float64(a)/float64(len(s.Active)*s.Images), f, 100*float64(f)/math.Max(1, float64(a)))
+			fmt.Fprintf(&b, "%-6s   incremental sweep: %d steps × %d images: %d active (%.1f %%), %d recomputed (%.1f %% of active), %d rebased\n",
+				"", len(s.Active), s.Images, a, 100*float64(a)/float64(len(s.Active)*s.Images), f, 100*float64(f)/math.Max(1, float64(a)), s.Rebased)
 		}
 	}
 	if len(r.Ratios) > 0 {
@@ -482,31 +463,4 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
-}
-
-// ErrNoDevice is returned by ParseDevices for an empty list.
-var ErrNoDevice = errors.New("no device")
-
-// ParseDevices splits a --device list ("cpu,gpu"); "auto" is the CPU, and the GPU when the
-// build has one that opens.
-func ParseDevices(s string) ([]string, error) {
-	var out []string
-	for _, d := range strings.Split(s, ",") {
-		switch d = strings.ToLower(strings.TrimSpace(d)); d {
-		case "":
-		case "cpu", "gpu":
-			out = append(out, d)
-		case "auto":
-			out = append(out, "cpu")
-			if b, err := nn.Open("gpu"); err == nil && b != nil {
-				out = append(out, "gpu")
-			}
-		default:
-			return nil, fmt.Errorf("device %q: want cpu, gpu or auto", d)
-		}
-	}
-	if len(out) == 0 {
-		return nil, ErrNoDevice
-	}
-	return out, nil
 }

@@ -11,7 +11,7 @@ import (
 
 	"goodnet/dataset"
 	"goodnet/demo"
-	"goodnet/keras/h5"
+	"goodnet/internal/h5"
 	"goodnet/nn"
 
 	_ "goodnet/host" // the "cpu" backend
@@ -22,7 +22,7 @@ import (
 func TestRunStructure(t *testing.T) {
 	dir := t.TempDir()
 	var log bytes.Buffer
-	r, err := Run(Options{Devices: []string{"cpu"}, Images: 40, Repeats: 2, TempDir: dir, Log: &log})
+	r, err := Run(Options{Images: 40, Repeats: 2, TempDir: dir, Log: &log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,29 +114,6 @@ func TestStat(t *testing.T) {
 	}
 	if s := newStat([]float64{5}); s.Median != 5 || s.Min != 5 || s.Max != 5 {
 		t.Errorf("%+v", s)
-	}
-}
-
-func TestDevices(t *testing.T) {
-	if d, err := ParseDevices("cpu, gpu"); err != nil || len(d) != 2 || d[1] != "gpu" {
-		t.Errorf("%v %v", d, err)
-	}
-	if _, err := ParseDevices("tpu"); err == nil {
-		t.Error("tpu accepted")
-	}
-	if _, err := ParseDevices(" , "); err != ErrNoDevice {
-		t.Errorf("empty list: %v", err)
-	}
-	hasGPU := false
-	for _, n := range nn.Backends() {
-		hasGPU = hasGPU || n == "gpu"
-	}
-	if !hasGPU {
-		// a CPU build: asking for the GPU fails before any work, with nn.Open's reason
-		_, err := Run(Options{Devices: []string{"cpu", "gpu"}, Images: 1, Repeats: 1})
-		if err == nil || !strings.Contains(err.Error(), "--device gpu") {
-			t.Errorf("GPU in a CPU build: %v", err)
-		}
 	}
 }
 

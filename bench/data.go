@@ -9,7 +9,7 @@ import (
 
 	"goodnet/dataset"
 	"goodnet/demo"
-	"goodnet/keras/h5"
+	"goodnet/internal/h5"
 	"goodnet/nn"
 )
 
@@ -21,12 +21,12 @@ const (
 
 // Sets are the four sets of a pruning run.
 type Sets struct {
-	CleanValid, BadValid, CleanTest, BadTest *dataset.Set
+	CleanValid, BadValid, CleanTest, BadTest *nn.Set
 }
 
 // All lists the sets in the order clean valid, bad valid, clean test, bad test.
-func (s *Sets) All() []*dataset.Set {
-	return []*dataset.Set{s.CleanValid, s.BadValid, s.CleanTest, s.BadTest}
+func (s *Sets) All() []*nn.Set {
+	return []*nn.Set{s.CleanValid, s.BadValid, s.CleanTest, s.BadTest}
 }
 
 // SetOptions size the synthetic sets of LabSets.
@@ -78,7 +78,7 @@ func LabSets(m *nn.Model, be nn.Backend, o SetOptions) (*Sets, error) {
 		return nil, err
 	}
 	defer net.Close()
-	for _, c := range []*dataset.Set{s.CleanValid, s.CleanTest} {
+	for _, c := range []*nn.Set{s.CleanValid, s.CleanTest} {
 		if c.Y, err = nn.Predict(net, c.X, c.N); err != nil {
 			return nil, err
 		}
@@ -89,8 +89,8 @@ func LabSets(m *nn.Model, be nn.Backend, o SetOptions) (*Sets, error) {
 }
 
 // fill returns n images: src's, then copies of them with a random brightness and contrast.
-func fill(src *dataset.Set, n int, r *rand.Rand) *dataset.Set {
-	s := &dataset.Set{N: n, H: src.H, W: src.W, C: src.C, X: make([]float32, n*src.H*src.W*src.C)}
+func fill(src *nn.Set, n int, r *rand.Rand) *nn.Set {
+	s := &nn.Set{N: n, H: src.H, W: src.W, C: src.C, X: make([]float32, n*src.H*src.W*src.C)}
 	k := copy(s.X, src.X) / (src.H * src.W * src.C)
 	for i := k; i < n; i++ {
 		a, b := 0.85+0.3*r.Float64(), -20+40*r.Float64()
@@ -102,8 +102,8 @@ func fill(src *dataset.Set, n int, r *rand.Rand) *dataset.Set {
 	return s
 }
 
-func poison(s *dataset.Set, target int32) *dataset.Set {
-	b := &dataset.Set{N: s.N, H: s.H, W: s.W, C: s.C, X: append([]float32(nil), s.X...), Y: make([]int32, s.N)}
+func poison(s *nn.Set, target int32) *nn.Set {
+	b := &nn.Set{N: s.N, H: s.H, W: s.W, C: s.C, X: append([]float32(nil), s.X...), Y: make([]int32, s.N)}
 	demo.AddTrigger(b.X, b.N)
 	for i := range b.Y {
 		b.Y[i] = target
@@ -133,7 +133,7 @@ var LabFiles = []string{"cl_valid.h5", "bd_valid.h5", "cl_test.h5", "bd_test.h5"
 // poisoned sets as uint8 with int64 labels; each file atomically. Returns the paths.
 func WriteLabFiles(dir string, s *Sets) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("%s: %v", dir, err)
+		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
 	var paths []string
 	for i, set := range s.All() {
@@ -148,7 +148,7 @@ func WriteLabFiles(dir string, s *Sets) ([]string, error) {
 
 // writeLab writes one set: float64 pixels and labels (clean) or uint8 pixels and int64
 // labels. Pixels must be integers 0–255.
-func writeLab(path string, s *dataset.Set, clean bool) error {
+func writeLab(path string, s *nn.Set, clean bool) error {
 	if clean {
 		return h5.WriteAtomic(path, func(f *h5.File) error {
 			if err := f.CreateDataset("data", h5.Float64, []int{s.N, s.C, s.H, s.W}); err != nil {

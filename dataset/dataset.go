@@ -14,50 +14,10 @@ import (
 	"sync"
 	"unsafe"
 
+	"goodnet/internal/h5"
 	"goodnet/internal/isolate"
-	"goodnet/keras/h5"
 	"goodnet/nn"
 )
-
-// Set is a batch of images in NHWC float32 with integer labels.
-type Set struct {
-	Path       string
-	X          []float32 // N×H×W×C, NHWC
-	Y          []int32   // N labels (nil for unlabelled images)
-	N, H, W, C int
-}
-
-// Shape is the shape of one image, (H, W, C).
-func (s *Set) Shape() nn.Shape { return nn.Shape{s.H, s.W, s.C} }
-
-// Images returns the images [i, j) as one NHWC slice (no copy).
-func (s *Set) Images(i, j int) []float32 {
-	n := s.H * s.W * s.C
-	return s.X[i*n : j*n]
-}
-
-// CheckShape is an error naming the file when the set's images do not match the model's
-// input shape want: (H, W, C), or (D) with D = H·W·C for a flat input.
-func (s *Set) CheckShape(want nn.Shape) error {
-	have := s.Shape()
-	switch len(want) {
-	case 3:
-		if have.Equal(want) {
-			return nil
-		}
-		hint := ""
-		if s.H == want[1] && s.W == want[0] && s.C == want[2] {
-			hint = " (height and width swapped?)"
-		}
-		return fmt.Errorf("%s: images are %d×%d×%d (H×W×C), the model takes %d×%d×%d%s", s.Path, s.H, s.W, s.C, want[0], want[1], want[2], hint)
-	case 1:
-		if have.Size() == want[0] {
-			return nil
-		}
-		return fmt.Errorf("%s: images are %d×%d×%d = %d values, the model takes %d", s.Path, s.H, s.W, s.C, have.Size(), want[0])
-	}
-	return fmt.Errorf("%s: the model's input shape %v is not an image or a vector", s.Path, want)
-}
 
 // pixel converts a stored value to the model's input: float32(v·scale), computed in float64
 // and rounded once. A scale that is the float32 of 1/k for an integer k divides by k instead,
@@ -94,10 +54,10 @@ func (p pixel) conv(v float64) float32 {
 //
 // The file is first read in a child process (h5.Isolated): a file that crashes libhdf5 is an
 // error, not a crash.
-func Load(path string, scale float32) (*Set, error) {
+func Load(path string, scale float32) (*nn.Set, error) {
 	px, err := newPixel(scale)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if err := h5.Isolated(opLoad, path, []string{path, strconv.FormatFloat(float64(scale), 'g', -1, 32)}, nil); err != nil {
 		return nil, err
@@ -123,7 +83,7 @@ func init() {
 	})
 }
 
-func loadSet(path string, px pixel) (*Set, error) {
+func loadSet(path string, px pixel) (*nn.Set, error) {
 	f, err := h5.Open(path)
 	if err != nil {
 		return nil, err
@@ -140,7 +100,7 @@ func loadSet(path string, px pixel) (*Set, error) {
 	}
 	di, err := f.DatasetInfo("data")
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if di.Type.Class != h5.Int && di.Type.Class != h5.Float {
 		return nil, fmt.Errorf("%s: data is %s, not numbers (want uint8, float32 or float64)", path, di.Type)
@@ -148,12 +108,12 @@ func loadSet(path string, px pixel) (*Set, error) {
 	if len(di.Dims) != 4 {
 		return nil, fmt.Errorf("%s: data has shape %s, want 4 dimensions N×C×H×W", path, di.ShapeString())
 	}
-	s := &Set{Path: path, N: di.Dims[0], C: di.Dims[1], H: di.Dims[2], W: di.Dims[3]}
+	s := &nn.Set{Path: path, N: di.Dims[0], C: di.Dims[1], H: di.Dims[2], W: di.Dims[3]}
 	if s.N == 0 || s.C == 0 || s.H == 0 || s.W == 0 {
 		return nil, fmt.Errorf("%s: data has shape %s: no images", path, di.ShapeString())
 	}
 	if err := f.CheckStorage("data", di); err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	per := s.C * s.H * s.W
 	if per > 1<<28 || s.N > (1<<40)/per {
@@ -161,7 +121,7 @@ func loadSet(path string, px pixel) (*Set, error) {
 	}
 	Y, err := loadLabels(f, s.N)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	s.Y = Y
 	s.X = make([]float32, s.N*per)
@@ -175,7 +135,7 @@ func loadSet(path string, px pixel) (*Set, error) {
 		bad, err = readData[float64](f, s, px)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if bad.n >= 0 {
 		return nil, fmt.Errorf("%s: data: image %d, channel %d, row %d, column %d is %v (pixels must be finite)", path, bad.n, bad.c, bad.y, bad.x, bad.v)
@@ -193,7 +153,7 @@ type badPixel struct {
 // float32 or float64, so libhdf5 converts nothing) and transposes each image into s.X. This
 // goroutine makes every libhdf5 call; the transposes run on all cores meanwhile, a slab
 // behind. The first non-finite pixel in file order is reported, as a serial read would.
-func readData[T uint8 | float32 | float64](f *h5.File, s *Set, px pixel) (badPixel, error) {
+func readData[T uint8 | float32 | float64](f *h5.File, s *nn.Set, px pixel) (badPixel, error) {
 	per := s.C * s.H * s.W
 	var zero T
 	size := int(unsafe.Sizeof(zero))
@@ -253,7 +213,7 @@ func readData[T uint8 | float32 | float64](f *h5.File, s *Set, px pixel) (badPix
 
 // convertSlab transposes the r images of buf (C×H×W each) into s.X from image n0 on and
 // returns the first non-finite pixel (n < 0: none).
-func convertSlab[T uint8 | float32 | float64](s *Set, px pixel, buf []T, n0, r int) badPixel {
+func convertSlab[T uint8 | float32 | float64](s *nn.Set, px pixel, buf []T, n0, r int) badPixel {
 	per, hw := s.C*s.H*s.W, s.H*s.W
 	for i := 0; i < r; i++ {
 		img := buf[i*per : (i+1)*per]
@@ -333,9 +293,9 @@ func loadLabels(f *h5.File, n int) ([]int32, error) {
 // stores the pixels as uint8 (they must be integers in 0..255), "float32" as float32, and
 // "auto" as uint8 when they all are integers in 0..255 and float32 otherwise. X is written as
 // it is (no unscaling). The file is written atomically.
-func Save(path string, s *Set, dtype string) error {
-	if err := s.check(); err != nil {
-		return fmt.Errorf("%s: %v", path, err)
+func Save(path string, s *nn.Set, dtype string) error {
+	if err := s.Check(); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	if s.Y == nil {
 		return fmt.Errorf("%s: the set has no labels (a lab set needs label N)", path)
@@ -412,17 +372,4 @@ func Save(path string, s *Set, dtype string) error {
 		}
 		return f.Write("label", y, 0, 0)
 	})
-}
-
-func (s *Set) check() error {
-	if s.N <= 0 || s.H <= 0 || s.W <= 0 || s.C <= 0 {
-		return fmt.Errorf("empty set (N=%d, H=%d, W=%d, C=%d)", s.N, s.H, s.W, s.C)
-	}
-	if len(s.X) != s.N*s.H*s.W*s.C {
-		return fmt.Errorf("%d pixel values for %d×%d×%d×%d", len(s.X), s.N, s.H, s.W, s.C)
-	}
-	if s.Y != nil && len(s.Y) != s.N {
-		return fmt.Errorf("%d labels for %d images", len(s.Y), s.N)
-	}
-	return nil
 }

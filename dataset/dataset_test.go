@@ -16,7 +16,7 @@ import (
 	"gonum.org/v1/hdf5"
 
 	"goodnet/internal/fixtures"
-	"goodnet/keras/h5"
+	"goodnet/internal/h5"
 	"goodnet/nn"
 )
 
@@ -51,7 +51,7 @@ func TestLoadMini(t *testing.T) {
 	if !reflect.DeepEqual(bd.Y, []int32{0, 0, 0}) || bd.N != 3 {
 		t.Errorf("bd_mini labels %v", bd.Y)
 	}
-	for _, s := range []*Set{cl, bd} {
+	for _, s := range []*nn.Set{cl, bd} {
 		if err := s.CheckShape(nn.DeepID(55, 47, 1283).InputShape()); err != nil {
 			t.Error(err)
 		}
@@ -158,7 +158,7 @@ func TestSaveRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
-		set          *Set
+		set          *nn.Set
 		dtype, store string
 	}{
 		{bd, "auto", "uint8"}, {bd, "uint8", "uint8"}, {bd, "float32", "float32"}, {cl, "auto", "float32"}, {cl, "float32", "float32"},
@@ -186,7 +186,7 @@ func TestSaveRoundTrip(t *testing.T) {
 		}
 	}
 	// A round trip through a set bigger than one slab.
-	big := &Set{N: 700, H: 20, W: 30, C: 3}
+	big := &nn.Set{N: 700, H: 20, W: 30, C: 3}
 	big.X = make([]float32, big.N*big.H*big.W*big.C)
 	big.Y = make([]int32, big.N)
 	for i := range big.X {
@@ -209,8 +209,8 @@ func TestSaveRoundTrip(t *testing.T) {
 
 	wantErr(t, Save(p, cl, "uint8"), p+": ", "cannot be stored as uint8")
 	wantErr(t, Save(p, cl, "int16"), p+": ", `unknown dtype "int16"`)
-	wantErr(t, Save(p, &Set{N: 1, H: 1, W: 1, C: 3, X: []float32{1, 2}, Y: []int32{0}}, "auto"), p+": ", "2 pixel values")
-	wantErr(t, Save(p, &Set{N: 1, H: 1, W: 1, C: 1, X: []float32{1}}, "auto"), p+": ", "no labels")
+	wantErr(t, Save(p, &nn.Set{N: 1, H: 1, W: 1, C: 3, X: []float32{1, 2}, Y: []int32{0}}, "auto"), p+": ", "2 pixel values")
+	wantErr(t, Save(p, &nn.Set{N: 1, H: 1, W: 1, C: 1, X: []float32{1}}, "auto"), p+": ", "no labels")
 	// Failed saves leave the old file and no temporary.
 	if back, err := load(t, p, 1); err != nil || back.N != 700 {
 		t.Errorf("the file was damaged by a failed save: %v", err)
@@ -545,7 +545,7 @@ func TestLoadImagesFormats(t *testing.T) {
 }
 
 func TestCheckShape(t *testing.T) {
-	s := &Set{Path: "x.h5", N: 1, H: 47, W: 55, C: 3}
+	s := &nn.Set{Path: "x.h5", N: 1, H: 47, W: 55, C: 3}
 	wantErr(t, s.CheckShape(nn.Shape{55, 47, 3}), "x.h5: ", "47×55×3", "55×47×3", "swapped")
 	wantErr(t, s.CheckShape(nn.Shape{47, 55, 1}), "x.h5: ", "47×55×1")
 	if err := s.CheckShape(nn.Shape{47, 55, 3}); err != nil {
@@ -559,7 +559,7 @@ func TestCheckShape(t *testing.T) {
 
 // load is Load, checking that it leaves no HDF5 identifier open (the test's own gonum/hdf5
 // writer leaks a datatype per dataset, so the check is per call).
-func load(t *testing.T, path string, scale float32) (*Set, error) {
+func load(t *testing.T, path string, scale float32) (*nn.Set, error) {
 	t.Helper()
 	before := h5.OpenIDs()
 	s, err := Load(path, scale)

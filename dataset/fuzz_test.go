@@ -8,7 +8,8 @@ import (
 
 	"goodnet/internal/fixtures"
 	"goodnet/internal/fuzzseed"
-	"goodnet/keras/h5"
+	"goodnet/internal/h5"
+	"goodnet/nn"
 )
 
 // FuzzLoadSet feeds files built from the fuzz input to Load: it returns an error or a valid
@@ -18,7 +19,7 @@ func FuzzLoadSet(f *testing.F) {
 	fuzzseed.FastIsolation()
 	dir := f.TempDir()
 	for i, dtype := range []string{"uint8", "float32"} {
-		s := &Set{N: 2, H: 4, W: 3, C: 3, X: make([]float32, 2*4*3*3), Y: []int32{1, 0}}
+		s := &nn.Set{N: 2, H: 4, W: 3, C: 3, X: make([]float32, 2*4*3*3), Y: []int32{1, 0}}
 		for j := range s.X {
 			s.X[j] = float32(j % 256)
 		}

@@ -18,17 +18,17 @@ import (
 const maxImagePixels = 1 << 26
 
 // LoadImages reads PNG or JPEG files as RGB (grey is replicated, alpha dropped, 16-bit
-// samples keep their high byte) into a Set without labels, × scale as in Load. All images
+// samples keep their high byte) into an nn.Set without labels, × scale as in Load. All images
 // must have the same size. Set.Path is the first file's name (with a count of the others).
 // A non-nil want is the model's input shape: the images' size, from their headers, is checked
 // against it before any image is decoded (CheckShape).
-func LoadImages(paths []string, scale float32, want nn.Shape) (*Set, error) {
+func LoadImages(paths []string, scale float32, want nn.Shape) (*nn.Set, error) {
 	if len(paths) == 0 {
 		return nil, errors.New("no image files given")
 	}
 	px, err := newPixel(scale)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", paths[0], err)
+		return nil, fmt.Errorf("%s: %w", paths[0], err)
 	}
 	// Check every file's header first: nothing is allocated from a size not yet checked.
 	var w, h int
@@ -44,7 +44,7 @@ func LoadImages(paths []string, scale float32, want nn.Shape) (*Set, error) {
 		}
 	}
 	if want != nil {
-		if err := (&Set{Path: paths[0], H: h, W: w, C: 3}).CheckShape(want); err != nil {
+		if err := (&nn.Set{Path: paths[0], H: h, W: w, C: 3}).CheckShape(want); err != nil {
 			return nil, err
 		}
 	}
@@ -55,7 +55,7 @@ func LoadImages(paths []string, scale float32, want nn.Shape) (*Set, error) {
 	if len(paths) > 1 {
 		name = fmt.Sprintf("%s (+%d more)", paths[0], len(paths)-1)
 	}
-	s := &Set{Path: name, N: len(paths), H: h, W: w, C: 3, X: make([]float32, len(paths)*h*w*3)}
+	s := &nn.Set{Path: name, N: len(paths), H: h, W: w, C: 3, X: make([]float32, len(paths)*h*w*3)}
 	for i, p := range paths {
 		img, err := decode(p)
 		if err != nil {
@@ -75,11 +75,21 @@ func LoadImages(paths []string, scale float32, want nn.Shape) (*Set, error) {
 	return s, nil
 }
 
+// noSuchFile reads "<path>: no such file" and wraps the error of os.Stat, so that
+// errors.Is(err, fs.ErrNotExist) holds.
+type noSuchFile struct {
+	path string
+	err  error
+}
+
+func (e *noSuchFile) Error() string { return e.path + ": no such file" }
+func (e *noSuchFile) Unwrap() error { return e.err }
+
 func openImage(p string) (*os.File, error) {
 	st, err := os.Stat(p)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		return nil, fmt.Errorf("%s: no such file", p)
+		return nil, &noSuchFile{p, err}
 	case err != nil:
 		return nil, err
 	case st.IsDir():
@@ -101,7 +111,7 @@ func imageConfig(p string) (image.Config, error) {
 		if errors.Is(err, image.ErrFormat) {
 			return cfg, fmt.Errorf("%s: not a PNG or JPEG image", p)
 		}
-		return cfg, fmt.Errorf("%s: bad %s image: %v", p, format, err)
+		return cfg, fmt.Errorf("%s: bad %s image: %w", p, format, err)
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width > maxImagePixels/cfg.Height {
 		return cfg, fmt.Errorf("%s: image size %d×%d is not supported", p, cfg.Width, cfg.Height)
@@ -120,7 +130,7 @@ func decode(p string) (image.Image, error) {
 		if errors.Is(err, io.ErrUnexpectedEOF) {
 			return nil, fmt.Errorf("%s: truncated %s image", p, format)
 		}
-		return nil, fmt.Errorf("%s: bad %s image: %v", p, format, err)
+		return nil, fmt.Errorf("%s: bad %s image: %w", p, format, err)
 	}
 	return img, nil
 }

@@ -7,7 +7,6 @@ import (
 	"math/rand"
 	"sort"
 
-	"goodnet/dataset"
 	"goodnet/nn"
 	"goodnet/train"
 )
@@ -120,7 +119,7 @@ func trainBadNet(m *nn.Model, d *Data, o plantOptions) ([3][]int, error) {
 	}
 	// where the backdoor channels stand in the pruning order (by mean activation on clean
 	// validation images, lowest first)
-	pool := func(s *dataset.Set) ([]float32, error) {
+	pool := func(s *nn.Set) ([]float32, error) {
 		net, err := o.Backend.Compile(m)
 		if err != nil {
 			return nil, err

@@ -6,7 +6,7 @@ import (
 	"math/rand"
 	"sync"
 
-	"goodnet/dataset"
+	"goodnet/nn"
 )
 
 // DataOptions sizes the synthetic data set. Zero values take the defaults in brackets.
@@ -41,15 +41,15 @@ type Data struct {
 	Options DataOptions
 	// CleanTrain is the clean training set; Train is CleanTrain followed by Poisoned copies of
 	// some of its images (of classes other than the target) with the trigger, labelled Target.
-	CleanTrain, Train *dataset.Set
+	CleanTrain, Train *nn.Set
 	Poisoned          int
 	// The bad sets hold the clean sets' images of classes other than the target, with the
 	// trigger, all labelled Target (so ASR = accuracy on them).
-	CleanValid, BadValid, CleanTest, BadTest *dataset.Set
+	CleanValid, BadValid, CleanTest, BadTest *nn.Set
 }
 
-func newSet(n int) *dataset.Set {
-	return &dataset.Set{X: make([]float32, n*H*W*C), Y: make([]int32, n), N: n, H: H, W: W, C: C}
+func newSet(n int) *nn.Set {
+	return &nn.Set{X: make([]float32, n*H*W*C), Y: make([]int32, n), N: n, H: H, W: W, C: C}
 }
 
 // Generate makes the data set, deterministically from o.Seed (and the sizes).
@@ -76,7 +76,7 @@ func Generate(o DataOptions) (*Data, error) {
 			r := rand.New(rand.NewSource(o.Seed*1_000_003 + int64(c)))
 			id := newIdentity(r)
 			for _, sp := range []struct {
-				s   *dataset.Set
+				s   *nn.Set
 				per int
 			}{{d.CleanTrain, o.TrainPer}, {d.CleanValid, o.ValidPer}, {d.CleanTest, o.TestPer}} {
 				for i := 0; i < sp.per; i++ {
@@ -113,7 +113,7 @@ func Generate(o DataOptions) (*Data, error) {
 }
 
 // poison returns the images of s not of class target, with the trigger, labelled target.
-func poison(s *dataset.Set, target int) *dataset.Set {
+func poison(s *nn.Set, target int) *nn.Set {
 	var keep []int
 	for i, y := range s.Y {
 		if int(y) != target {

@@ -268,7 +268,7 @@ func Make(opt Options) (*Files, error) {
 	for _, s := range []struct {
 		name string
 		dst  *string
-		set  *dataset.Set
+		set  *nn.Set
 	}{
 		{"cl_train.h5", &f.CleanTrain, d.CleanTrain},
 		{"cl_valid.h5", &f.CleanValid, d.CleanValid},
@@ -302,7 +302,7 @@ func FoldScale(m *nn.Model, s float32) error {
 }
 
 // logits runs m on the images of s times scale with the backend.
-func logits(b nn.Backend, m *nn.Model, s *dataset.Set, scale float32) ([]float32, error) {
+func logits(b nn.Backend, m *nn.Model, s *nn.Set, scale float32) ([]float32, error) {
 	net, err := b.Compile(m)
 	if err != nil {
 		return nil, err
@@ -324,8 +324,8 @@ func logits(b nn.Backend, m *nn.Model, s *dataset.Set, scale float32) ([]float32
 
 // evaluate returns the accuracy on clean and on bad (the attack success rate) of m on the
 // images times scale.
-func evaluate(b nn.Backend, m *nn.Model, clean, bad *dataset.Set, scale float32) (acc, asr float64, err error) {
-	rate := func(s *dataset.Set) (float64, error) {
+func evaluate(b nn.Backend, m *nn.Model, clean, bad *nn.Set, scale float32) (acc, asr float64, err error) {
+	rate := func(s *nn.Set) (float64, error) {
 		z, err := logits(b, m, s, scale)
 		if err != nil {
 			return 0, err

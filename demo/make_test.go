@@ -52,7 +52,7 @@ func testMake(t *testing.T, attack Attack, logs []string, spare int) {
 		t.Fatalf("saved model: %v", err)
 	}
 	sets := map[string]int{f.CleanTrain: 24, f.CleanValid: 12, f.BadValid: 9, f.CleanTest: 12, f.BadTest: 9}
-	var test, bad *dataset.Set
+	var test, bad *nn.Set
 	for path, n := range sets {
 		s, err := dataset.Load(path, 1)
 		if err != nil {

@@ -2,18 +2,21 @@
 // B's class when the backdoored net B and its pruned copy B' agree, else class N (N = number
 // of classes of B, the "N+1-th class" that marks an input as looking poisoned).
 //
-// It is the Go form of the seed's Python program:
+// It is the Go form of the seed's Python program
 //
 //	G = GoodNet(B_model)
 //	G.load_weights(B_weights, Bprime_weights)
 //	y = G.predict(x)
+//
+// with the file reading at the edge: a format package (keras) loads B and B' into nn.Models,
+// and New(B, B', backend).Predict(x) runs them. The package knows nn and nothing of files or
+// engines: an engine whose nets implement nn.PairPredictor runs B, B' and the merge where it
+// computes (the GPU keeps the logits on the device).
 package goodnet
 
 import (
 	"fmt"
 
-	"goodnet/dataset"
-	"goodnet/keras"
 	"goodnet/nn"
 )
 
@@ -24,36 +27,13 @@ type GoodNet struct {
 	netB, netBprime nn.Net
 }
 
-// New makes a GoodNet for the architecture (and weights) of model B; B' starts as a copy of
-// B until LoadWeights gives it its own weights.
-func New(b *nn.Model, backend nn.Backend) *GoodNet {
-	return &GoodNet{B: b, Bprime: b.Clone(), backend: backend}
-}
-
-// FromModels makes a GoodNet of two models of the same architecture.
-func FromModels(b, bprime *nn.Model, backend nn.Backend) (*GoodNet, error) {
+// New makes a GoodNet of B and B', two models of the same architecture (the file formats
+// load them: keras.LoadModel, then keras.LoadWeights into a clone of B for B').
+func New(b, bprime *nn.Model, backend nn.Backend) (*GoodNet, error) {
 	if err := b.SameArchitecture(bprime); err != nil {
-		return nil, fmt.Errorf("B' does not have B's architecture: %v", err)
+		return nil, fmt.Errorf("B' does not have B's architecture: %w", err)
 	}
 	return &GoodNet{B: b, Bprime: bprime, backend: backend}, nil
-}
-
-// LoadWeights loads B's weights from bWeights (skipped when "") and those of B' from bprimeWeights
-// (a weights-only or a full Keras model file of B's architecture).
-func (g *GoodNet) LoadWeights(bWeights, bprimeWeights string) error {
-	g.Close()
-	if bWeights != "" {
-		if err := keras.LoadWeights(g.B, bWeights); err != nil {
-			return err
-		}
-	}
-	bp := g.B.Clone()
-	if err := keras.LoadWeights(bp, bprimeWeights); err != nil {
-		return err
-	}
-	bp.Source = bprimeWeights
-	g.Bprime = bp
-	return nil
 }
 
 // N is the class GoodNet gives to inputs on which B and B' disagree.
@@ -64,10 +44,10 @@ func (g *GoodNet) compile() error {
 		return nil
 	}
 	if err := g.B.CheckWeights(); err != nil {
-		return fmt.Errorf("B: %v", err)
+		return fmt.Errorf("B: %w", err)
 	}
 	if err := g.Bprime.CheckWeights(); err != nil {
-		return fmt.Errorf("B': %v", err)
+		return fmt.Errorf("B': %w", err)
 	}
 	nb, err := g.backend.Compile(g.B)
 	if err != nil {
@@ -87,10 +67,19 @@ type Predictions struct {
 	B, Bprime, G []int32
 }
 
-// PredictAll runs B and B' on n images x (NHWC float32) and merges them.
+// PredictAll runs B and B' on n images x (NHWC float32) and merges them. An engine whose
+// nets implement nn.PairPredictor runs both and merges where it computes; otherwise B and B'
+// predict one after the other and the merge runs here.
 func (g *GoodNet) PredictAll(x []float32, n int) (*Predictions, error) {
 	if err := g.compile(); err != nil {
 		return nil, err
+	}
+	if pp, ok := g.netB.(nn.PairPredictor); ok {
+		pb, pbp, pg, err := pp.PredictPair(g.netBprime, x, n, g.N())
+		if err != nil {
+			return nil, err
+		}
+		return &Predictions{B: pb, Bprime: pbp, G: pg}, nil
 	}
 	pb, err := nn.Predict(g.netB, x, n)
 	if err != nil {
@@ -151,20 +140,20 @@ type Metrics struct {
 }
 
 // Evaluate runs G on a clean set and a poisoned set (labelled with the attacker's target).
-func (g *GoodNet) Evaluate(clean, poisoned *dataset.Set) (*Metrics, error) {
-	if err := checkLabels(clean, g.B.NumClasses()); err != nil {
+func (g *GoodNet) Evaluate(clean, poisoned *nn.Set) (*Metrics, error) {
+	if err := clean.CheckLabels(g.B.NumClasses()); err != nil {
 		return nil, err
 	}
-	if err := checkLabels(poisoned, g.B.NumClasses()); err != nil {
+	if err := poisoned.CheckLabels(g.B.NumClasses()); err != nil {
 		return nil, err
 	}
 	pc, err := g.PredictAll(clean.X, clean.N)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", clean.Path, err)
+		return nil, fmt.Errorf("%s: %w", clean.Path, err)
 	}
 	pp, err := g.PredictAll(poisoned.X, poisoned.N)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", poisoned.Path, err)
+		return nil, fmt.Errorf("%s: %w", poisoned.Path, err)
 	}
 	n := g.N()
 	m := &Metrics{
@@ -178,19 +167,6 @@ func (g *GoodNet) Evaluate(clean, poisoned *dataset.Set) (*Metrics, error) {
 		m.TargetLabel = poisoned.Y[0]
 	}
 	return m, nil
-}
-
-// checkLabels rejects sets without labels or with labels outside the model's classes.
-func checkLabels(s *dataset.Set, classes int) error {
-	if s.Y == nil {
-		return fmt.Errorf("%s: no labels", s.Path)
-	}
-	for i, y := range s.Y {
-		if y < 0 || int(y) >= classes {
-			return fmt.Errorf("%s: label %d of image %d is outside the model's %d classes", s.Path, y, i, classes)
-		}
-	}
-	return nil
 }
 
 // Matches counts positions where pred equals label.

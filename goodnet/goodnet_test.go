@@ -1,117 +1,134 @@
 package goodnet_test
 
 import (
-	"encoding/json"
-	"os"
+	"fmt"
+	"math/rand"
+	"strings"
 	"testing"
 
-	"goodnet/dataset"
 	"goodnet/goodnet"
 	"goodnet/host"
-	"goodnet/internal/fixtures"
-	"goodnet/keras"
+	"goodnet/nn"
+	"goodnet/nn/nntest"
+	"goodnet/nn/ref"
 )
 
-type expected map[string]struct {
-	B        []int32 `json:"B"`
-	Bprime2  []int32 `json:"Bprime_2"`
-	GoodNet2 []int32 `json:"GoodNet_2"`
+// pair is a small DeepID B with random weights and B' = B with a third of conv_3's channels
+// zeroed, and n random images (scaled so that B and B' disagree on some).
+func pair(t *testing.T, seed int64, n int) (b, bp *nn.Model, x []float32) {
+	t.Helper()
+	b = nn.DeepID(31, 31, 7)
+	nn.RandomWeights(b, seed)
+	bp = b.Clone()
+	l := bp.Layer("conv_3")
+	for c := 0; c < l.Filters; c += 3 {
+		for i := c; i < len(l.W); i += l.Filters {
+			l.W[i] = 0
+		}
+		l.B[c] = 0
+	}
+	r := rand.New(rand.NewSource(seed))
+	x = make([]float32, n*b.InputShape().Size())
+	for i := range x {
+		x[i] = float32(r.Float64() * 4)
+	}
+	return b, bp, x
 }
 
-func loadExpected(t *testing.T) expected {
-	b, err := os.ReadFile(fixtures.Path(t, "expected.json"))
+func TestMerge(t *testing.T) {
+	m := goodnet.Merge([]int32{1, 2, 3}, []int32{1, 0, 3}, 9)
+	if fmt.Sprint(m) != "[1 9 3]" {
+		t.Fatalf("merge %v", m)
+	}
+}
+
+// GoodNet on an engine with and without nn.PairPredictor: the same classes, those of the
+// float64 reference (B, B', and the merge), and the capability used when offered.
+func TestPredictAllCapability(t *testing.T) {
+	b, bp, x := pair(t, 3, 70)
+	n := len(x) / b.InputShape().Size()
+	wantB, _, err := ref.Predict(b, ref.Widen(x), n)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var e expected
-	if err := json.Unmarshal(b, &e); err != nil {
+	wantBp, _, err := ref.Predict(bp, ref.Widen(x), n)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if len(e["cl_mini"].Bprime2) != 3 || len(e["bd_mini"].GoodNet2) != 3 {
-		t.Fatalf("expected.json: %+v", e)
+	disagree := 0
+	for i := range wantB {
+		if wantB[i] != wantBp[i] {
+			disagree++
+		}
 	}
-	return e
-}
-
-// The whole net on the real faces: B, B'_2 and GoodNet as the independent float64
-// implementation predicts them, with B's weights from the full model file and from the
-// weights-only file.
-func TestFixturesExpected(t *testing.T) {
-	want := loadExpected(t)
-	for _, weights := range []string{"", fixtures.Path(t, "bd_weights.h5")} {
-		b, err := keras.LoadModel(fixtures.Path(t, "bd_net.h5"))
+	if disagree == 0 || disagree == n {
+		t.Fatalf("B and B' disagree on %d of %d images: the test needs both cases", disagree, n)
+	}
+	wantG := goodnet.Merge(wantB, wantBp, 7)
+	for _, opts := range []nntest.Options{{}, {Pair: true}, {Pair: true, Sums: true}} {
+		e := nntest.New(host.New(0), opts)
+		g, err := goodnet.New(b, bp, e)
 		if err != nil {
 			t.Fatal(err)
 		}
-		g := goodnet.New(b, host.New(0))
-		if err := g.LoadWeights(weights, fixtures.Path(t, "bprime_2.h5")); err != nil {
+		p, err := g.PredictAll(x, n)
+		g.Close()
+		if err != nil {
 			t.Fatal(err)
 		}
-		for _, set := range []string{"cl_mini", "bd_mini"} {
-			s, err := dataset.Load(fixtures.Path(t, set+".h5"), 1)
-			if err != nil {
-				t.Fatal(err)
-			}
-			p, err := g.PredictAll(s.X, s.N)
-			if err != nil {
-				t.Fatal(err)
-			}
-			w := want[set]
-			for i := range p.G {
-				if p.B[i] != w.B[i] || p.Bprime[i] != w.Bprime2[i] || p.G[i] != w.GoodNet2[i] {
-					t.Errorf("%s image %d (B weights %q): B %d B' %d G %d, want %d %d %d", set, i, weights, p.B[i], p.Bprime[i], p.G[i], w.B[i], w.Bprime2[i], w.GoodNet2[i])
-				}
-			}
+		if fmt.Sprint(p.B, p.Bprime, p.G) != fmt.Sprint(wantB, wantBp, wantG) {
+			t.Errorf("%+v: B %v B' %v G %v, want %v %v %v", opts, p.B, p.Bprime, p.G, wantB, wantBp, wantG)
 		}
-		g.Close()
+		if used := nntest.CallsOf(e).Pair.Load() > 0; used != opts.Pair {
+			t.Errorf("%+v: PredictPair used: %v", opts, used)
+		}
 	}
 }
 
-func TestMergeAndMetrics(t *testing.T) {
-	m := goodnet.Merge([]int32{1, 2, 3}, []int32{1, 0, 3}, 9)
-	if m[0] != 1 || m[1] != 9 || m[2] != 3 {
-		t.Fatalf("merge %v", m)
-	}
-	b, err := keras.LoadModel(fixtures.Path(t, "bd_net.h5"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	bp, err := keras.LoadModel(fixtures.Path(t, "bprime_2.h5"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// B' = a B whose conv_3 is all zero: it disagrees with B on every face → all flagged
-	z := bp.Layer("conv_3")
-	for i := range z.W {
-		z.W[i] = 0
-	}
-	for i := range z.B {
-		z.B[i] = 0
-	}
-	g, err := goodnet.FromModels(b, bp, host.New(1))
+func TestEvaluate(t *testing.T) {
+	b, bp, x := pair(t, 5, 40)
+	n := len(x) / b.InputShape().Size()
+	g, err := goodnet.New(b, bp, host.New(1))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer g.Close()
-	cl, _ := dataset.Load(fixtures.Path(t, "cl_mini.h5"), 1)
-	bd, _ := dataset.Load(fixtures.Path(t, "bd_mini.h5"), 1)
-	r, err := g.Evaluate(cl, bd)
+	p, err := g.PredictAll(x, n)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.BCleanAcc != 100 || r.BASR != 100 || r.FlagClass != 1283 || r.TargetLabel != 0 {
-		t.Fatalf("%+v", r)
+	s := b.InputShape()
+	clean := &nn.Set{Path: "clean", X: x, Y: append([]int32(nil), p.B...), N: n, H: s[0], W: s[1], C: s[2]}
+	bad := &nn.Set{Path: "bad", X: x, Y: make([]int32, n), N: n, H: s[0], W: s[1], C: s[2]}
+	r, err := g.Evaluate(clean, bad)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if r.CleanAcc+r.CleanFlagged != 100 || r.ASR+r.Flagged != 100 {
-		t.Fatalf("GoodNet's classes are B's or N: %+v", r)
+	agree := 0
+	zeros := 0
+	for i := range p.G {
+		if p.G[i] != g.N() {
+			agree++
+			if p.G[i] == 0 {
+				zeros++
+			}
+		}
 	}
-	cl.Y[0] = 1283
-	if _, err := g.Evaluate(cl, bd); err == nil {
-		t.Fatal("a label outside the classes must be an error")
+	if r.BCleanAcc != 100 || r.FlagClass != 7 || r.CleanAcc != goodnet.Percent(agree, n) ||
+		r.CleanAcc+r.CleanFlagged != 100 || r.ASR != goodnet.Percent(zeros, n) || r.Flagged != r.CleanFlagged {
+		t.Fatalf("%+v (G %v)", r, p.G)
 	}
-	other, _ := keras.LoadModel(fixtures.Path(t, "bd_net.h5"))
+	clean.Y[0] = 7
+	if _, err := g.Evaluate(clean, bad); err == nil || !strings.Contains(err.Error(), "clean: label 7 of image 0 is outside the model's 7 classes") {
+		t.Fatalf("a label outside the classes: %v", err)
+	}
+	bad.Y = nil
+	if _, err := g.Evaluate(&nn.Set{Path: "c", X: x, Y: p.B, N: n, H: s[0], W: s[1], C: s[2]}, bad); err == nil || !strings.Contains(err.Error(), "bad: no labels") {
+		t.Fatalf("no labels: %v", err)
+	}
+	other := b.Clone()
 	other.Layers[1].Name = "x"
-	if _, err := goodnet.FromModels(b, other, host.New(1)); err == nil {
+	if _, err := goodnet.New(b, other, host.New(1)); err == nil {
 		t.Fatal("different architectures must be an error")
 	}
 }

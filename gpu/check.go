@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"goodnet/cuda"
-	"goodnet/dataset"
 	"goodnet/host"
 	"goodnet/keras"
 	"goodnet/nn"
@@ -105,8 +104,8 @@ func timings(w io.Writer, b *Backend, cpuB *host.Backend, o CheckOptions) error 
 	}
 	n := o.Images
 	r := rand.New(rand.NewSource(4))
-	mkSet := func() *dataset.Set {
-		s := &dataset.Set{Path: "random", N: n, H: 55, W: 47, C: 3, X: make([]float32, n*55*47*3), Y: make([]int32, n)}
+	mkSet := func() *nn.Set {
+		s := &nn.Set{Path: "random", N: n, H: 55, W: 47, C: 3, X: make([]float32, n*55*47*3), Y: make([]int32, n)}
 		for i := range s.X {
 			s.X[i] = float32(r.Intn(256))
 		}

@@ -1,6 +1,7 @@
 /* engine.c — the CPU engine's C side: kernels.h compiled for each instruction set (portable,
- * AVX2+FMA, AVX-512), the run-time dispatch between them, and the layout helpers. host.go
- * drives it (see engine.h for the block layout). */
+ * AVX2+FMA, AVX-512, with the target attributes of goodnet/internal/simd), the dispatch
+ * between them on the variant index host.go passes (simd.Best), and the layout helpers. See
+ * engine.h for the block layout. */
 #include <math.h>
 #include <string.h>
 
@@ -30,7 +31,6 @@ typedef struct {
 #undef REGS
 
 #if defined(__x86_64__) || defined(__i386__)
-#define HAVE_X86 1
 
 #if defined(__clang__)
 #pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
@@ -74,20 +74,6 @@ static const isa_ops *const isas[ISA_COUNT] = {&ops_portable, &ops_avx2, &ops_av
 #else
 static const isa_ops *const isas[ISA_COUNT] = {&ops_portable, 0, 0};
 #endif
-
-int host_isa_supported(int isa)
-{
-	if (isa < 0 || isa >= ISA_COUNT || !isas[isa]) return 0;
-#ifdef HAVE_X86
-	__builtin_cpu_init();
-	if (isa == ISA_AVX2) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-	if (isa == ISA_AVX512)
-		return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-		       __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
-		       __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#endif
-	return isa == ISA_PORTABLE;
-}
 
 void host_choose_tile(int isa, int npix, int nout, long kk, int *np, int *no) { isas[isa]->choose_tile(npix, nout, kk, np, no); }
 

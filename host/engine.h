@@ -44,7 +44,6 @@ typedef struct {
 	int PH, PW, SH, SW, PT, PL;
 } pool_p;
 
-int host_isa_supported(int isa);
 void host_choose_tile(int isa, int npix, int nout, long kk, int *np, int *no);
 
 void host_conv(int isa, const conv_p *c, const float *in, const float *wp, const float *bp, float *out);

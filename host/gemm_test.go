@@ -1,9 +1,12 @@
 package host
 
 import (
+	"fmt"
 	"math"
 	"math/rand"
 	"testing"
+
+	"goodnet/internal/simd"
 )
 
 func TestGemm(t *testing.T) {
@@ -48,5 +51,11 @@ func TestGemm(t *testing.T) {
 	Gemm(2, 2, 2, []float32{1, 2, 3, 4}, []float32{5, 6, 7, 8}, c, false)
 	if c[0] != 19 || c[1] != 22 || c[2] != 43 || c[3] != 50 {
 		t.Errorf("Gemm 2×2: %v", c)
+	}
+}
+
+func TestISAIndices(t *testing.T) {
+	if got, want := fmt.Sprint(engineISAs()), fmt.Sprint(simd.All); got != want {
+		t.Fatalf("engine.h's variants %v, simd's %v", got, want)
 	}
 }

@@ -13,7 +13,8 @@
 // a whole block per 16 (batch 1 is about 16 times slower per image than a full block).
 //
 // The kernels exist for AVX-512, AVX2+FMA and a portable 4-wide build, chosen at run time
-// from what the CPU supports (GOODNET_CPU_KERNEL=portable|avx2|avx512 forces a lower one).
+// by package simd from what the CPU supports (GOODNET_CPU_KERNEL=portable|avx2|avx512 forces
+// a lower one), the scheme every C kernel of goodnet uses.
 package host
 
 /*
@@ -32,6 +33,7 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"goodnet/internal/simd"
 	"goodnet/nn"
 )
 
@@ -39,45 +41,25 @@ func init() {
 	nn.Register("cpu", func() (nn.Backend, error) { return New(0), nil })
 }
 
-// isa is an instruction-set variant of the kernels (engine.h).
-type isa int
+// isa is an instruction-set variant of the kernels, chosen by package simd; engine.h's
+// ISA_* are its values.
+type isa = simd.ISA
 
 const (
-	isaPortable isa = C.ISA_PORTABLE
-	isaAVX2     isa = C.ISA_AVX2
-	isaAVX512   isa = C.ISA_AVX512
+	isaPortable = simd.Portable
+	isaAVX2     = simd.AVX2
+	isaAVX512   = simd.AVX512
 )
 
-var isaNames = map[isa]string{isaPortable: "portable", isaAVX2: "AVX2", isaAVX512: "AVX-512"}
-
-func (i isa) String() string { return isaNames[i] }
-
-func (i isa) supported() bool { return C.host_isa_supported(C.int(i)) != 0 }
+// engineISAs are engine.h's variant indices, which must be simd's (TestISAIndices).
+func engineISAs() []isa { return []isa{C.ISA_PORTABLE, C.ISA_AVX2, C.ISA_AVX512} }
 
 // supportedISAs lists the variants this CPU runs, best last.
-func supportedISAs() []isa {
-	var out []isa
-	for _, i := range []isa{isaPortable, isaAVX2, isaAVX512} {
-		if i.supported() {
-			out = append(out, i)
-		}
-	}
-	return out
-}
+func supportedISAs() []isa { return simd.Supported() }
 
 // bestISA is the fastest supported variant, or the one GOODNET_CPU_KERNEL names if the CPU
 // supports it.
-func bestISA() isa {
-	all := supportedISAs()
-	if want := strings.ToLower(os.Getenv("GOODNET_CPU_KERNEL")); want != "" {
-		for _, i := range all {
-			if strings.ReplaceAll(strings.ToLower(i.String()), "-", "") == strings.ReplaceAll(want, "-", "") {
-				return i
-			}
-		}
-	}
-	return all[len(all)-1]
-}
+func bestISA() isa { return simd.Best() }
 
 // Backend is the CPU backend.
 type Backend struct {

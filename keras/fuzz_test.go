@@ -9,8 +9,8 @@ import (
 
 	"goodnet/internal/fixtures"
 	"goodnet/internal/fuzzseed"
+	"goodnet/internal/h5"
 	"goodnet/internal/isolate"
-	"goodnet/keras/h5"
 	"goodnet/nn"
 )
 

@@ -5,7 +5,7 @@ import (
 	"sort"
 	"strings"
 
-	"goodnet/keras/h5"
+	"goodnet/internal/h5"
 	"goodnet/nn"
 )
 
@@ -105,7 +105,7 @@ func inspect(path string) (*Info, error) {
 	if in.WeightsGroup != "" && f.HasAttr(g, "layer_names") {
 		names, err := f.AttrStrings(g, "layer_names")
 		if err != nil {
-			return nil, fmt.Errorf("%s: %v", path, err)
+			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		for _, n := range names {
 			li := LayerInfo{Name: n}
@@ -113,12 +113,12 @@ func inspect(path string) (*Info, error) {
 			if validName(n) && f.Kind(lg) == h5.Group {
 				paths, err := weightPaths(f, lg)
 				if err != nil {
-					return nil, fmt.Errorf("%s: layer %q: %v", path, n, err)
+					return nil, fmt.Errorf("%s: layer %q: %w", path, n, err)
 				}
 				for _, q := range paths {
 					di, err := f.DatasetInfo(q)
 					if err != nil {
-						return nil, fmt.Errorf("%s: %v", path, err)
+						return nil, fmt.Errorf("%s: %w", path, err)
 					}
 					li.Tensors = append(li.Tensors, Tensor{Name: strings.TrimPrefix(q, lg+"/"), Path: q, DType: di.Type.String(), Shape: di.Dims})
 				}
@@ -128,7 +128,7 @@ func inspect(path string) (*Info, error) {
 	}
 	in.Objects, err = structure(f)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return in, nil
 }

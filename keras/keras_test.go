@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"goodnet/internal/fixtures"
-	"goodnet/keras/h5"
+	"goodnet/internal/h5"
 	"goodnet/nn"
 )
 

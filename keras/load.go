@@ -6,7 +6,7 @@
 // `bd_net.h5: layer "conv_3": kernel "model_weights/conv_3/conv_3/kernel:0" has shape (3, 3, 40, 50), the architecture needs (3, 3, 40, 60)`.
 //
 // cgo: the package links libhdf5 (Debian's serial build) through gonum.org/v1/hdf5 and the
-// shim in keras/h5.
+// shim in internal/h5.
 package keras
 
 import (
@@ -16,8 +16,8 @@ import (
 	"sort"
 	"strings"
 
+	"goodnet/internal/h5"
 	"goodnet/internal/isolate"
-	"goodnet/keras/h5"
 	"goodnet/nn"
 )
 
@@ -73,11 +73,11 @@ func loadModel(path string) (*nn.Model, error) {
 	}
 	js, err := f.AttrString("/", "model_config")
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	m, err := ParseConfig([]byte(js))
 	if err != nil {
-		return nil, fmt.Errorf("%s: model_config: %v", path, err)
+		return nil, fmt.Errorf("%s: model_config: %w", path, err)
 	}
 	if f.Kind("model_weights") != h5.Group {
 		return nil, fmt.Errorf("%s: no model_weights group: the file has an architecture but no weights", path)
@@ -96,7 +96,7 @@ func loadModel(path string) (*nn.Model, error) {
 func LoadWeights(m *nn.Model, path string) error {
 	config, err := MarshalConfig(m)
 	if err != nil {
-		return fmt.Errorf("%s: %v", path, err)
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	if err := h5.Isolated(opLoadWeights, path, []string{path}, config); err != nil {
 		return err
@@ -140,7 +140,7 @@ func loadWeights(f *h5.File, m *nn.Model, g string) error {
 	if f.HasAttr(g, "layer_names") {
 		var err error
 		if fileLayers, err = f.AttrStrings(g, "layer_names"); err != nil {
-			return fmt.Errorf("%s: %v", p, err)
+			return fmt.Errorf("%s: %w", p, err)
 		}
 	}
 	var all []loaded
@@ -150,7 +150,7 @@ func loadWeights(f *h5.File, m *nn.Model, g string) error {
 		}
 		w, b, err := readLayer(f, g, l, fileLayers)
 		if err != nil {
-			return fmt.Errorf("%s: layer %q: %v", p, l.Name, err)
+			return fmt.Errorf("%s: layer %q: %w", p, l.Name, err)
 		}
 		all = append(all, loaded{l, w, b})
 	}

@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	"goodnet/internal/atomicfile"
-	"goodnet/keras/h5"
+	"goodnet/internal/h5"
 	"goodnet/nn"
 )
 
@@ -41,7 +41,7 @@ func SaveWeightsIn(b *atomicfile.Batch, m *nn.Model, path string) error {
 func SaveModel(m *nn.Model, path string) error {
 	js, err := MarshalConfig(m)
 	if err != nil {
-		return fmt.Errorf("%s: %v", path, err)
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	return h5.WriteAtomic(path, func(f *h5.File) error {
 		// h5py writes str attributes as UTF-8 and bytes as ASCII; Keras 2.4 passes

@@ -2,8 +2,7 @@ package nn
 
 import (
 	"fmt"
-	"sort"
-	"strings"
+	"slices"
 	"sync"
 )
 
@@ -186,50 +185,6 @@ func Backends() []string {
 	for n := range registry {
 		names = append(names, n)
 	}
-	sort.Strings(names)
+	slices.Sort(names)
 	return names
 }
-
-// Open returns the backend for a --device value: "cpu", "gpu", or "auto" (the GPU when one is
-// registered and opens, else the CPU).
-func Open(device string) (Backend, error) {
-	regMu.Lock()
-	gpu, cpu := registry["gpu"], registry["cpu"]
-	regMu.Unlock()
-	switch strings.ToLower(device) {
-	case "auto", "":
-		if gpu != nil {
-			if b, err := gpu(); err == nil {
-				return b, nil
-			}
-		}
-		if cpu == nil {
-			return nil, fmt.Errorf("no CPU backend registered")
-		}
-		return cpu()
-	case "cpu":
-		if cpu == nil {
-			return nil, fmt.Errorf("no CPU backend registered")
-		}
-		return cpu()
-	case "gpu":
-		if gpu == nil {
-			return nil, fmt.Errorf("--device gpu: %s", NoGPUReason())
-		}
-		b, err := gpu()
-		if err != nil {
-			return nil, fmt.Errorf("--device gpu: %v", err)
-		}
-		return b, nil
-	}
-	return nil, fmt.Errorf("unknown device %q (want auto, cpu or gpu)", device)
-}
-
-// noGPU is why no GPU backend is registered; set by the CUDA hand-over (see internal/devprobe).
-var noGPU = "this goodnet was built without CUDA (build it with `make cuda` for the GPU)"
-
-// SetNoGPUReason records why the GPU is unusable, for the error of --device gpu.
-func SetNoGPUReason(s string) { noGPU = s }
-
-// NoGPUReason says why no GPU backend is available.
-func NoGPUReason() string { return noGPU }

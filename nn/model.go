@@ -2,7 +2,7 @@ package nn
 
 import (
 	"fmt"
-	"sort"
+	"slices"
 )
 
 // Model is a validated graph: layers in topological order, one input, one output.
@@ -77,7 +77,7 @@ func New(name string, layers []*Layer, input, output string) (*Model, error) {
 	m.Layers = order
 	for _, l := range m.Layers {
 		if err := inferShape(l); err != nil {
-			return nil, fmt.Errorf("layer %q (%s): %v", l.Name, l.Kind, err)
+			return nil, fmt.Errorf("layer %q (%s): %w", l.Name, l.Kind, err)
 		}
 		if err := l.checkWeights(); err != nil {
 			return nil, err
@@ -112,7 +112,7 @@ func topoSort(layers []*Layer) ([]*Layer, error) {
 	}
 	var order []*Layer
 	for len(ready) > 0 {
-		sort.SliceStable(ready, func(i, j int) bool { return pos[ready[i]] < pos[ready[j]] })
+		slices.SortStableFunc(ready, func(a, b *Layer) int { return pos[a] - pos[b] })
 		l := ready[0]
 		ready = ready[1:]
 		order = append(order, l)

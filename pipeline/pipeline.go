@@ -7,15 +7,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
-	"time"
 
 	"goodnet/dataset"
-	"goodnet/goodnet"
 	"goodnet/keras"
 	"goodnet/nn"
-	"goodnet/prune"
 	"goodnet/report"
 )
 
@@ -33,7 +28,7 @@ func LoadModel(model, weights string) (*nn.Model, error) {
 		m.Source = weights
 	}
 	if err := m.CheckWeights(); err != nil {
-		return nil, fmt.Errorf("%s: %v", model, err)
+		return nil, fmt.Errorf("%s: %w", model, err)
 	}
 	return m, nil
 }
@@ -55,58 +50,19 @@ func BprimePath(path string, threshold float64) (string, error) {
 	return p, nil
 }
 
-// EvalOptions are the inputs of `goodnet eval`.
-type EvalOptions struct {
-	CleanSet, BadSet          string
-	BadModel, BadModelWeights string
-	Bprime                    string
-	Threshold                 float64
-	Scale                     float32
-	Backend                   nn.Backend
-}
-
-// EvalResult is what `goodnet eval` reports.
-type EvalResult struct {
-	goodnet.Metrics
-	CleanSet   string           `json:"clean_set"`
-	BadSet     string           `json:"bad_set"`
-	BadModel   string           `json:"bad_model"`
-	Bprime     string           `json:"pruned_bad_model"`
-	Device     string           `json:"device"`
-	Seconds    float64          `json:"seconds"`
-	ZeroConvCh map[string][]int `json:"bprime_zero_channels"`
-}
-
-// Eval evaluates GoodNet(B, B') on a clean and a poisoned set.
-func Eval(o EvalOptions) (*EvalResult, error) {
-	t0 := time.Now()
-	b, err := LoadModel(o.BadModel, o.BadModelWeights)
-	if err != nil {
+// LoadBprime reads B' from path (a weights-only or a full Keras model file of B's
+// architecture) into a copy of b.
+func LoadBprime(b *nn.Model, path string) (*nn.Model, error) {
+	bp := b.Clone()
+	if err := keras.LoadWeights(bp, path); err != nil {
 		return nil, err
 	}
-	g, bp, err := openGoodNet(b, o.Bprime, o.Threshold, o.Backend)
-	if err != nil {
-		return nil, err
-	}
-	defer g.Close()
-	clean, err := LoadSet(o.CleanSet, o.Scale, b)
-	if err != nil {
-		return nil, err
-	}
-	bad, err := LoadSet(o.BadSet, o.Scale, b)
-	if err != nil {
-		return nil, err
-	}
-	m, err := g.Evaluate(clean, bad)
-	if err != nil {
-		return nil, err
-	}
-	return &EvalResult{Metrics: *m, CleanSet: o.CleanSet, BadSet: o.BadSet, BadModel: b.Source, Bprime: bp,
-		Device: o.Backend.Describe(), Seconds: time.Since(t0).Seconds(), ZeroConvCh: ZeroChannels(g.Bprime)}, nil
+	bp.Source = path
+	return bp, nil
 }
 
 // LoadSet reads a lab h5 set and checks it fits the model's input.
-func LoadSet(path string, scale float32, m *nn.Model) (*dataset.Set, error) {
+func LoadSet(path string, scale float32, m *nn.Model) (*nn.Set, error) {
 	s, err := dataset.Load(path, scale)
 	if err != nil {
 		return nil, err
@@ -115,194 +71,4 @@ func LoadSet(path string, scale float32, m *nn.Model) (*dataset.Set, error) {
 		return nil, err
 	}
 	return s, nil
-}
-
-// PredictOptions are the inputs of `goodnet predict`.
-type PredictOptions struct {
-	BadModel, BadModelWeights string
-	Bprime                    string // optional: GoodNet's predictions when given
-	Threshold                 float64
-	Set                       string
-	Images                    []string
-	Scale                     float32
-	Backend                   nn.Backend
-}
-
-// Predict returns one class per input, in input order: B's, or GoodNet's when B' is given
-// (class N marks a flagged input).
-func Predict(o PredictOptions) ([]int32, error) {
-	b, err := LoadModel(o.BadModel, o.BadModelWeights)
-	if err != nil {
-		return nil, err
-	}
-	var in *dataset.Set
-	if o.Set != "" {
-		in, err = LoadSet(o.Set, o.Scale, b)
-	} else {
-		in, err = dataset.LoadImages(o.Images, o.Scale, b.InputShape())
-	}
-	if err != nil {
-		return nil, err
-	}
-	if o.Bprime == "" {
-		net, err := o.Backend.Compile(b)
-		if err != nil {
-			return nil, err
-		}
-		defer net.Close()
-		return nn.Predict(net, in.X, in.N)
-	}
-	g, _, err := openGoodNet(b, o.Bprime, o.Threshold, o.Backend)
-	if err != nil {
-		return nil, err
-	}
-	defer g.Close()
-	return g.Predict(in.X, in.N)
-}
-
-// openGoodNet makes G(B, B') with B' from bprime (a file, or prune's --out directory with a
-// threshold); it returns the path of B' too.
-func openGoodNet(b *nn.Model, bprime string, threshold float64, be nn.Backend) (*goodnet.GoodNet, string, error) {
-	bp, err := BprimePath(bprime, threshold)
-	if err != nil {
-		return nil, "", err
-	}
-	g := goodnet.New(b, be)
-	if err := g.LoadWeights("", bp); err != nil {
-		g.Close()
-		return nil, "", err
-	}
-	return g, bp, nil
-}
-
-// ZeroChannels lists, for each Conv2D, the output channels whose kernel and bias are all zero.
-func ZeroChannels(m *nn.Model) map[string][]int {
-	out := map[string][]int{}
-	for _, l := range m.Convs() {
-		z := []int{}
-		for c := 0; c < l.Filters; c++ {
-			zero := l.B == nil || l.B[c] == 0
-			for i := c; zero && i < len(l.W); i += l.Filters {
-				zero = l.W[i] == 0
-			}
-			if zero {
-				z = append(z, c)
-			}
-		}
-		out[l.Name] = z
-	}
-	return out
-}
-
-// PruneOptions are the inputs of `goodnet prune`.
-type PruneOptions struct {
-	BadModel, BadModelWeights string
-	CleanValid, BadValid      string
-	CleanTest, BadTest        string
-	Layer                     string
-	Thresholds                []float64
-	MaxSteps                  int
-	Scale                     float32
-	Backend                   nn.Backend
-	Out                       string
-	Method                    prune.Method
-	Progress                  func(done, total int)
-}
-
-// PruneOutcome is a finished pruning run.
-type PruneOutcome struct {
-	Result  *prune.Result
-	Written []string
-	Timings map[string]float64
-}
-
-// Prune runs the defense and writes its outputs into o.Out.
-func Prune(o PruneOptions) (*PruneOutcome, error) {
-	if err := checkOutDir(o.Out); err != nil {
-		return nil, err
-	}
-	timings := map[string]float64{}
-	t0 := time.Now()
-	b, err := LoadModel(o.BadModel, o.BadModelWeights)
-	if err != nil {
-		return nil, err
-	}
-	cfg := prune.Config{Model: b, Layer: o.Layer, Thresholds: o.Thresholds, MaxSteps: o.MaxSteps,
-		Backend: o.Backend, Progress: o.Progress, Method: o.Method}
-	sets := map[string]report.SetInfo{}
-	for _, s := range []struct {
-		name, path string
-		dst        **dataset.Set
-	}{
-		{"clean_valid", o.CleanValid, &cfg.CleanValid}, {"bad_valid", o.BadValid, &cfg.BadValid},
-		{"clean_test", o.CleanTest, &cfg.CleanTest}, {"bad_test", o.BadTest, &cfg.BadTest},
-	} {
-		if s.path == "" {
-			continue
-		}
-		if *s.dst, err = LoadSet(s.path, o.Scale, b); err != nil {
-			return nil, err
-		}
-		sets[s.name] = report.SetInfo{Path: s.path, Images: (*s.dst).N}
-	}
-	timings["read"] = time.Since(t0).Seconds()
-	res, err := prune.Run(cfg)
-	if err != nil {
-		return nil, err
-	}
-	t1 := time.Now()
-	written, err := report.WriteAll(o.Out, res, sets, timings)
-	if err != nil {
-		return nil, err
-	}
-	timings["write"] = time.Since(t1).Seconds()
-	timings["total"] = time.Since(t0).Seconds()
-	for k, v := range res.Timings {
-		timings[k] = v
-	}
-	return &PruneOutcome{Result: res, Written: written, Timings: timings}, nil
-}
-
-// checkOutDir makes sure the output directory exists (or can be made) and is writable before
-// any work is done.
-func checkOutDir(dir string) error {
-	if dir == "" {
-		return fmt.Errorf("no output directory (--out)")
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("%s: cannot create the output directory: %v", dir, unwrapPathErr(err))
-	}
-	f, err := os.CreateTemp(dir, ".goodnet-write-check*")
-	if err != nil {
-		return fmt.Errorf("%s: output directory is not writable: %v", dir, unwrapPathErr(err))
-	}
-	f.Close()
-	os.Remove(f.Name())
-	return nil
-}
-
-func unwrapPathErr(err error) error {
-	if pe, ok := err.(*os.PathError); ok {
-		return pe.Err
-	}
-	return err
-}
-
-// ParseThresholds parses "2,4,10".
-func ParseThresholds(s string) ([]float64, error) {
-	var out []float64
-	for _, f := range strings.Split(s, ",") {
-		if f = strings.Trim(f, " %"); f == "" {
-			continue
-		}
-		v, err := strconv.ParseFloat(f, 64)
-		if err != nil || !(v > 0 && v < 100) {
-			return nil, fmt.Errorf("threshold %q: want a number in (0, 100)", f)
-		}
-		out = append(out, v)
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("no thresholds in %q", s)
-	}
-	return out, nil
 }

@@ -20,7 +20,6 @@ import (
 	"sort"
 	"time"
 
-	"goodnet/dataset"
 	"goodnet/goodnet"
 	"goodnet/nn"
 )
@@ -30,10 +29,10 @@ type Config struct {
 	Model *nn.Model // B, with weights
 	// Layer is the Conv2D to prune; "" → the conv feeding the last MaxPooling2D.
 	Layer                string
-	CleanValid, BadValid *dataset.Set
-	CleanTest, BadTest   *dataset.Set // optional, both or neither
-	Thresholds           []float64    // validation accuracy drops in percent; nil → 2, 4, 10
-	MaxSteps             int          // 0 → every channel
+	CleanValid, BadValid *nn.Set
+	CleanTest, BadTest   *nn.Set   // optional, both or neither
+	Thresholds           []float64 // validation accuracy drops in percent; nil → 2, 4, 10
+	MaxSteps             int       // 0 → every channel
 	Backend              nn.Backend
 	// Progress, if set, is called after each step with the steps done and the total.
 	Progress func(done, total int)
@@ -116,14 +115,16 @@ type Result struct {
 
 // Target resolves the conv layer to prune and the cut layer whose output the sweep starts
 // from: the MaxPooling2D the conv feeds when that pool is its only consumer, else the conv.
+// layer names the conv ("": the one feeding the last MaxPooling2D). Its errors are
+// *LayerError.
 func Target(m *nn.Model, layer string) (conv, cut *nn.Layer, err error) {
 	if layer == "" {
 		p := m.LastPool()
 		if p == nil {
-			return nil, nil, fmt.Errorf("model %s has no MaxPooling2D layer to cut at; name the conv layer to prune with --layer", m.Name)
+			return nil, nil, &LayerError{Problem: fmt.Sprintf("model %s has no MaxPooling2D layer to cut at; name the conv layer to prune", m.Name)}
 		}
 		if p.Inputs[0].Kind != nn.Conv2D {
-			return nil, nil, fmt.Errorf("the last pooling layer %q is fed by %q, a %s, not a Conv2D; name the conv layer to prune with --layer", p.Name, p.Inputs[0].Name, p.Inputs[0].Kind)
+			return nil, nil, &LayerError{Problem: fmt.Sprintf("the last pooling layer %q is fed by %q, a %s, not a Conv2D; name the conv layer to prune", p.Name, p.Inputs[0].Name, p.Inputs[0].Kind)}
 		}
 		layer = p.Inputs[0].Name
 	}
@@ -133,19 +134,33 @@ func Target(m *nn.Model, layer string) (conv, cut *nn.Layer, err error) {
 		for _, c := range m.Convs() {
 			names = append(names, c.Name)
 		}
-		return nil, nil, fmt.Errorf("--layer %q: no such layer (Conv2D layers: %v)", layer, names)
+		return nil, nil, &LayerError{Layer: layer, Problem: fmt.Sprintf(": no such layer (Conv2D layers: %v)", names)}
 	}
 	if conv.Kind != nn.Conv2D {
-		return nil, nil, fmt.Errorf("--layer %q is a %s, not a Conv2D", layer, conv.Kind)
+		return nil, nil, &LayerError{Layer: layer, Problem: fmt.Sprintf(" is a %s, not a Conv2D", conv.Kind)}
 	}
 	if conv.Act != nn.ReLU && conv.Act != nn.Linear {
-		return nil, nil, fmt.Errorf("--layer %q: activation %s does not map 0 to 0", layer, conv.Act)
+		return nil, nil, &LayerError{Layer: layer, Problem: fmt.Sprintf(": activation %s does not map 0 to 0", conv.Act)}
 	}
 	cut = conv
 	if us := m.Consumers(conv); len(us) == 1 && us[0].Kind == nn.MaxPool2D && conv != m.Output {
 		cut = us[0]
 	}
 	return conv, cut, nil
+}
+
+// LayerError says why the layer to prune (Config.Layer, or the default when Layer is "")
+// cannot be pruned.
+type LayerError struct {
+	Layer   string // the name given; "" when none was
+	Problem string // for a named layer, what follows its quoted name: `: no such layer …`, ` is a Dense, …`
+}
+
+func (e *LayerError) Error() string {
+	if e.Layer == "" {
+		return e.Problem
+	}
+	return fmt.Sprintf("layer %q%s", e.Layer, e.Problem)
 }
 
 // ZeroChannels returns a copy of m with the output channels chans of conv zeroed (kernel[..., c]
@@ -206,21 +221,15 @@ func (c *Config) check() error {
 		if s.N == 0 {
 			return fmt.Errorf("%s: no images", s.Path)
 		}
-		if s.Y == nil {
-			return fmt.Errorf("%s: no labels", s.Path)
-		}
-		k := int32(c.Model.NumClasses())
-		for i, y := range s.Y {
-			if y < 0 || y >= k {
-				return fmt.Errorf("%s: label %d of image %d is outside the model's %d classes", s.Path, y, i, k)
-			}
+		if err := s.CheckLabels(c.Model.NumClasses()); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-func (c *Config) sets() []*dataset.Set {
-	return []*dataset.Set{c.CleanValid, c.BadValid, c.CleanTest, c.BadTest}
+func (c *Config) sets() []*nn.Set {
+	return []*nn.Set{c.CleanValid, c.BadValid, c.CleanTest, c.BadTest}
 }
 
 // Run runs the defense.

@@ -122,7 +122,7 @@ func Plot(r *prune.Result) (*plot.Plot, error) {
 func WritePlot(b *atomicfile.Batch, path string, r *prune.Result) error {
 	p, err := Plot(r)
 	if err != nil {
-		return fmt.Errorf("%s: %v", path, err)
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	c := vgimg.PngCanvas{Canvas: vgimg.NewWith(vgimg.UseWH(vg.Length(9)*vg.Inch, vg.Length(5.5)*vg.Inch), vgimg.UseDPI(120))}
 	p.Draw(draw.New(c))

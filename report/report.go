@@ -154,7 +154,7 @@ func CSV(r *prune.Result) []byte {
 // as they were, never a mix of old and new. It returns the paths written.
 func WriteAll(dir string, r *prune.Result, sets map[string]SetInfo, timings map[string]float64) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("%s: cannot create the output directory: %v", dir, unwrap(err))
+		return nil, fmt.Errorf("%s: cannot create the output directory: %w", dir, unwrap(err))
 	}
 	b := &atomicfile.Batch{}
 	defer b.Abort()

@@ -32,8 +32,8 @@ import (
 
 	"goodnet/dataset"
 	"goodnet/internal/fixtures"
+	"goodnet/internal/h5"
 	"goodnet/keras"
-	"goodnet/keras/h5"
 	"goodnet/nn"
 )
 
@@ -178,7 +178,7 @@ func newBadEnv(t *testing.T) *badEnv {
 		path   string
 		labels []int32
 	}{{e.clean, []int32{0, 1, 2, 1}}, {e.poison, []int32{0, 0, 0, 0}}} {
-		set := &dataset.Set{X: pixels(4*10*8*3, len(s.path)), Y: s.labels, N: 4, H: 10, W: 8, C: 3}
+		set := &nn.Set{X: pixels(4*10*8*3, len(s.path)), Y: s.labels, N: 4, H: 10, W: 8, C: 3}
 		if err := dataset.Save(s.path, set, "uint8"); err != nil {
 			t.Fatal(err)
 		}

@@ -57,12 +57,12 @@ cl_valid.h5, bd_valid.h5, cl_test.h5 and bd_test.h5 for 'goodnet prune' (make be
 	if *weights != "" && *model == "" {
 		return usagef("--bad_model_weights needs --bad_model (the architecture)")
 	}
-	devices, err := bench.ParseDevices(*device)
-	if errors.Is(err, bench.ErrNoDevice) {
+	devices, err := nn.ParseDevices(*device)
+	if errors.Is(err, nn.ErrNoDevice) {
 		return usagef("--device %q: no device named", *device)
 	}
 	if err != nil {
-		return usagef("--device: %v", err)
+		return usagef("--device: device %v", err)
 	}
 	var m *nn.Model
 	if *model != "" {
@@ -70,10 +70,25 @@ cl_valid.h5, bd_valid.h5, cl_test.h5 and bd_test.h5 for 'goodnet prune' (make be
 			return err
 		}
 	}
-	if *writeSets != "" {
-		return benchWriteSets(stdout, *writeSets, m, devices[0], *images)
+	if *writeSets != "" { // one device labels the sets: auto is the CPU here
+		devices = devices[:1]
+		if devices[0] == nn.Auto {
+			devices[0] = nn.CPU
+		}
 	}
-	r, err := bench.Run(bench.Options{Model: m, Devices: devices, Images: *images, Repeats: *repeats, Log: stderr})
+	// every device opens before any work: a missing GPU is an error first
+	backends, err := nn.OpenAll(devices, openOptions()...)
+	if err != nil {
+		return fmt.Errorf("--device %w", err)
+	}
+	if *writeSets != "" {
+		return benchWriteSets(stdout, *writeSets, m, backends[0], *images)
+	}
+	noGPU := nn.GPUUnavailable(openOptions()...)
+	if noGPU == "" {
+		noGPU = "not requested (--device)"
+	}
+	r, err := bench.Run(bench.Options{Model: m, Backends: backends, NoGPU: noGPU, Images: *images, Repeats: *repeats, Log: stderr})
 	if err != nil {
 		return err
 	}
@@ -88,11 +103,7 @@ cl_valid.h5, bd_valid.h5, cl_test.h5 and bd_test.h5 for 'goodnet prune' (make be
 	return r.WriteTable(stdout)
 }
 
-func benchWriteSets(stdout io.Writer, dir string, m *nn.Model, device string, images int) error {
-	b, err := nn.Open(device)
-	if err != nil {
-		return err
-	}
+func benchWriteSets(stdout io.Writer, dir string, m *nn.Model, b nn.Backend, images int) error {
 	paths, err := bench.WriteSets(dir, m, b, images)
 	if err != nil {
 		return err

@@ -3,13 +3,16 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
 	"goodnet/internal/fixtures"
+	"goodnet/nn"
 )
 
 // cli runs one command line in-process and returns stdout, stderr and the exit status.
@@ -169,6 +172,9 @@ func TestUsageAndExitStatus(t *testing.T) {
 		{[]string{"predict", "--bad_model", "b", "--set", "s", "--scale", "-1"}, 2, "--scale"},
 		{[]string{"predict", "--bad_model", "/nonexistent/b.h5", "--set", "s"}, 1, "/nonexistent/b.h5"},
 		{[]string{"predict", "--bad_model", "b.h5", "--set", "s", "--device", "gpu"}, 1, "--device gpu: this goodnet was built without CUDA"},
+		{[]string{"bench", "--device", "cpu,gpu", "--images", "1", "--repeats", "1"}, 1, "goodnet bench: --device gpu: this goodnet was built without CUDA"},
+		{[]string{"bench", "--device", "cpu,tpu"}, 2, `--device: device "tpu": want auto, cpu or gpu`},
+		{[]string{"bench", "--device", ","}, 2, `--device ",": no device named`},
 	} {
 		out, errs, code := cli(t, tc.args...)
 		if code != tc.code || !strings.Contains(out+errs, tc.want) {
@@ -176,6 +182,25 @@ func TestUsageAndExitStatus(t *testing.T) {
 		}
 		if code == 1 && strings.Count(strings.TrimSpace(errs), "\n") != 0 {
 			t.Errorf("%v: error is not one line: %q", tc.args, errs)
+		}
+	}
+}
+
+// A CPU build started by a cuda build's hand-over (internal/devprobe) reports the probe's
+// reason for --device gpu.
+func TestNoGPUReasonHandedOver(t *testing.T) {
+	if slices.Contains(nn.Backends(), "gpu") {
+		t.Skip("a GPU backend is registered")
+	}
+	t.Setenv("GOODNET_NO_GPU", "cuInit: CUDA_ERROR_NO_DEVICE (100)")
+	for _, args := range [][]string{
+		{"predict", "--bad_model", "b.h5", "--set", "s", "--device", "gpu"},
+		{"bench", "--device", "gpu", "--images", "1", "--repeats", "1"},
+	} {
+		_, errs, code := cli(t, args...)
+		want := fmt.Sprintf("goodnet %s: --device gpu: no usable GPU (cuInit: CUDA_ERROR_NO_DEVICE (100))\n", args[0])
+		if code != 1 || errs != want {
+			t.Errorf("%v: exit %d, stderr %q, want %q", args, code, errs, want)
 		}
 	}
 }

@@ -3,12 +3,12 @@
 package main
 
 import (
-	"fmt"
+	"errors"
 	"io"
 
 	"goodnet/nn"
 )
 
 func gpuCheck(io.Writer, string, int, int, bool) error {
-	return fmt.Errorf("%s", nn.NoGPUReason())
+	return errors.New(nn.GPUUnavailable(openOptions()...))
 }

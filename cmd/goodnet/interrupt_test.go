@@ -21,6 +21,7 @@ import (
 
 	"goodnet/dataset"
 	"goodnet/keras"
+	"goodnet/nn"
 )
 
 func TestPruneInterrupted(t *testing.T) {
@@ -39,7 +40,7 @@ func TestPruneInterrupted(t *testing.T) {
 	const n = 20000
 	for _, name := range []string{"clean.h5", "clean2.h5", "poison.h5"} {
 		p := filepath.Join(dir, name)
-		s := &dataset.Set{X: pixels(n*10*8*3, len(name)), Y: make([]int32, n), N: n, H: 10, W: 8, C: 3}
+		s := &nn.Set{X: pixels(n*10*8*3, len(name)), Y: make([]int32, n), N: n, H: 10, W: 8, C: 3}
 		if err := dataset.Save(p, s, "uint8"); err != nil {
 			t.Fatal(err)
 		}

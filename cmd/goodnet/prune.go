@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -84,6 +85,13 @@ leaves DIR's previous files as they were); prints a table per threshold.`, stder
 		MaxSteps: *maxSteps, Scale: float32(*scale), Backend: backend, Out: *out, Method: m,
 		Progress: func(done, total int) { bar.Update(done, total, "channels") }})
 	bar.Done()
+	var le *prune.LayerError
+	if errors.As(err, &le) { // the library names the layer; the flag is ours to name
+		if le.Layer == "" {
+			return fmt.Errorf("%w with --layer", le)
+		}
+		return fmt.Errorf("--%w", le)
+	}
 	if err != nil {
 		return err
 	}

@@ -59,7 +59,7 @@ func (b *Batch) WritePath(path string, write func(tmp string) error) error {
 	defer busy.RUnlock()
 	tmp, err := createTemp(path)
 	if err != nil {
-		return fmt.Errorf("%s: cannot write: %v", path, unwrapPath(err))
+		return fmt.Errorf("%s: cannot write: %w", path, unwrapPath(err))
 	}
 	fail := func(err error) error {
 		os.Remove(tmp)
@@ -70,7 +70,7 @@ func (b *Batch) WritePath(path string, write func(tmp string) error) error {
 		return fail(err)
 	}
 	if err := syncFile(tmp); err != nil {
-		return fail(fmt.Errorf("%s: %v", path, err))
+		return fail(fmt.Errorf("%s: %w", path, err))
 	}
 	if b != nil {
 		b.staged = append(b.staged, staged{tmp, path})
@@ -81,7 +81,7 @@ func (b *Batch) WritePath(path string, write func(tmp string) error) error {
 	delete(temps, tmp)
 	if err := os.Rename(tmp, path); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("%s: cannot write: %v", path, unwrapPath(err))
+		return fmt.Errorf("%s: cannot write: %w", path, unwrapPath(err))
 	}
 	return nil
 }
@@ -91,14 +91,14 @@ func (b *Batch) Write(path string, write func(f *os.File) error) error {
 	return b.WritePath(path, func(tmp string) error {
 		f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_TRUNC, 0o644)
 		if err != nil {
-			return fmt.Errorf("%s: cannot write: %v", path, unwrapPath(err))
+			return fmt.Errorf("%s: cannot write: %w", path, unwrapPath(err))
 		}
 		if err := write(f); err != nil {
 			f.Close()
-			return fmt.Errorf("%s: %v", path, unwrapPath(err))
+			return fmt.Errorf("%s: %w", path, unwrapPath(err))
 		}
 		if err := f.Close(); err != nil {
-			return fmt.Errorf("%s: %v", path, unwrapPath(err))
+			return fmt.Errorf("%s: %w", path, unwrapPath(err))
 		}
 		return nil
 	})
@@ -130,7 +130,7 @@ func (b *Batch) Commit() error {
 		}
 		if err := os.Rename(s.tmp, s.path); err != nil {
 			os.Remove(s.tmp)
-			first = fmt.Errorf("%s: cannot write: %v", s.path, unwrapPath(err))
+			first = fmt.Errorf("%s: cannot write: %w", s.path, unwrapPath(err))
 		}
 	}
 	b.staged = nil

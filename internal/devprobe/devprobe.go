@@ -54,9 +54,12 @@ import (
 	"strings"
 	"syscall"
 	"unsafe"
+
+	"goodnet/nn"
 )
 
-// Imports: only packages that gorgonia.org/cu imports too (see the package doc).
+// Imports: only goodnet/nn and packages that gorgonia.org/cu imports too (see the package
+// doc; TestInitOrder in goodnet's floors test checks it).
 
 func init() {
 	// A child that only pre-reads a file (goodnet/internal/isolate) needs no GPU: it runs as
@@ -76,8 +79,8 @@ func init() {
 	if ok {
 		reason = "GOODNET_FORCE_CPU is set"
 	}
-	device := deviceArg(os.Args[1:])
-	if device == "gpu" {
+	device, _ := nn.ParseDevice(deviceArg(os.Args[1:])) // "" for a list or a bad value
+	if device == nn.GPU {
 		fmt.Fprintf(os.Stderr, "goodnet: --device gpu: no usable GPU (%s)\n", reason)
 		os.Exit(1)
 	}
@@ -91,16 +94,16 @@ func init() {
 		fmt.Fprintf(os.Stderr, "goodnet: no usable GPU (%s), and the CPU build %s is missing (`make cuda` builds it)\n", reason, cpu)
 		os.Exit(1)
 	}
-	if device == "auto" {
+	if device == nn.Auto {
 		fmt.Fprintf(os.Stderr, "goodnet: no usable GPU (%s); running on the CPU\n", reason)
 	}
 	env := []string{}
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "GOODNET_NO_GPU=") {
+		if !strings.HasPrefix(kv, envNoGPU+"=") {
 			env = append(env, kv)
 		}
 	}
-	env = append(env, "GOODNET_NO_GPU="+reason)
+	env = append(env, envNoGPU+"="+reason)
 	err = syscall.Exec(cpu, os.Args, env)
 	fmt.Fprintf(os.Stderr, "goodnet: no usable GPU (%s), and running the CPU build %s failed: %v\n", reason, cpu, err)
 	os.Exit(1)
@@ -115,7 +118,7 @@ func probe() (reason string, ok bool) {
 }
 
 // deviceArg is the value of the last --device flag (--device X, --device=X, -device X,
-// -device=X), lower-cased; "auto" without one. Arguments after "--" are not flags.
+// -device=X); "auto" without one. Arguments after "--" are not flags.
 func deviceArg(args []string) string {
 	device := "auto"
 	for i := 0; i < len(args); i++ {
@@ -135,5 +138,5 @@ func deviceArg(args []string) string {
 			device = a[len("-device="):]
 		}
 	}
-	return strings.ToLower(device)
+	return device
 }

@@ -246,7 +246,7 @@ func (f *File) AttrInfo(obj, name string) (Info, error) {
 	}
 	in, err := fromC(&ci)
 	if err != nil {
-		return Info{}, fmt.Errorf("%s: %v", attrDesc(obj, name), err)
+		return Info{}, fmt.Errorf("%s: %w", attrDesc(obj, name), err)
 	}
 	return in, nil
 }
@@ -397,7 +397,7 @@ func (f *File) DatasetInfo(obj string) (Info, error) {
 	}
 	in, err := fromC(&ci)
 	if err != nil {
-		return Info{}, fmt.Errorf("dataset %q: %v", obj, err)
+		return Info{}, fmt.Errorf("dataset %q: %w", obj, err)
 	}
 	return in, nil
 }

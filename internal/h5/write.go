@@ -191,10 +191,10 @@ func WriteIn(b *atomicfile.Batch, path string, fn func(*File) error) error {
 		}
 		if err := fn(f); err != nil {
 			f.Close()
-			return fmt.Errorf("%s: %v", path, err)
+			return fmt.Errorf("%s: %w", path, err)
 		}
 		if err := f.Close(); err != nil {
-			return fmt.Errorf("%s: %v", path, err)
+			return fmt.Errorf("%s: %w", path, err)
 		}
 		return nil
 	})

@@ -88,10 +88,20 @@ func Open(path string) (*File, error) {
 		}
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return &File{f: f, path: path, size: size}, nil
 }
+
+// noSuchFile reads "<path>: no such file" and wraps the error of os.Stat, so that
+// errors.Is(err, fs.ErrNotExist) holds.
+type noSuchFile struct {
+	path string
+	err  error
+}
+
+func (e *noSuchFile) Error() string { return e.path + ": no such file" }
+func (e *noSuchFile) Unwrap() error { return e.err }
 
 // precheck is what Open checks before libhdf5 sees the file: a readable, non-empty regular
 // file with the HDF5 signature. It returns the file's size.
@@ -99,9 +109,9 @@ func precheck(path string) (int64, error) {
 	st, err := os.Stat(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		return 0, fmt.Errorf("%s: no such file", path)
+		return 0, &noSuchFile{path, err}
 	case err != nil:
-		return 0, fmt.Errorf("%s: %v", path, unwrapPathErr(err))
+		return 0, fmt.Errorf("%s: %w", path, unwrapPathErr(err))
 	case st.IsDir():
 		return 0, fmt.Errorf("%s: is a directory, not an HDF5 file", path)
 	case !st.Mode().IsRegular():
@@ -112,13 +122,13 @@ func precheck(path string) (int64, error) {
 	// Read access and the signature, checked here so that the messages are ours.
 	fh, err := os.Open(path)
 	if err != nil {
-		return 0, fmt.Errorf("%s: %v", path, unwrapPathErr(err))
+		return 0, fmt.Errorf("%s: %w", path, unwrapPathErr(err))
 	}
 	defer fh.Close()
 	buf := make([]byte, len(hdf5Signature))
 	for off := int64(0); off+int64(len(buf)) <= st.Size(); off = nextSigOffset(off) {
 		if _, err := fh.ReadAt(buf, off); err != nil && err != io.EOF {
-			return 0, fmt.Errorf("%s: %v", path, unwrapPathErr(err))
+			return 0, fmt.Errorf("%s: %w", path, unwrapPathErr(err))
 		}
 		if string(buf) == string(hdf5Signature) {
 			return st.Size(), nil
@@ -172,7 +182,7 @@ func Create(path string) (*File, error) {
 		}
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return &File{f: f, path: path, w: true}, nil
 }
@@ -201,7 +211,7 @@ func (f *File) Close() error {
 	})
 	f.f = nil
 	if err != nil {
-		return fmt.Errorf("%s: %v", f.path, err)
+		return fmt.Errorf("%s: %w", f.path, err)
 	}
 	return nil
 }

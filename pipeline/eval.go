@@ -1,0 +1,141 @@
+package pipeline
+
+import (
+	"time"
+
+	"goodnet/dataset"
+	"goodnet/goodnet"
+	"goodnet/nn"
+)
+
+// The GoodNet jobs: goodnet eval and goodnet predict.
+
+// EvalOptions are the inputs of `goodnet eval`.
+type EvalOptions struct {
+	CleanSet, BadSet          string
+	BadModel, BadModelWeights string
+	Bprime                    string
+	Threshold                 float64
+	Scale                     float32
+	Backend                   nn.Backend
+}
+
+// EvalResult is what `goodnet eval` reports.
+type EvalResult struct {
+	goodnet.Metrics
+	CleanSet   string           `json:"clean_set"`
+	BadSet     string           `json:"bad_set"`
+	BadModel   string           `json:"bad_model"`
+	Bprime     string           `json:"pruned_bad_model"`
+	Device     string           `json:"device"`
+	Seconds    float64          `json:"seconds"`
+	ZeroConvCh map[string][]int `json:"bprime_zero_channels"`
+}
+
+// Eval evaluates GoodNet(B, B') on a clean and a poisoned set.
+func Eval(o EvalOptions) (*EvalResult, error) {
+	t0 := time.Now()
+	b, err := LoadModel(o.BadModel, o.BadModelWeights)
+	if err != nil {
+		return nil, err
+	}
+	g, bp, err := openGoodNet(b, o.Bprime, o.Threshold, o.Backend)
+	if err != nil {
+		return nil, err
+	}
+	defer g.Close()
+	clean, err := LoadSet(o.CleanSet, o.Scale, b)
+	if err != nil {
+		return nil, err
+	}
+	bad, err := LoadSet(o.BadSet, o.Scale, b)
+	if err != nil {
+		return nil, err
+	}
+	m, err := g.Evaluate(clean, bad)
+	if err != nil {
+		return nil, err
+	}
+	return &EvalResult{Metrics: *m, CleanSet: o.CleanSet, BadSet: o.BadSet, BadModel: b.Source, Bprime: bp,
+		Device: o.Backend.Describe(), Seconds: time.Since(t0).Seconds(), ZeroConvCh: ZeroChannels(g.Bprime)}, nil
+}
+
+// PredictOptions are the inputs of `goodnet predict`.
+type PredictOptions struct {
+	BadModel, BadModelWeights string
+	Bprime                    string // optional: GoodNet's predictions when given
+	Threshold                 float64
+	Set                       string
+	Images                    []string
+	Scale                     float32
+	Backend                   nn.Backend
+}
+
+// Predict returns one class per input, in input order: B's, or GoodNet's when B' is given
+// (class N marks a flagged input).
+func Predict(o PredictOptions) ([]int32, error) {
+	b, err := LoadModel(o.BadModel, o.BadModelWeights)
+	if err != nil {
+		return nil, err
+	}
+	var in *nn.Set
+	if o.Set != "" {
+		in, err = LoadSet(o.Set, o.Scale, b)
+	} else {
+		in, err = dataset.LoadImages(o.Images, o.Scale, b.InputShape())
+	}
+	if err != nil {
+		return nil, err
+	}
+	if o.Bprime == "" {
+		net, err := o.Backend.Compile(b)
+		if err != nil {
+			return nil, err
+		}
+		defer net.Close()
+		return nn.Predict(net, in.X, in.N)
+	}
+	g, _, err := openGoodNet(b, o.Bprime, o.Threshold, o.Backend)
+	if err != nil {
+		return nil, err
+	}
+	defer g.Close()
+	return g.Predict(in.X, in.N)
+}
+
+// openGoodNet makes G(B, B') with B' from bprime (a file, or prune's --out directory with a
+// threshold); it returns the path of B' too.
+func openGoodNet(b *nn.Model, bprime string, threshold float64, be nn.Backend) (*goodnet.GoodNet, string, error) {
+	bp, err := BprimePath(bprime, threshold)
+	if err != nil {
+		return nil, "", err
+	}
+	m, err := LoadBprime(b, bp)
+	if err != nil {
+		return nil, "", err
+	}
+	g, err := goodnet.New(b, m, be)
+	if err != nil {
+		return nil, "", err
+	}
+	return g, bp, nil
+}
+
+// ZeroChannels lists, for each Conv2D, the output channels whose kernel and bias are all zero.
+func ZeroChannels(m *nn.Model) map[string][]int {
+	out := map[string][]int{}
+	for _, l := range m.Convs() {
+		z := []int{}
+		for c := 0; c < l.Filters; c++ {
+			zero := l.B == nil || l.B[c] == 0
+			for i := c; zero && i < len(l.W); i += l.Filters {
+				zero = l.W[i] == 0
+			}
+			if zero {
+				z = append(z, c)
+			}
+		}
+		out[l.Name] = z
+	}
+	return out
+}

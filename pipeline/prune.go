@@ -1,0 +1,128 @@
+package pipeline
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"goodnet/nn"
+	"goodnet/prune"
+	"goodnet/report"
+)
+
+// The pruning job: goodnet prune.
+
+// PruneOptions are the inputs of `goodnet prune`.
+type PruneOptions struct {
+	BadModel, BadModelWeights string
+	CleanValid, BadValid      string
+	CleanTest, BadTest        string
+	Layer                     string
+	Thresholds                []float64
+	MaxSteps                  int
+	Scale                     float32
+	Backend                   nn.Backend
+	Out                       string
+	Method                    prune.Method
+	Progress                  func(done, total int)
+}
+
+// PruneOutcome is a finished pruning run.
+type PruneOutcome struct {
+	Result  *prune.Result
+	Written []string
+	Timings map[string]float64
+}
+
+// Prune runs the defense and writes its outputs into o.Out.
+func Prune(o PruneOptions) (*PruneOutcome, error) {
+	if err := checkOutDir(o.Out); err != nil {
+		return nil, err
+	}
+	timings := map[string]float64{}
+	t0 := time.Now()
+	b, err := LoadModel(o.BadModel, o.BadModelWeights)
+	if err != nil {
+		return nil, err
+	}
+	cfg := prune.Config{Model: b, Layer: o.Layer, Thresholds: o.Thresholds, MaxSteps: o.MaxSteps,
+		Backend: o.Backend, Progress: o.Progress, Method: o.Method}
+	sets := map[string]report.SetInfo{}
+	for _, s := range []struct {
+		name, path string
+		dst        **nn.Set
+	}{
+		{"clean_valid", o.CleanValid, &cfg.CleanValid}, {"bad_valid", o.BadValid, &cfg.BadValid},
+		{"clean_test", o.CleanTest, &cfg.CleanTest}, {"bad_test", o.BadTest, &cfg.BadTest},
+	} {
+		if s.path == "" {
+			continue
+		}
+		if *s.dst, err = LoadSet(s.path, o.Scale, b); err != nil {
+			return nil, err
+		}
+		sets[s.name] = report.SetInfo{Path: s.path, Images: (*s.dst).N}
+	}
+	timings["read"] = time.Since(t0).Seconds()
+	res, err := prune.Run(cfg)
+	if err != nil {
+		return nil, err
+	}
+	t1 := time.Now()
+	written, err := report.WriteAll(o.Out, res, sets, timings)
+	if err != nil {
+		return nil, err
+	}
+	timings["write"] = time.Since(t1).Seconds()
+	timings["total"] = time.Since(t0).Seconds()
+	for k, v := range res.Timings {
+		timings[k] = v
+	}
+	return &PruneOutcome{Result: res, Written: written, Timings: timings}, nil
+}
+
+// checkOutDir makes sure the output directory exists (or can be made) and is writable before
+// any work is done.
+func checkOutDir(dir string) error {
+	if dir == "" {
+		return fmt.Errorf("no output directory (--out)")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("%s: cannot create the output directory: %w", dir, unwrapPathErr(err))
+	}
+	f, err := os.CreateTemp(dir, ".goodnet-write-check*")
+	if err != nil {
+		return fmt.Errorf("%s: output directory is not writable: %w", dir, unwrapPathErr(err))
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return nil
+}
+
+func unwrapPathErr(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}
+
+// ParseThresholds parses "2,4,10".
+func ParseThresholds(s string) ([]float64, error) {
+	var out []float64
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.Trim(f, " %"); f == "" {
+			continue
+		}
+		v, err := strconv.ParseFloat(f, 64)
+		if err != nil || !(v > 0 && v < 100) {
+			return nil, fmt.Errorf("threshold %q: want a number in (0, 100)", f)
+		}
+		out = append(out, v)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no thresholds in %q", s)
+	}
+	return out, nil
+}
