@@ -1,6 +1,7 @@
 # mk/cuda.mk — the CUDA build, included by the Makefile (which defines GO, BIN, GOFLAGS_BUILD).
 #
-#   make cuda                nvcc kernels.cu → cuda/kernels.fatbin (embedded), then
+#   make cuda                nvcc cuda/kernels.cu → cuda/kernels.fatbin and the SHA-256 of
+#                            the source it compiled (kernels.fatbin.sha256; both embedded), then
 #                            bin/goodnet (-tags cuda: GPU, hands over to the CPU build when no
 #                            GPU is usable — see internal/devprobe) and bin/goodnet-cpu
 #   make cuda-vet            go vet -tags cuda ./...
@@ -19,22 +20,33 @@ NVCCFLAGS    ?= -O3
 CUDA_GENCODE ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
                 -gencode arch=compute_90,code=compute_90
 FATBIN       := cuda/kernels.fatbin
+FATBINS      := $(FATBIN) $(FATBIN).sha256
 FIXTURES     ?= ../shared/fixtures
 GPU_BUNDLE   ?= out/gpu-check-bundle
 
 .PHONY: cuda fatbin cuda-vet cuda-test-fallback gpu-check gpu-check-bundle
 
-fatbin: $(FATBIN)
+fatbin: $(FATBINS)
 
-$(FATBIN): kernels.cu
-	$(NVCC) -fatbin $(NVCCFLAGS) $(CUDA_GENCODE) -o $@.tmp kernels.cu
-	mv $@.tmp $@
+# The fatbin and, beside it, the SHA-256 of the kernels.cu it was compiled from (with the
+# nvcc release and flags): the cuda build embeds both and refuses to run kernels compiled from
+# another kernels.cu than the one it embeds (cuda/source.go).
+$(FATBINS) &: cuda/kernels.cu
+	@h=$$(sha256sum cuda/kernels.cu | cut -c1-64) && \
+	echo "$(NVCC) -fatbin $(NVCCFLAGS) $(CUDA_GENCODE) -o $(FATBIN).tmp cuda/kernels.cu" && \
+	$(NVCC) -fatbin $(NVCCFLAGS) $(CUDA_GENCODE) -o $(FATBIN).tmp cuda/kernels.cu && \
+	if [ "$$(sha256sum cuda/kernels.cu | cut -c1-64)" != "$$h" ]; then \
+		echo "cuda/kernels.cu changed while nvcc compiled it: run make again" >&2; rm -f $(FATBIN).tmp; exit 1; fi && \
+	{ echo "$$h  cuda/kernels.cu"; \
+	  echo "nvcc: $$($(NVCC) --version | grep -o 'release [^,]*, V[0-9.]*' | head -1)"; \
+	  echo "flags: $(NVCCFLAGS) $(CUDA_GENCODE)"; } > $(FATBIN).sha256.tmp && \
+	mv $(FATBIN).sha256.tmp $(FATBIN).sha256 && mv $(FATBIN).tmp $(FATBIN)
 
-cuda: $(FATBIN)   ## the CUDA build: bin/goodnet (GPU) and bin/goodnet-cpu
+cuda: $(FATBINS)   ## the CUDA build: bin/goodnet (GPU) and bin/goodnet-cpu
 	$(GO) build $(GOFLAGS_BUILD) -tags cuda -o $(BIN)/goodnet ./cmd/goodnet
 	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/goodnet-cpu ./cmd/goodnet
 
-cuda-vet: $(FATBIN)
+cuda-vet: $(FATBINS)
 	$(GO) vet -tags cuda ./...
 
 cuda-test-fallback: cuda
