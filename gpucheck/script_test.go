@@ -18,6 +18,8 @@ pass) echo "PASS  kernel conv2d   fine"; echo "gpu-check: PASSED — all 25 chec
 fail) echo "FAIL  kernel conv2d   value 3 is wrong"; echo "gpu-check: FAILED — 1 of 25 checks failed: kernel conv2d (3 s)"; exit 1 ;;
 zero) exit 0 ;;
 crash) echo "SIGSEGV: segmentation violation" >&2; exit 2 ;;
+stale) echo "goodnet gpu-check: no usable GPU: stale fatbin: cuda/kernels.fatbin was compiled from another kernels.cu" >&2; exit 1 ;;
+broken) echo "goodnet gpu-check: cuMemAlloc of 4 bytes: CUDA_ERROR_ILLEGAL_ADDRESS" >&2; exit 1 ;;
 esac
 `
 
@@ -148,6 +150,9 @@ func TestScriptVerdicts(t *testing.T) {
 			[]string{"FAIL  kernel conv2d   value 3 is wrong", "--no-timings", "--images 100"}},
 		{"exit 0 without the line", []string{"FAKE=zero"}, nil, 1, "gpu-check.sh: FAILED — gpu-check (exit status 0 but no 'gpu-check: PASSED' line)", nil},
 		{"crash", []string{"FAKE=crash"}, nil, 1, "gpu-check.sh: FAILED — gpu-check (exit status 2 after", []string{"SIGSEGV"}},
+		{"stale fatbin", []string{"FAKE=stale"}, nil, 1, "gpu-check.sh: FAILED — gpu-check (no usable GPU: stale fatbin: cuda/kernels.fatbin was compiled",
+			[]string{"compute-sanitizer:             NOT RUN — no usable GPU"}},
+		{"error line", []string{"FAKE=broken"}, nil, 1, "gpu-check.sh: FAILED — gpu-check (exit status 1: cuMemAlloc of 4 bytes: CUDA_ERROR_ILLEGAL_ADDRESS)", nil},
 		{"no sanitizer", []string{"FAKE=pass", "GPU_CHECK_SANITIZER=none"}, nil, 0, "gpu-check.sh: PASSED",
 			[]string{"compute-sanitizer:             NOT RUN — no compute-sanitizer here"}},
 		{"waived fixtures", []string{"FAKE=pass"}, []string{"--no-fixtures", "--no-sanitizers"}, 0, "gpu-check.sh: PASSED",

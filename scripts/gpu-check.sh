@@ -84,7 +84,7 @@ deadline=$(($(date +%s) + timeout_s))
 # or too old for bin/goodnet (the bundle's libstdc++ may need a newer glibc than the rest)
 [[ -d $root/lib ]] && export LD_LIBRARY_PATH=$root/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 cxx="the machine's"
-if [[ -d $root/lib-cxx ]] && ldd "$exe" 2>&1 | grep -qE '(libstdc\+\+|libgcc_s)[^ ]* => not found|GLIBCXX|CXXABI|GCC_[0-9.]+. not found'; then
+if [[ -d $root/lib-cxx ]] && command -v ldd >/dev/null && ldd "$exe" 2>&1 | grep -qE '(libstdc\+\+|libgcc_s)[^ ]* => not found|GLIBCXX|CXXABI|GCC_[0-9.]+. not found'; then
 	export LD_LIBRARY_PATH=$root/lib-cxx:$LD_LIBRARY_PATH
 	cxx="the bundle's (lib-cxx/)"
 fi
@@ -135,7 +135,7 @@ if [[ ! -x $exe ]]; then
 	verdict "gpu-check" FAILED "$exe is missing: run 'make cuda' (or use the bundle of 'make gpu-check-bundle')"
 	finish
 fi
-if missing=$(ldd "$exe" 2>&1 | grep 'not found'); then
+if command -v ldd >/dev/null && missing=$(ldd "$exe" 2>&1 | grep ' not found'); then
 	why="shared libraries missing or too old: $(echo "$missing" | sed 's/^[[:space:]]*//' | head -3 | tr '\n' ' ')"
 	[[ $missing == *GLIBC_* ]] && why="this machine's glibc ($(ldd --version 2>/dev/null | head -1 | grep -oE '[0-9]+\.[0-9]+$')) is older than the bundle needs (MANIFEST); $why"
 	[[ $missing == *libcuda.so* ]] && why="no NVIDIA driver here (libcuda.so.1 not found); $why"
@@ -167,7 +167,8 @@ rc=${PIPESTATUS[0]}
 took=$(($(date +%s) - start))
 cat "$out.part" >>"$out"
 last=$(grep -E '^gpu-check: (PASSED|FAILED)' "$out.part" | tail -1)
-nogpu=$(grep -m1 -oE 'no usable GPU \(.*\)' "$out.part")
+nogpu=$(grep -m1 -oE 'no usable GPU.*' "$out.part")
+said=$(grep -E '^goodnet( gpu-check)?: ' "$out.part" | tail -1 | sed -E 's/^goodnet( gpu-check)?: //')
 rm -f "$out.part"
 case $rc in
 0)
@@ -182,6 +183,8 @@ case $rc in
 		verdict "gpu-check" FAILED "$nogpu"
 	elif [[ -n $last ]]; then
 		verdict "gpu-check" FAILED "${last#gpu-check: FAILED — }"
+	elif [[ -n $said ]]; then
+		verdict "gpu-check" FAILED "exit status $rc: $said"
 	else
 		verdict "gpu-check" FAILED "exit status $rc after ${took} s (see the log)"
 	fi ;;
