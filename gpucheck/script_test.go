@@ -28,6 +28,8 @@ const fakeSanitizer = `#!/usr/bin/env bash
 [[ $1 == --version ]] && { echo "Fake Sanitizer"; echo "Version 2099.1"; exit 0; }
 while [[ $1 == --* ]]; do shift 2; done
 echo "========= COMPUTE-SANITIZER"
+[[ -n ${FAKE_SAN_RACE:-} ]] && echo "========= Race reported between Write access at 0x1 in k_conv2d"
+[[ -n ${FAKE_SAN_SLOW:-} ]] && sleep 30
 "$@"
 rc=$?
 n=${FAKE_SAN_ERRORS:-0}
@@ -73,7 +75,7 @@ func gpuLessPath(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	for _, tool := range []string{"bash", "env", "date", "hostname", "uname", "ldd", "grep", "sed", "awk", "tee", "cat",
-		"tail", "head", "cut", "tr", "sort", "mkdir", "rm", "dirname", "basename", "nproc", "timeout", "printf", "readlink"} {
+		"tail", "head", "cut", "tr", "sort", "mkdir", "rm", "dirname", "basename", "nproc", "timeout", "printf", "readlink", "sleep"} {
 		if p, err := exec.LookPath(tool); err == nil {
 			if err := os.Symlink(p, filepath.Join(dir, tool)); err != nil {
 				t.Fatal(err)
@@ -153,6 +155,10 @@ func TestScriptVerdicts(t *testing.T) {
 		{"stale fatbin", []string{"FAKE=stale"}, nil, 1, "gpu-check.sh: FAILED — gpu-check (no usable GPU: stale fatbin: cuda/kernels.fatbin was compiled",
 			[]string{"compute-sanitizer:             NOT RUN — no usable GPU"}},
 		{"error line", []string{"FAKE=broken"}, nil, 1, "gpu-check.sh: FAILED — gpu-check (exit status 1: cuMemAlloc of 4 bytes: CUDA_ERROR_ILLEGAL_ADDRESS)", nil},
+		{"sanitizer slow", []string{"FAKE=pass", "FAKE_SAN_SLOW=1", "GPU_CHECK_SANITIZER_LIMIT=1"}, nil, 0, "gpu-check.sh: PASSED",
+			[]string{"sanitizer memcheck:            NOT FINISHED — stopped by its limit of 1 s"}},
+		{"sanitizer slow, race", []string{"FAKE=pass", "FAKE_SAN_SLOW=1", "FAKE_SAN_RACE=1", "GPU_CHECK_SANITIZER_LIMIT=1"}, nil, 1,
+			"gpu-check.sh: FAILED — sanitizer memcheck (1 reports before it was stopped", nil},
 		{"no sanitizer", []string{"FAKE=pass", "GPU_CHECK_SANITIZER=none"}, nil, 0, "gpu-check.sh: PASSED",
 			[]string{"compute-sanitizer:             NOT RUN — no compute-sanitizer here"}},
 		{"waived fixtures", []string{"FAKE=pass"}, []string{"--no-fixtures", "--no-sanitizers"}, 0, "gpu-check.sh: PASSED",

@@ -29,12 +29,15 @@
 #
 # compute-sanitizer: the bundle's sanitizer/ (copied from the toolkit of the machine that
 # made the bundle), else one on PATH or in /usr/local/cuda/bin; GPU_CHECK_SANITIZER=PATH
-# names one, =none leaves it out. Its tools run `goodnet gpu-check --small` (small kernels
-# and nets: every kernel launched; instrumented runs are slow).
+# names one, =none leaves it out; GPU_CHECK_SANITIZER_LIMIT=S caps each tool's time. Its tools
+# run `goodnet gpu-check --small` (small kernels and nets: every kernel launched;
+# instrumented runs are slow).
 #
 # Success is the last line `gpu-check.sh: PASSED` and exit status 0. Otherwise the last line
 # is `gpu-check.sh: FAILED — <what>` (exit 1), with each part's verdict above it; 2 is a
-# usage error. Without a usable GPU it fails (exit 1), saying why.
+# usage error. Without a usable GPU it fails (exit 1), saying why. A sanitizer that is absent,
+# cannot attach, or runs out of time without reporting anything is NOT RUN / NOT FINISHED:
+# said, but not a failure.
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -204,7 +207,9 @@ else
 		tool=${sanitizers[$i]}
 		left=$((deadline - $(date +%s) - 5))
 		share=$((left / (${#sanitizers[@]} - i)))
-		if ((share < 20)); then
+		if [[ -n ${GPU_CHECK_SANITIZER_LIMIT:-} ]] && ((GPU_CHECK_SANITIZER_LIMIT < share)); then
+			share=$GPU_CHECK_SANITIZER_LIMIT
+		elif ((share < 20)); then
 			verdict "sanitizer $tool" "NOT RUN" "no time left within --timeout"
 			continue
 		fi
@@ -218,8 +223,13 @@ else
 		grep -E '^(gpu-check: |FAIL )' "$part" | tee -a "$out" >/dev/null
 		errs=$(grep -oE 'ERROR SUMMARY: [0-9]+ error' "$part" | tail -1 | grep -oE '[0-9]+')
 		inner=$(grep -E '^gpu-check: (PASSED|FAILED)' "$part" | tail -1)
+		found=$(grep -cE '^========= +(Invalid|Program hit|Race|Barrier|Uninitialized|Error:|Warning:|Malloc|Leaked|Out-of-range|Misaligned)' "$part")
 		if [[ $src == 124 || $src == 137 ]]; then
-			verdict "sanitizer $tool" FAILED "stopped by its limit of ${share} s"
+			if ((found > 0)); then
+				verdict "sanitizer $tool" FAILED "$found reports before it was stopped by its limit of ${share} s"
+			else
+				verdict "sanitizer $tool" "NOT FINISHED" "stopped by its limit of ${share} s; nothing reported until then"
+			fi
 		elif [[ -z $errs ]]; then
 			verdict "sanitizer $tool" "NOT RUN" "compute-sanitizer did not run the check (exit $src: $(grep -m1 -iE 'error|unable' "$part" | head -c 160))"
 		elif [[ $errs != 0 ]]; then
