@@ -35,7 +35,7 @@ typedef long long i64;
 
 /* Shared with the launchers of package cuda (generated constants): */
 #define GN_STRIDE_THREADS 256 /* threads per block of a grid-stride loop */
-#define GN_BM 64              /* GEMM tile: GN_BM rows (outputs pixels or samples) ... */
+#define GN_BM 64              /* GEMM tile: GN_BM rows (output pixels or samples) ... */
 #define GN_BN 32              /* ... × GN_BN output channels per block ... */
 #define GN_BK 16              /* ... advancing GN_BK of the K dimension at a time */
 #define GN_GEMM_THREADS 256   /* 16 × 16 threads per GEMM block, each 4 rows × 2 columns */
