@@ -45,11 +45,19 @@ type fakeDevice struct {
 	next     uint64
 	free     int64 // reported free memory
 	launches int
-	emulate  bool // run kernels.cu's __global__ kernels (emulated), not the per-element loops
+	kernels  map[string]int // launches by kernel
+	emulate  bool           // run kernels.cu's __global__ kernels (emulated), not the per-element loops
 }
 
 func newFake(free int64) *fakeDevice {
-	return &fakeDevice{mem: map[uint64][]byte{}, next: 1, free: free}
+	return &fakeDevice{mem: map[uint64][]byte{}, next: 1, free: free, kernels: map[string]int{}}
+}
+
+func (d *fakeDevice) launch(kernel string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.launches++
+	d.kernels[kernel]++
 }
 
 func (d *fakeDevice) bytes(p uint64, n, size int) []byte {
@@ -175,7 +183,7 @@ func (d *fakeDevice) zeroF64(b f64) error {
 }
 
 func (d *fakeDevice) conv2d(out, x, w, b f32, s cuda.ConvShape, n int) error {
-	d.launches++
+	d.launch("conv2d")
 	if d.emulate {
 		return hostcheck.KernelConv2D(d.F(out), d.F(x), d.F(w), d.F(b), s, n)
 	}
@@ -183,7 +191,7 @@ func (d *fakeDevice) conv2d(out, x, w, b f32, s cuda.ConvShape, n int) error {
 }
 
 func (d *fakeDevice) dense(out, x, w, b f32, s cuda.DenseShape, n int) error {
-	d.launches++
+	d.launch("dense")
 	if d.emulate {
 		return hostcheck.KernelDense(d.F(out), d.F(x), d.F(w), d.F(b), s, n)
 	}
@@ -191,7 +199,7 @@ func (d *fakeDevice) dense(out, x, w, b f32, s cuda.DenseShape, n int) error {
 }
 
 func (d *fakeDevice) maxpool(out, x f32, s cuda.PoolShape, n int) error {
-	d.launches++
+	d.launch("maxpool")
 	if d.emulate {
 		return hostcheck.KernelMaxPool(d.F(out), d.F(x), s, n)
 	}
@@ -199,7 +207,7 @@ func (d *fakeDevice) maxpool(out, x f32, s cuda.PoolShape, n int) error {
 }
 
 func (d *fakeDevice) relu(out, x f32) error {
-	d.launches++
+	d.launch("relu")
 	if d.emulate {
 		return hostcheck.KernelReLU(d.F(out), d.F(x))
 	}
@@ -207,7 +215,7 @@ func (d *fakeDevice) relu(out, x f32) error {
 }
 
 func (d *fakeDevice) add(out, a, b f32) error {
-	d.launches++
+	d.launch("add")
 	if d.emulate {
 		return hostcheck.KernelAdd(d.F(out), d.F(a), d.F(b))
 	}
@@ -215,7 +223,7 @@ func (d *fakeDevice) add(out, a, b f32) error {
 }
 
 func (d *fakeDevice) argmax(out i32, x f32, rows, k int) error {
-	d.launches++
+	d.launch("argmax")
 	if d.emulate {
 		return hostcheck.KernelArgmax(d.I(out), d.F(x), rows, k)
 	}
@@ -223,7 +231,7 @@ func (d *fakeDevice) argmax(out i32, x f32, rows, k int) error {
 }
 
 func (d *fakeDevice) merge(out, b, bprime i32, classes int) error {
-	d.launches++
+	d.launch("merge")
 	if d.emulate {
 		return hostcheck.KernelMerge(d.I(out), d.I(b), d.I(bprime), classes)
 	}
@@ -231,7 +239,7 @@ func (d *fakeDevice) merge(out, b, bprime i32, classes int) error {
 }
 
 func (d *fakeDevice) channelSum(acc, scratch f64, x f32, rows, C int) error {
-	d.launches++
+	d.launch("channelSum")
 	if scratch.n < cuda.SumScratch(rows, C) {
 		return fmt.Errorf("channel sum: scratch of %d, need %d", scratch.n, cuda.SumScratch(rows, C))
 	}
