@@ -44,6 +44,6 @@ bench-sweep: build ## time `goodnet prune` on synthetic sets of the lab's sizes
 	./scripts/bench-sweep.sh
 
 clean:
-	rm -rf $(BIN) out bench-data cuda/kernels.fatbin
+	rm -rf $(BIN) out bench-data cuda/kernels.fatbin cuda/kernels.fatbin.sha256
 
 -include mk/cuda.mk

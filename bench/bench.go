@@ -1,6 +1,8 @@
 // Package bench times goodnet's work on each compute device — what `goodnet bench` prints:
-// DeepID forward passes, activation collection at the last pool, GoodNet's double inference,
-// the whole pruning sweep on sets of the lab's sizes, and reading lab-sized HDF5 files.
+// DeepID forward passes, activation collection at the last pool, the channel sums there,
+// GoodNet's double inference, the whole pruning sweep on sets of the lab's sizes, and reading
+// lab-sized HDF5 files. With Options.Keep each measurement also hands back what its last run
+// computed, so that gpucheck compares the devices' results of the very runs it timed.
 //
 // Every timing is one warm-up run, then Repeats timed runs; the median is reported with the
 // spread (min–max). The inputs are synthetic but realistic (LabSets: demo's procedural faces,
@@ -32,6 +34,14 @@ type Options struct {
 	Backends []nn.Backend
 	// NoGPU says why no GPU is among Backends, for the report ("" → "not requested").
 	NoGPU string
+	// Bprime is B' for the GoodNet row; nil → DefaultBprime (as the lab's B'_2: 45 of 60
+	// channels of the pruned conv zeroed).
+	Bprime *nn.Model
+	// Keep puts what each measurement's last run computed into Row.Output (and the inputs
+	// into Report.Sets and Report.Bprime).
+	Keep bool
+	// NoRead leaves out the row that writes and reads lab-sized HDF5 files.
+	NoRead bool
 	// Images is the batch of the throughput rows and the size of the test sets; the
 	// validation sets scale with it (11,547 at the default, 12,830: the lab's sizes).
 	Images int
@@ -66,6 +76,7 @@ func newStat(runs []float64) Stat {
 const (
 	Forward     = "forward"     // DeepID forward passes: images → predictions
 	Activations = "activations" // images → the last pool's activations, on the host
+	ChannelSums = "sums"        // images → the last pool's per-channel sums (float64)
 	GoodNet     = "goodnet"     // G(B, B'): B and B' on every image, merged
 	Sweep       = "sweep"       // prune.Run on the four sets: features, order, all steps
 	Read        = "read"        // dataset.Load of the four lab-layout HDF5 files
@@ -88,6 +99,18 @@ type Row struct {
 	Stats *prune.Stats `json:"sweep_stats,omitempty"`
 	// MBPerS is the files' size over the median (reading).
 	MBPerS float64 `json:"mb_per_s,omitempty"`
+	// Output is what the last run computed (Options.Keep).
+	Output *Output `json:"-"`
+}
+
+// Output is what a measurement's last run computed, for comparing devices: one field is set,
+// by the row's Name.
+type Output struct {
+	Classes []int32              // Forward: B's classes
+	Values  []float32            // Activations: the cut layer's values, image after image
+	Sums    []float64            // ChannelSums: the cut's per-channel sums over every image
+	Pair    *goodnet.Predictions // GoodNet: B's, B''s and G's classes
+	Sweep   *prune.Result        // Sweep: the whole pruning run
 }
 
 // Ratio compares the GPU with the CPU on one measurement: CPU median / GPU median.
@@ -120,6 +143,10 @@ type Report struct {
 	Ratios    []Ratio   `json:"gpu_cpu_ratios,omitempty"`
 	Started   time.Time `json:"started"`
 	Seconds   float64   `json:"total_s"`
+	// Sets and Bprime are the inputs of the runs (Options.Keep): the test set is the
+	// forward rows' images.
+	Sets   *Sets     `json:"-"`
+	Bprime *nn.Model `json:"-"`
 }
 
 // Run opens the devices, makes the inputs and times everything.
@@ -159,13 +186,13 @@ func Run(o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	// B' for GoodNet: B with 45 of the pruned conv's channels zeroed (as the lab's B'_2)
-	conv := cut.Inputs[0]
-	var chans []int
-	for c := 0; c < conv.Filters*3/4; c++ {
-		chans = append(chans, c)
+	bp := o.Bprime
+	if bp == nil {
+		bp = DefaultBprime(m, cut)
 	}
-	bp := prune.ZeroChannels(m, conv.Name, chans)
+	if o.Keep {
+		r.Sets, r.Bprime = sets, bp
+	}
 	x, n := sets.CleanTest.X, sets.CleanTest.N
 	for _, b := range backends {
 		dev := b.Name()
@@ -175,15 +202,28 @@ func Run(o Options) (*Report, error) {
 		}
 		r.Rows = append(r.Rows, rows...)
 	}
-	row, err := readRow(o, sets)
-	if err != nil {
-		return nil, err
+	if !o.NoRead {
+		row, err := readRow(o, sets)
+		if err != nil {
+			return nil, err
+		}
+		r.Rows = append(r.Rows, row)
 	}
-	r.Rows = append(r.Rows, row)
 	r.Ratios = ratios(r.Rows)
 	r.Machine.Load = loadAvg()
 	r.Seconds = time.Since(t0).Seconds()
 	return r, nil
+}
+
+// DefaultBprime is the B' of the GoodNet row when none is given: B with the first three
+// quarters of the channels of the conv before the cut zeroed (as the lab's B'_2: 45 of 60).
+func DefaultBprime(m *nn.Model, cut *nn.Layer) *nn.Model {
+	conv := cut.Inputs[0]
+	var chans []int
+	for c := 0; c < conv.Filters*3/4; c++ {
+		chans = append(chans, c)
+	}
+	return prune.ZeroChannels(m, conv.Name, chans)
 }
 
 // DefaultModel is the lab's DeepID architecture (55×47×3, 1283 classes) with random weights.
@@ -223,12 +263,19 @@ func deviceRows(o Options, b nn.Backend, m, bp *nn.Model, cut *nn.Layer, x []flo
 	}
 	defer net.Close()
 	var rows []Row
+	// out collects what the runs compute when o.Keep is set (each run overwrites it: the
+	// last run's is kept)
+	var out *Output
 	add := func(name, what string, images int, f func() error) (*Row, error) {
+		out = &Output{}
 		st, err := measure(o.Repeats, f)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", what, err)
 		}
 		row := Row{Name: name, What: what, Device: dev, Images: images, Seconds: st}
+		if o.Keep {
+			row.Output = out
+		}
 		if images > 0 {
 			row.ImagesPerS = float64(images) / st.Median
 		}
@@ -237,22 +284,39 @@ func deviceRows(o Options, b nn.Backend, m, bp *nn.Model, cut *nn.Layer, x []flo
 		return &rows[len(rows)-1], nil
 	}
 	fw, err := add(Forward, "DeepID forward (predictions)", n, func() error {
-		_, err := nn.Predict(net, x, n)
+		c, err := nn.Predict(net, x, n)
+		if o.Keep {
+			out.Classes = c
+		}
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	fw.GFLOPPerS = fw.ImagesPerS * float64(m.FLOPs()) / 1e9
+	in, cs := m.InputShape().Size(), cut.OutShape.Size()
 	if _, err := add(Activations, "activations at "+cut.Name+" (to the host)", n, func() error {
+		if o.Keep {
+			out.Values = make([]float32, n*cs)
+		}
 		for lo := 0; lo < n; lo += nn.PredictChunk {
 			hi := min(lo+nn.PredictChunk, n)
-			in := m.InputShape().Size()
-			if _, err := net.Run(map[string][]float32{m.Input.Name: x[lo*in : hi*in]}, hi-lo, cut.Name); err != nil {
+			v, err := net.Run(map[string][]float32{m.Input.Name: x[lo*in : hi*in]}, hi-lo, cut.Name)
+			if err != nil {
 				return err
+			}
+			if o.Keep {
+				copy(out.Values[lo*cs:hi*cs], v[0])
 			}
 		}
 		return nil
+	}); err != nil {
+		return nil, err
+	}
+	if _, err := add(ChannelSums, "channel sums at "+cut.Name, n, func() error {
+		s, err := channelSums(net, m, cut, x, n)
+		out.Sums = s
+		return err
 	}); err != nil {
 		return nil, err
 	}
@@ -262,7 +326,8 @@ func deviceRows(o Options, b nn.Backend, m, bp *nn.Model, cut *nn.Layer, x []flo
 	}
 	defer g.Close()
 	if _, err := add(GoodNet, "GoodNet G(B, B') (double inference)", n, func() error {
-		_, err := g.Predict(x, n)
+		p, err := g.PredictAll(x, n)
+		out.Pair = p
 		return err
 	}); err != nil {
 		return nil, err
@@ -283,6 +348,7 @@ func deviceRows(o Options, b nn.Backend, m, bp *nn.Model, cut *nn.Layer, x []flo
 			phases[k] = append(phases[k], v)
 		}
 		stats = res.Stats
+		out.Sweep = res
 		return nil
 	})
 	if err != nil {
@@ -295,6 +361,36 @@ func deviceRows(o Options, b nn.Backend, m, bp *nn.Model, cut *nn.Layer, x []flo
 	}
 	sw.Stats = stats
 	return rows, nil
+}
+
+// channelSums is the cut layer's per-channel sums over n images: reduced by the engine when
+// its Net is an nn.ChannelSummer, else from the activations, in float64 here.
+func channelSums(net nn.Net, m *nn.Model, cut *nn.Layer, x []float32, n int) ([]float64, error) {
+	in := m.InputShape().Size()
+	C := cut.OutShape[len(cut.OutShape)-1]
+	sums := make([]float64, C)
+	for lo := 0; lo < n; lo += nn.PredictChunk {
+		hi := min(lo+nn.PredictChunk, n)
+		feeds := map[string][]float32{m.Input.Name: x[lo*in : hi*in]}
+		if s, ok := net.(nn.ChannelSummer); ok {
+			part, err := s.ChannelSums(feeds, hi-lo, cut.Name)
+			if err != nil {
+				return nil, err
+			}
+			for c := range sums {
+				sums[c] += part[c]
+			}
+			continue
+		}
+		v, err := net.Run(feeds, hi-lo, cut.Name)
+		if err != nil {
+			return nil, err
+		}
+		for i, a := range v[0] {
+			sums[i%C] += float64(a)
+		}
+	}
+	return sums, nil
 }
 
 // readRow writes the sets in the lab's layouts once and times reading all four.

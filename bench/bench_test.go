@@ -32,7 +32,7 @@ func TestRunStructure(t *testing.T) {
 	if r.FLOPs != nn.DeepID(55, 47, 1283).FLOPs() || r.Machine.Cores < 1 || r.Machine.CPU == "" || r.Machine.Devices["cpu"] == "" || r.Machine.GPU == "" {
 		t.Errorf("machine %+v, flops %d", r.Machine, r.FLOPs)
 	}
-	want := []struct{ name, device string }{{Forward, "cpu"}, {Activations, "cpu"}, {GoodNet, "cpu"}, {Sweep, "cpu"}, {Read, "host"}}
+	want := []struct{ name, device string }{{Forward, "cpu"}, {Activations, "cpu"}, {ChannelSums, "cpu"}, {GoodNet, "cpu"}, {Sweep, "cpu"}, {Read, "host"}}
 	if len(r.Rows) != len(want) {
 		t.Fatalf("%d rows, want %d: %+v", len(r.Rows), len(want), r.Rows)
 	}
@@ -52,7 +52,7 @@ func TestRunStructure(t *testing.T) {
 	if r.Rows[0].Images != 40 || r.Rows[0].GFLOPPerS <= 0 {
 		t.Errorf("forward row %+v", r.Rows[0])
 	}
-	sw := r.Rows[3]
+	sw := r.Rows[4]
 	if sw.Images != 152 || sw.Phases["features"] <= 0 || sw.Phases["sweep"] <= 0 {
 		t.Errorf("sweep row %+v", sw)
 	}
@@ -65,11 +65,16 @@ func TestRunStructure(t *testing.T) {
 			}
 		}
 	}
-	if rd := r.Rows[4]; rd.Images != 152 || rd.MBPerS <= 0 {
+	if rd := r.Rows[5]; rd.Images != 152 || rd.MBPerS <= 0 {
 		t.Errorf("read row %+v", rd)
 	}
 	if len(r.Ratios) != 0 {
 		t.Errorf("ratios without a GPU: %+v", r.Ratios)
+	}
+	for _, row := range r.Rows {
+		if row.Output != nil {
+			t.Errorf("row %s keeps its output without Options.Keep", row.Name)
+		}
 	}
 	var tab bytes.Buffer
 	if err := r.WriteTable(&tab); err != nil {
@@ -94,6 +99,75 @@ func TestRunStructure(t *testing.T) {
 	for _, f := range LabFiles {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Error(err)
+		}
+	}
+}
+
+// TestKeep: with Options.Keep every row hands back what its last run computed, and those
+// results are the backend's: the classes of nn.Predict, the activations of Run, their sums,
+// GoodNet's three class lists, the sweep's result.
+func TestKeep(t *testing.T) {
+	cpu, err := nn.Open("cpu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := DefaultModel()
+	bp := m.Clone()
+	r, err := Run(Options{Backends: []nn.Backend{cpu}, Model: m, Bprime: bp, Images: 30, Repeats: 1, Keep: true, NoRead: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Rows) != 5 {
+		t.Fatalf("%d rows without the read row, want 5", len(r.Rows))
+	}
+	sets, err := LabSets(m, cpu, SetOptions{Valid: validSize(30), Test: 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	net, err := cpu.Compile(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer net.Close()
+	x := sets.CleanTest.X
+	cls, _ := nn.Predict(net, x, 30)
+	act, _ := net.Run(map[string][]float32{"input": x}, 30, "pool_3")
+	for _, row := range r.Rows {
+		o := row.Output
+		if o == nil {
+			t.Fatalf("row %s has no output", row.Name)
+		}
+		switch row.Name {
+		case Forward:
+			if fmt.Sprint(o.Classes) != fmt.Sprint(cls) {
+				t.Errorf("forward classes %v, want %v", o.Classes, cls)
+			}
+		case Activations:
+			if fmt.Sprint(o.Values) != fmt.Sprint(act[0]) {
+				t.Errorf("activations differ from Run's")
+			}
+		case ChannelSums:
+			if len(o.Sums) != 60 {
+				t.Fatalf("%d sums", len(o.Sums))
+			}
+			for c := range o.Sums {
+				s := 0.0
+				for i := c; i < len(act[0]); i += 60 {
+					s += float64(act[0][i])
+				}
+				if o.Sums[c] != s {
+					t.Errorf("channel %d: sum %g, want %g", c, o.Sums[c], s)
+				}
+			}
+		case GoodNet:
+			// B' = B: G is B everywhere
+			if p := o.Pair; p == nil || fmt.Sprint(p.B) != fmt.Sprint(cls) || fmt.Sprint(p.G) != fmt.Sprint(cls) {
+				t.Errorf("GoodNet output %+v", o.Pair)
+			}
+		case Sweep:
+			if o.Sweep == nil || len(o.Sweep.Steps) != 61 {
+				t.Errorf("sweep output: %v", o.Sweep != nil)
+			}
 		}
 	}
 }

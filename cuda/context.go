@@ -41,34 +41,37 @@ func Init() error {
 }
 
 func initialize() error {
+	if err := CheckFatbin(); err != nil {
+		return err
+	}
 	n, err := cu.NumDevices()
 	if err != nil {
-		return fmt.Errorf("cuDeviceGetCount: %v", err)
+		return fmt.Errorf("cuDeviceGetCount: %w", err)
 	}
 	if n == 0 {
 		return fmt.Errorf("no CUDA device")
 	}
 	if device, err = cu.GetDevice(0); err != nil {
-		return fmt.Errorf("cuDeviceGet: %v", err)
+		return fmt.Errorf("cuDeviceGet: %w", err)
 	}
 	if info.Name, err = device.Name(); err != nil {
-		return fmt.Errorf("cuDeviceGetName: %v", err)
+		return fmt.Errorf("cuDeviceGetName: %w", err)
 	}
 	if info.Major, info.Minor, err = device.ComputeCapability(); err != nil {
 		return err
 	}
 	if info.Memory, err = device.TotalMem(); err != nil {
-		return fmt.Errorf("cuDeviceTotalMem: %v", err)
+		return fmt.Errorf("cuDeviceTotalMem: %w", err)
 	}
 	if info.SMs, err = device.Attribute(cu.MultiprocessorCount); err != nil {
-		return fmt.Errorf("cuDeviceGetAttribute: %v", err)
+		return fmt.Errorf("cuDeviceGetAttribute: %w", err)
 	}
 	info.Driver = cu.Version()
 	if context, err = device.RetainPrimaryCtx(); err != nil {
-		return fmt.Errorf("cuDevicePrimaryCtxRetain: %v", err)
+		return fmt.Errorf("cuDevicePrimaryCtxRetain: %w", err)
 	}
 	if err := loadModule(); err != nil {
-		return fmt.Errorf("%s: %v", info.Name, err)
+		return fmt.Errorf("%s: %w", info.Name, err)
 	}
 	return nil
 }
@@ -86,7 +89,7 @@ func bind() (func(), error) {
 	runtime.LockOSThread()
 	if err := cu.SetCurrentContext(context); err != nil {
 		runtime.UnlockOSThread()
-		return nil, fmt.Errorf("cuCtxSetCurrent: %v", err)
+		return nil, fmt.Errorf("cuCtxSetCurrent: %w", err)
 	}
 	return runtime.UnlockOSThread, nil
 }
@@ -109,7 +112,7 @@ func Sync() error {
 	}
 	defer done()
 	if err := cu.Synchronize(); err != nil {
-		return fmt.Errorf("cuCtxSynchronize: %v", err)
+		return fmt.Errorf("cuCtxSynchronize: %w", err)
 	}
 	return nil
 }

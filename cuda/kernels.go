@@ -6,22 +6,34 @@ import (
 	_ "embed"
 	"fmt"
 	"runtime"
+	"strings"
 	"unsafe"
 
 	"gorgonia.org/cu"
 )
 
 // kernels.fatbin is kernels.cu compiled by `make cuda` (nvcc -fatbin: sm_80 and sm_90 machine
-// code, compute_90 PTX for newer GPUs). It is a build output, not in git.
-//
-//go:embed kernels.fatbin
-var fatbin string
+// code, compute_90 PTX for newer GPUs); kernels.fatbin.sha256 is the SHA-256 of the
+// kernels.cu it was compiled from. Both are build outputs, not in git.
+var (
+	//go:embed kernels.fatbin
+	fatbin string
+	//go:embed kernels.fatbin.sha256
+	fatbinSource string
+)
+
+// FatbinInfo is what `make cuda` recorded about the embedded fatbin: the SHA-256 of the
+// kernels.cu it compiled (equal to SourceHash, or Init refuses the GPU), the nvcc release
+// and the code generation flags.
+func FatbinInfo() string { return strings.TrimSpace(fatbinSource) }
+
+// CheckFatbin reports whether the embedded fatbin was compiled from this binary's kernels.cu
+// (ErrStaleFatbin wrapped if not). Init checks it first.
+func CheckFatbin() error { return checkFatbin(fatbinSource) }
 
 var (
 	module cu.Module
-	fn     struct {
-		relu, add, merge, conv2d, dense, maxpool, argmax, sumPartial, sumFinish, zeroChannels cu.Function
-	}
+	fns    [numKernels]cu.Function // by Kernel
 )
 
 func loadModule() error {
@@ -31,13 +43,11 @@ func loadModule() error {
 	}
 	defer done()
 	if module, err = cu.LoadData(fatbin); err != nil {
-		return fmt.Errorf("loading the kernels (cuModuleLoadData; the fatbin has sm_80, sm_90 and compute_90 code): %v", err)
+		return fmt.Errorf("loading the kernels (cuModuleLoadData; the fatbin has sm_80, sm_90 and compute_90 code): %w", err)
 	}
-	ptrs := []*cu.Function{&fn.relu, &fn.add, &fn.merge, &fn.conv2d, &fn.dense, &fn.maxpool, &fn.argmax,
-		&fn.sumPartial, &fn.sumFinish, &fn.zeroChannels} // in the order of kernelNames
-	for i, name := range kernelNames {
-		if *ptrs[i], err = module.Function(name); err != nil {
-			return fmt.Errorf("kernel %s: %v", name, err)
+	for k, name := range kernelNames {
+		if fns[k], err = module.Function(name); err != nil {
+			return fmt.Errorf("kernel %s: %w", name, err)
 		}
 	}
 	return nil
@@ -48,33 +58,38 @@ func bind0() (func(), error) {
 	runtime.LockOSThread()
 	if err := cu.SetCurrentContext(context); err != nil {
 		runtime.UnlockOSThread()
-		return nil, fmt.Errorf("cuCtxSetCurrent: %v", err)
+		return nil, fmt.Errorf("cuCtxSetCurrent: %w", err)
 	}
 	return runtime.UnlockOSThread, nil
 }
 
-func launch(name string, f cu.Function, l Launch, a *args) error {
-	if err := l.check(name); err != nil {
+// run launches c on the default stream.
+func run(c Call) error {
+	name := c.Kernel.String()
+	if err := c.Launch.check(name); err != nil {
 		return err
+	}
+	if c.NArgs != len(kernelParams[c.Kernel]) {
+		return fmt.Errorf("%s: %d arguments for %d parameters", name, c.NArgs, len(kernelParams[c.Kernel]))
 	}
 	done, err := bind()
 	if err != nil {
 		return err
 	}
 	defer done()
-	params := make([]unsafe.Pointer, len(a.kinds))
+	params := make([]unsafe.Pointer, c.NArgs)
 	for i := range params {
-		params[i] = unsafe.Pointer(&a.v[i])
+		params[i] = unsafe.Pointer(&c.Args[i])
 	}
-	if err := f.Launch(l.GX, l.GY, 1, l.BX, l.BY, 1, 0, cu.NoStream, params); err != nil {
-		return fmt.Errorf("launching %s (grid %dx%d, block %dx%d): %v", name, l.GX, l.GY, l.BX, l.BY, err)
+	l := c.Launch
+	if err := fns[c.Kernel].Launch(l.GX, l.GY, 1, l.BX, l.BY, 1, 0, cu.NoStream, params); err != nil {
+		return fmt.Errorf("launching %s (grid %dx%d, block %dx%d): %w", name, l.GX, l.GY, l.BX, l.BY, err)
 	}
 	return nil
 }
 
-// stride is the launch of a grid-stride loop over n elements: 32 blocks per multiprocessor
-// at most.
-func stride(n int) Launch { return StrideLaunch(n, info.SMs*32) }
+// maxBlocks caps the grid of a grid-stride loop: 32 blocks per multiprocessor.
+func maxBlocks() int { return info.SMs * 32 }
 
 // ReLU sets out = max(x, 0) element-wise.
 func ReLU(out, x Float32s) error {
@@ -84,7 +99,7 @@ func ReLU(out, x Float32s) error {
 	if x.n == 0 {
 		return nil
 	}
-	return launch("k_relu", fn.relu, stride(x.n), reluArgs(out.Ptr(), x.Ptr(), x.n))
+	return run(ReLUCall(out.Ptr(), x.Ptr(), x.n, maxBlocks()))
 }
 
 // Add sets out = a + b element-wise.
@@ -95,19 +110,18 @@ func Add(out, a, b Float32s) error {
 	if a.n == 0 {
 		return nil
 	}
-	return launch("k_add", fn.add, stride(a.n), addArgs(out.Ptr(), a.Ptr(), b.Ptr(), a.n))
+	return run(AddCall(out.Ptr(), a.Ptr(), b.Ptr(), a.n, maxBlocks()))
 }
 
-// Merge sets out[i] = b[i] where b[i] == bprime[i], else classes (GoodNet's class N).
-func Merge(out, b, bprime Int32s, classes int) error {
+// Merge sets out[i] = b[i] where b[i] == bprime[i], else flag (GoodNet's class N).
+func Merge(out, b, bprime Int32s, flag int) error {
 	if out.n != b.n || b.n != bprime.n {
 		return fmt.Errorf("merge: lengths %d, %d, %d differ", out.n, b.n, bprime.n)
 	}
 	if b.n == 0 {
 		return nil
 	}
-	return launch("k_merge", fn.merge, stride(b.n),
-		mergeArgs(out.Ptr(), b.Ptr(), bprime.Ptr(), b.n, classes))
+	return run(MergeCall(out.Ptr(), b.Ptr(), bprime.Ptr(), b.n, flag, maxBlocks()))
 }
 
 // Conv2D computes a convolution (+ bias unless b is empty, + activation) on n samples.
@@ -118,7 +132,7 @@ func Conv2D(out, x, w, b Float32s, s ConvShape, n int) error {
 	if n == 0 {
 		return nil
 	}
-	return launch("k_conv2d", fn.conv2d, ConvLaunch(s, n), conv2dArgs(out.Ptr(), x.Ptr(), w.Ptr(), b.Ptr(), s, n))
+	return run(Conv2DCall(out.Ptr(), x.Ptr(), w.Ptr(), b.Ptr(), s, n))
 }
 
 // Dense computes a dense layer (+ bias unless b is empty, + activation) on n samples.
@@ -129,8 +143,7 @@ func Dense(out, x, w, b Float32s, s DenseShape, n int) error {
 	if n == 0 {
 		return nil
 	}
-	return launch("k_dense", fn.dense, DenseLaunch(s, n),
-		denseArgs(out.Ptr(), x.Ptr(), w.Ptr(), b.Ptr(), s, n))
+	return run(DenseCall(out.Ptr(), x.Ptr(), w.Ptr(), b.Ptr(), s, n))
 }
 
 // MaxPool computes a max pooling on n samples.
@@ -141,7 +154,7 @@ func MaxPool(out, x Float32s, s PoolShape, n int) error {
 	if n == 0 {
 		return nil
 	}
-	return launch("k_maxpool", fn.maxpool, stride(out.n), maxpoolArgs(out.Ptr(), x.Ptr(), s, n))
+	return run(MaxPoolCall(out.Ptr(), x.Ptr(), s, n, maxBlocks()))
 }
 
 // Argmax sets out[r] to the index of the largest of the k values of row r of x (first on
@@ -153,7 +166,7 @@ func Argmax(out Int32s, x Float32s, rows, k int) error {
 	if rows == 0 {
 		return nil
 	}
-	return launch("k_argmax", fn.argmax, ArgmaxLaunch(rows), argmaxArgs(out.Ptr(), x.Ptr(), rows, k))
+	return run(ArgmaxCall(out.Ptr(), x.Ptr(), rows, k))
 }
 
 // ChannelSum adds to acc[c] (float64) the sum over the rows of x (rows × C) of x[r][c].
@@ -162,44 +175,16 @@ func ChannelSum(acc Float64s, scratch Float64s, x Float32s, rows, C int) error {
 	if rows < 0 || C <= 0 || acc.n != C || x.n != rows*C {
 		return fmt.Errorf("channel sum: %d sums and %d values for %d rows of %d", acc.n, x.n, rows, C)
 	}
-	blocks := (rows + SumRows - 1) / SumRows
 	if scratch.n < SumScratch(rows, C) {
 		return fmt.Errorf("channel sum: scratch of %d values, need %d", scratch.n, SumScratch(rows, C))
 	}
 	if rows == 0 {
 		return nil
 	}
-	if err := launch("k_channel_sum_partial", fn.sumPartial, SumLaunch(rows, C),
-		sumPartialArgs(scratch.Ptr(), x.Ptr(), rows, C)); err != nil {
-		return err
+	for _, c := range ChannelSumCalls(acc.Ptr(), scratch.Ptr(), x.Ptr(), rows, C, maxBlocks()) {
+		if err := run(c); err != nil {
+			return err
+		}
 	}
-	return launch("k_channel_sum_finish", fn.sumFinish, stride(C),
-		sumFinishArgs(acc.Ptr(), scratch.Ptr(), blocks, C))
-}
-
-// ZeroChannels zeroes the listed output channels of a conv's kernel w (taps × O: every
-// kernel[..., c]) and bias b (O values, or empty).
-func ZeroChannels(w, b Float32s, taps, O int, chans []int32) error {
-	if taps <= 0 || O <= 0 || w.n != taps*O || (b.n != 0 && b.n != O) {
-		return fmt.Errorf("zero channels: kernel of %d and bias of %d for %d taps × %d channels", w.n, b.n, taps, O)
-	}
-	if err := CheckZeroChannels(O, chans); err != nil {
-		return err
-	}
-	if len(chans) == 0 {
-		return nil
-	}
-	dc, err := Alloc[int32](len(chans))
-	if err != nil {
-		return err
-	}
-	defer dc.Free()
-	if err := dc.Upload(chans); err != nil {
-		return err
-	}
-	if err := launch("k_zero_channels", fn.zeroChannels, stride(taps*len(chans)),
-		zeroChannelsArgs(w.Ptr(), b.Ptr(), taps, O, dc.Ptr(), len(chans))); err != nil {
-		return err
-	}
-	return Sync() // before dc is freed
+	return nil
 }

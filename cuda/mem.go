@@ -45,7 +45,7 @@ func Alloc[T Elem](n int) (Slice[T], error) {
 	defer done()
 	p, err := cu.MemAlloc(int64(n) * size[T]())
 	if err != nil {
-		return Slice[T]{}, fmt.Errorf("cuMemAlloc of %d bytes: %v", int64(n)*size[T](), err)
+		return Slice[T]{}, fmt.Errorf("cuMemAlloc of %d bytes: %w", int64(n)*size[T](), err)
 	}
 	return Slice[T]{p, n}, nil
 }
@@ -81,7 +81,7 @@ func (s Slice[T]) Free() error {
 	}
 	defer done()
 	if err := cu.MemFree(s.p); err != nil {
-		return fmt.Errorf("cuMemFree: %v", err)
+		return fmt.Errorf("cuMemFree: %w", err)
 	}
 	return nil
 }
@@ -100,7 +100,7 @@ func (s Slice[T]) Upload(src []T) error {
 	}
 	defer done()
 	if err := cu.MemcpyHtoD(s.p, unsafe.Pointer(&src[0]), int64(s.n)*size[T]()); err != nil {
-		return fmt.Errorf("cuMemcpyHtoD: %v", err)
+		return fmt.Errorf("cuMemcpyHtoD: %w", err)
 	}
 	return nil
 }
@@ -120,7 +120,7 @@ func (s Slice[T]) Download(dst []T) error {
 	}
 	defer done()
 	if err := cu.MemcpyDtoH(unsafe.Pointer(&dst[0]), s.p, int64(s.n)*size[T]()); err != nil {
-		return fmt.Errorf("cuMemcpyDtoH: %v", err)
+		return fmt.Errorf("cuMemcpyDtoH: %w", err)
 	}
 	return nil
 }
@@ -139,7 +139,7 @@ func (s Slice[T]) CopyFrom(src Slice[T]) error {
 	}
 	defer done()
 	if err := cu.MemcpyDtoD(s.p, src.p, int64(s.n)*size[T]()); err != nil {
-		return fmt.Errorf("cuMemcpyDtoD: %v", err)
+		return fmt.Errorf("cuMemcpyDtoD: %w", err)
 	}
 	return nil
 }
@@ -155,7 +155,7 @@ func (s Slice[T]) Zero() error {
 	}
 	defer done()
 	if err := cu.MemsetD8(s.p, 0, int64(s.n)*size[T]()); err != nil {
-		return fmt.Errorf("cuMemsetD8: %v", err)
+		return fmt.Errorf("cuMemsetD8: %w", err)
 	}
 	return nil
 }

@@ -165,28 +165,8 @@ func (s PoolShape) Check(n, out, x int) error {
 	return lens("maxpool", []lenCheck{{"output", out, n * s.Out()}, {"input", x, n * s.In()}}, 0, 0)
 }
 
-// SumRows is how many rows one block of k_channel_sum_partial sums (GN_SUM_ROWS of
-// kernels.cu; cuda/hostcheck's tests keep the two equal).
-const SumRows = 1024
-
 // SumScratch is the float64 scratch a channel sum of rows × C values needs.
 func SumScratch(rows, C int) int { return (rows + SumRows - 1) / SumRows * C }
-
-// CheckZeroChannels validates the channels to zero in a conv of O outputs: each in 0..O-1,
-// none twice.
-func CheckZeroChannels(O int, chans []int32) error {
-	seen := make(map[int32]bool, len(chans))
-	for _, c := range chans {
-		if c < 0 || int(c) >= O {
-			return fmt.Errorf("zero channels: channel %d outside 0..%d", c, O-1)
-		}
-		if seen[c] {
-			return fmt.Errorf("zero channels: channel %d listed twice", c)
-		}
-		seen[c] = true
-	}
-	return nil
-}
 
 type lenCheck struct {
 	what      string

@@ -2,7 +2,6 @@ package gpu
 
 import (
 	"fmt"
-	"math"
 	"strings"
 	"sync"
 
@@ -52,7 +51,6 @@ type device interface {
 	argmax(out i32, x f32, rows, k int) error
 	merge(out, b, bprime i32, classes int) error
 	channelSum(acc, scratch f64, x f32, rows, C int) error
-	zeroChannels(w, b f32, taps, O int, chans []int32) error
 }
 
 // core is one device and the lock that serialises its users (every Net of it).
@@ -69,11 +67,13 @@ type core struct {
 const MaxBatch = 8192
 
 // Net is a model compiled for the GPU: its weights live in device memory, and batches stream
-// through device buffers sized to the free memory. It implements nn.Net and nn.Predictor.
-// A Net is safe for concurrent use (calls on one GPU are serialised).
+// through device buffers sized to the free memory. It implements nn.Net and nn.Predictor, and
+// the capabilities nn.ChannelSummer (channel sums reduced on the device) and nn.PairPredictor
+// (GoodNet's two nets and merge on the device). A Net is safe for concurrent use (calls on
+// one GPU are serialised).
 type Net struct {
 	c       *core
-	m       *nn.Model // a copy: PruneChannels changes it with the device weights
+	m       *nn.Model // a copy
 	layers  map[string]*layer
 	weights []uint64 // allocations of the weights
 	ws      *workspace
@@ -122,7 +122,7 @@ func compile(c *core, m *nn.Model) (*Net, error) {
 		}
 		if err != nil {
 			n.free()
-			return nil, fmt.Errorf("layer %q: %v", l.Name, err)
+			return nil, fmt.Errorf("layer %q: %w", l.Name, err)
 		}
 		n.layers[l.Name] = gl
 	}
@@ -139,7 +139,7 @@ func (n *Net) upload(v []float32) (f32, error) {
 	return b, n.c.dev.putF32(b, v)
 }
 
-// Model is the compiled copy of the model (with the channels PruneChannels zeroed).
+// Model is the compiled copy of the model.
 func (n *Net) Model() *nn.Model { return n.m }
 
 // Close frees the device memory of the Net; it must not be used afterwards.
@@ -182,7 +182,7 @@ type workspace struct {
 	plan    []*nn.Layer
 	out     map[*nn.Layer]f32
 	cls     [3]i32 // argmax of this net, of the other net, merged (Predict, GoodNet)
-	acc     f64    // channel sums (ChannelMeans)
+	acc     f64    // channel sums (ChannelSums)
 	scratch f64
 	allocs  []uint64
 }
@@ -366,7 +366,7 @@ func (n *Net) forward(w *workspace, b int) error {
 			err = fmt.Errorf("%s layers are not supported", l.Kind)
 		}
 		if err != nil {
-			return fmt.Errorf("layer %q: %v", l.Name, err)
+			return fmt.Errorf("layer %q: %w", l.Name, err)
 		}
 	}
 	return nil
@@ -494,16 +494,17 @@ func (n *Net) classify(w *workspace, x []float32, lo, b int) error {
 	return n.c.dev.argmax(w.cls[0].slice(0, b), w.out[n.m.Output].slice(0, b*k), b, k)
 }
 
-// GoodNet runs G(B, B') with n as B and other as B' on the count images of x: each image is
-// uploaded once and goes through both nets; the argmax of each and the merge (B's class where
-// they agree, else class N = the number of classes) run on the device. It returns B's
-// classes, B”s, and GoodNet's.
-func (n *Net) GoodNet(other *Net, x []float32, count int) (b, bprime, merged []int32, err error) {
-	if other == nil || other.c != n.c {
-		return nil, nil, nil, fmt.Errorf("gpu: GoodNet needs two nets of the same GPU backend")
+// PredictPair runs GoodNet's two nets — n as B, other (a *Net of the same backend, with the
+// same architecture) as B' — on the count images of x: each batch of images is uploaded once
+// and goes through both nets; the argmax of each and the merge (B's class where they agree,
+// else flag) run on the device, and only the three class lists come back (nn.PairPredictor).
+func (n *Net) PredictPair(other nn.Net, x []float32, count int, flag int32) (b, bprime, merged []int32, err error) {
+	o, ok := other.(*Net)
+	if !ok || o == nil || o.c != n.c {
+		return nil, nil, nil, fmt.Errorf("gpu: PredictPair needs two nets of the same GPU backend (got %T)", other)
 	}
-	if err := n.m.SameArchitecture(other.m); err != nil {
-		return nil, nil, nil, fmt.Errorf("B' does not have B's architecture: %v", err)
+	if err := n.m.SameArchitecture(o.m); err != nil {
+		return nil, nil, nil, fmt.Errorf("B' does not have B's architecture: %w", err)
 	}
 	if err := n.checkImages(x, count); err != nil {
 		return nil, nil, nil, err
@@ -512,7 +513,7 @@ func (n *Net) GoodNet(other *Net, x []float32, count int) (b, bprime, merged []i
 		return nil, nil, nil, err
 	}
 	defer n.end()
-	if other.closed {
+	if o.closed {
 		return nil, nil, nil, fmt.Errorf("gpu: the Net of B' is closed")
 	}
 	b, bprime, merged = make([]int32, count), make([]int32, count), make([]int32, count)
@@ -524,13 +525,12 @@ func (n *Net) GoodNet(other *Net, x []float32, count int) (b, bprime, merged []i
 		return nil, nil, nil, err
 	}
 	wp := wb
-	if other != n {
-		if wp, err = other.predictSpace(count, wb.cap); err != nil {
+	if o != n {
+		if wp, err = o.predictSpace(count, wb.cap); err != nil {
 			return nil, nil, nil, err
 		}
 	}
 	batch := min(wb.cap, wp.cap)
-	k := n.m.NumClasses()
 	d := n.c.dev
 	for lo := 0; lo < count; lo += batch {
 		nb := min(batch, count-lo)
@@ -538,19 +538,19 @@ func (n *Net) GoodNet(other *Net, x []float32, count int) (b, bprime, merged []i
 			return nil, nil, nil, err
 		}
 		cb, cp, cm := wb.cls[0].slice(0, nb), wb.cls[1].slice(0, nb), wb.cls[2].slice(0, nb)
-		if other != n {
+		if o != n {
 			in := n.m.InputShape().Size() * nb
-			if err := d.copyF32(wp.out[other.m.Input].slice(0, in), wb.out[n.m.Input].slice(0, in)); err != nil {
+			if err := d.copyF32(wp.out[o.m.Input].slice(0, in), wb.out[n.m.Input].slice(0, in)); err != nil {
 				return nil, nil, nil, err
 			}
-			if err := other.classify(wp, nil, 0, nb); err != nil {
+			if err := o.classify(wp, nil, 0, nb); err != nil {
 				return nil, nil, nil, err
 			}
 			cp = wp.cls[0].slice(0, nb)
 		} else {
 			cp = cb
 		}
-		if err := d.merge(cm, cb, cp, k); err != nil {
+		if err := d.merge(cm, cb, cp, int(flag)); err != nil {
 			return nil, nil, nil, err
 		}
 		for _, c := range []struct {
@@ -565,20 +565,22 @@ func (n *Net) GoodNet(other *Net, x []float32, count int) (b, bprime, merged []i
 	return b, bprime, merged, nil
 }
 
-// ChannelMeans returns, for each channel of the named layer's output (the last dimension),
-// the mean of its values over the count samples and every position (rows × columns), summed
-// in float64 on the device: the activation statistics of the pruning defense. feeds as Run.
-func (n *Net) ChannelMeans(feeds map[string][]float32, count int, layerName string) ([]float64, error) {
+// ChannelSums returns, for each channel of the named layer's output (the last dimension),
+// the sum of its values over the count samples and every position (rows × columns), computed
+// in float64 on the device — only the sums come back (nn.ChannelSummer): the activation
+// statistics of the pruning defense. feeds as Run.
+func (n *Net) ChannelSums(feeds map[string][]float32, count int, layerName string) ([]float64, error) {
 	ls, err := nn.CheckFeeds(n.m, feeds, count, []string{layerName})
 	if err != nil {
 		return nil, err
 	}
-	if count == 0 {
-		return nil, fmt.Errorf("channel means of layer %q over no samples", layerName)
-	}
 	l := ls[0]
 	C := l.OutShape[len(l.OutShape)-1]
 	rows := l.OutShape.Size() / C
+	sums := make([]float64, C)
+	if count == 0 {
+		return sums, nil
+	}
 	if err := n.begin(); err != nil {
 		return nil, err
 	}
@@ -602,53 +604,15 @@ func (n *Net) ChannelMeans(feeds map[string][]float32, count int, layerName stri
 			return nil, err
 		}
 	}
-	sums := make([]float64, C)
 	if err := n.c.dev.getF64(sums, w.acc); err != nil {
 		return nil, err
-	}
-	for c := range sums {
-		sums[c] /= float64(count) * float64(rows)
 	}
 	return sums, nil
 }
 
-// PruneChannels zeroes output channels of a Conv2D layer — kernel[..., c] and bias[c] — on the
-// device and in Model(), as the pruning defense does; the next calls see the pruned net.
-func (n *Net) PruneChannels(layerName string, chans []int) error {
-	gl := n.layers[layerName]
-	if gl == nil || gl.l.Kind != nn.Conv2D {
-		return fmt.Errorf("prune: %q is not a Conv2D layer of the model", layerName)
-	}
-	cs := make([]int32, len(chans))
-	for i, c := range chans {
-		if c < 0 || c > math.MaxInt32 {
-			return fmt.Errorf("prune: layer %q has no channel %d", layerName, c)
-		}
-		cs[i] = int32(c)
-	}
-	if err := cuda.CheckZeroChannels(gl.conv.O, cs); err != nil {
-		return fmt.Errorf("prune: layer %q: %v", layerName, err)
-	}
-	if err := n.begin(); err != nil {
-		return err
-	}
-	defer n.end()
-	if err := n.c.dev.zeroChannels(gl.w, gl.b, gl.conv.Taps(), gl.conv.O, cs); err != nil {
-		return fmt.Errorf("prune: layer %q: %v", layerName, err)
-	}
-	O := gl.conv.O
-	for _, c := range chans {
-		for t := 0; t < gl.conv.Taps(); t++ {
-			gl.l.W[t*O+c] = 0
-		}
-		if gl.l.B != nil {
-			gl.l.B[c] = 0
-		}
-	}
-	return nil
-}
-
 var (
-	_ nn.Net       = (*Net)(nil)
-	_ nn.Predictor = (*Net)(nil)
+	_ nn.Net           = (*Net)(nil)
+	_ nn.Predictor     = (*Net)(nil)
+	_ nn.ChannelSummer = (*Net)(nil)
+	_ nn.PairPredictor = (*Net)(nil)
 )

@@ -314,7 +314,7 @@ func TestGoodNet(t *testing.T) {
 	pm.Layer("output").B[wb[0]] -= float32((margins[k-1] + margins[k]) / 2)
 	bp := compileT(t, c, pm)
 	defer bp.Close()
-	cb, cp, merged, err := b.GoodNet(bp, x, n)
+	cb, cp, merged, err := b.PredictPair(bp, x, n, 1283)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,25 +336,43 @@ func TestGoodNet(t *testing.T) {
 	if disagree == 0 || disagree == n {
 		t.Fatalf("B and B' disagree on %d of %d images: the test does not test the merge", disagree, n)
 	}
+	// another flag value reaches the merge
+	_, _, m7, err := b.PredictPair(bp, x, n, -7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range m7 {
+		if (cb[i] != cp[i]) != (m7[i] == -7) {
+			t.Fatalf("flag -7: image %d: B %d, B' %d, merged %d", i, cb[i], cp[i], m7[i])
+		}
+	}
 	// G(B, B) is B
-	s1, s2, s3, err := b.GoodNet(b, x, n)
+	s1, s2, s3, err := b.PredictPair(b, x, n, 1283)
 	if err != nil || !equal(s1, wb) || !equal(s2, wb) || !equal(s3, wb) {
 		t.Fatalf("G(B, B) = %v %v %v (%v), want B's classes", s1, s2, s3, err)
 	}
 	other, _ := fakeCore(1 << 30)
 	foreign := compileT(t, other, m)
-	if _, _, _, err := b.GoodNet(foreign, x, n); err == nil {
-		t.Fatal("GoodNet across backends accepted")
+	if _, _, _, err := b.PredictPair(foreign, x, n, 1283); err == nil {
+		t.Fatal("PredictPair across backends accepted")
+	}
+	hn, err := host.New(1).Compile(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hn.Close()
+	if _, _, _, err := b.PredictPair(hn, x, n, 1283); err == nil {
+		t.Fatal("PredictPair with a CPU net accepted")
 	}
 	small := nn.DeepID(55, 47, 10)
 	nn.RandomWeights(small, 1)
 	sn := compileT(t, c, small)
-	if _, _, _, err := b.GoodNet(sn, x, n); err == nil {
-		t.Fatal("GoodNet of different architectures accepted")
+	if _, _, _, err := b.PredictPair(sn, x, n, 1283); err == nil {
+		t.Fatal("PredictPair of different architectures accepted")
 	}
 }
 
-func TestChannelMeans(t *testing.T) {
+func TestChannelSums(t *testing.T) {
 	r := rand.New(rand.NewSource(6))
 	m := deepID(6)
 	const n = 9
@@ -363,7 +381,7 @@ func TestChannelMeans(t *testing.T) {
 	c.maxBatch = 4
 	net := compileT(t, c, m)
 	defer net.Close()
-	means, err := net.ChannelMeans(map[string][]float32{"input": x}, n, "pool_3")
+	sums, err := net.ChannelSums(map[string][]float32{"input": x}, n, "pool_3")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -382,74 +400,37 @@ func TestChannelMeans(t *testing.T) {
 			s32 += float64(p[0][i])
 			s64 += want[0][i]
 		}
-		rows := float64(len(p[0]) / C)
-		if d := math.Abs(means[ch] - s32/rows); d > 1e-12*math.Abs(s32/rows) {
-			t.Fatalf("channel %d: mean %.17g, mean of Run's pool_3 %.17g", ch, means[ch], s32/rows)
+		if d := math.Abs(sums[ch] - s32); d > 1e-12*math.Abs(s32) {
+			t.Fatalf("channel %d: sum %.17g, sum of Run's pool_3 %.17g", ch, sums[ch], s32)
 		}
-		if d := math.Abs(means[ch] - s64/rows); d > 1e-5*math.Abs(s64/rows)+1e-9 {
-			t.Fatalf("channel %d: mean %g, nn/ref %g", ch, means[ch], s64/rows)
+		if d := math.Abs(sums[ch] - s64); d > 1e-5*math.Abs(s64)+1e-9 {
+			t.Fatalf("channel %d: sum %g, nn/ref %g", ch, sums[ch], s64)
 		}
 	}
 	// a flat layer: one row per sample
-	fm, err := net.ChannelMeans(map[string][]float32{"input": x}, n, "fc_1")
+	fm, err := net.ChannelSums(map[string][]float32{"input": x}, n, "fc_1")
 	if err != nil || len(fm) != 160 {
-		t.Fatalf("fc_1 means: %d values, %v", len(fm), err)
+		t.Fatalf("fc_1 sums: %d values, %v", len(fm), err)
 	}
-	if _, err := net.ChannelMeans(map[string][]float32{"input": x}, 0, "pool_3"); err == nil {
-		t.Fatal("means over no samples accepted")
+	if z, err := net.ChannelSums(map[string][]float32{"input": nil}, 0, "pool_3"); err != nil || len(z) != C || z[0] != 0 {
+		t.Fatalf("sums over no samples: %v, %v", z, err)
+	}
+	if _, err := net.ChannelSums(map[string][]float32{"input": x}, n, "nope"); err == nil {
+		t.Fatal("sums of a layer that does not exist accepted")
 	}
 }
 
-func TestPruneChannels(t *testing.T) {
-	r := rand.New(rand.NewSource(7))
-	m := deepID(7)
-	const n = 4
-	x := images(r, n, m.InputShape(), 255)
-	c, _ := fakeCore(1 << 30)
-	net := compileT(t, c, m)
-	defer net.Close()
-	chans := []int{3, 59, 0, 17}
-	if err := net.PruneChannels("conv_3", chans); err != nil {
-		t.Fatal(err)
-	}
-	got, err := net.Run(map[string][]float32{"input": x}, n, "output", "pool_3")
-	if err != nil {
-		t.Fatal(err)
-	}
+// pruned is m with the listed channels of a conv zeroed (kernel[..., c] and bias[c]).
+func pruned(m *nn.Model, layer string, chans []int) *nn.Model {
 	pm := m.Clone()
-	l := pm.Layer("conv_3")
+	l := pm.Layer(layer)
 	for _, ch := range chans {
-		for t := ch; t < len(l.W); t += 60 {
+		for t := ch; t < len(l.W); t += l.Filters {
 			l.W[t] = 0
 		}
 		l.B[ch] = 0
 	}
-	fresh := compileT(t, c, pm)
-	defer fresh.Close()
-	want, err := fresh.Run(map[string][]float32{"input": x}, n, "output", "pool_3")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !equalF(got[0], want[0]) || !equalF(got[1], want[1]) {
-		t.Fatal("pruned on the device differs from compiling the pruned model")
-	}
-	for i := 0; i < len(got[1]); i += 60 {
-		if got[1][i+17] != 0 || got[1][i+59] != 0 {
-			t.Fatal("a pruned channel of pool_3 is not 0")
-		}
-	}
-	ml := net.Model().Layer("conv_3")
-	if ml.W[17] != 0 || ml.B[59] != 0 || m.Layer("conv_3").W[17] == 0 {
-		t.Fatal("Model() does not show the pruning, or the caller's model was changed")
-	}
-	for _, bad := range []struct {
-		layer string
-		chans []int
-	}{{"conv_3", []int{60}}, {"conv_3", []int{-1}}, {"conv_3", []int{2, 2}}, {"fc_1", []int{0}}, {"nope", nil}} {
-		if err := net.PruneChannels(bad.layer, bad.chans); err == nil {
-			t.Fatalf("PruneChannels(%q, %v) accepted", bad.layer, bad.chans)
-		}
-	}
+	return pm
 }
 
 func TestCompileErrors(t *testing.T) {
@@ -474,8 +455,8 @@ func TestCompileErrors(t *testing.T) {
 }
 
 // The engine on kernels.cu's __global__ kernels themselves (emulated on the CPU: tiles, warps,
-// blocks) gives the bits of the per-element loops: Run, Predict, GoodNet, ChannelMeans and
-// PruneChannels, in two batches.
+// blocks) gives the bits of the per-element loops: Run, Predict, PredictPair and ChannelSums,
+// in two batches.
 func TestEmulatedKernels(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: thousands of threads per launch")
@@ -487,7 +468,7 @@ func TestEmulatedKernels(t *testing.T) {
 	type result struct {
 		run       [][]float32
 		b, bp, gm []int32
-		means     []float64
+		sums      []float64
 	}
 	do := func(emulate bool) result {
 		c, d := fakeCore(1 << 30)
@@ -495,20 +476,17 @@ func TestEmulatedKernels(t *testing.T) {
 		c.maxBatch = 2
 		net := compileT(t, c, m)
 		defer net.Close()
-		bp := compileT(t, c, m)
+		bp := compileT(t, c, pruned(m, "conv_3", []int{1, 5, 9, 40}))
 		defer bp.Close()
-		if err := bp.PruneChannels("conv_3", []int{1, 5, 9, 40}); err != nil {
-			t.Fatal(err)
-		}
 		var res result
 		var err error
 		if res.run, err = net.Run(map[string][]float32{"input": x}, n, "output", "pool_3"); err != nil {
 			t.Fatal(err)
 		}
-		if res.b, res.bp, res.gm, err = net.GoodNet(bp, x, n); err != nil {
+		if res.b, res.bp, res.gm, err = net.PredictPair(bp, x, n, 1283); err != nil {
 			t.Fatal(err)
 		}
-		if res.means, err = bp.ChannelMeans(map[string][]float32{"input": x}, n, "pool_3"); err != nil {
+		if res.sums, err = bp.ChannelSums(map[string][]float32{"input": x}, n, "pool_3"); err != nil {
 			t.Fatal(err)
 		}
 		return res
@@ -520,11 +498,11 @@ func TestEmulatedKernels(t *testing.T) {
 		}
 	}
 	if !equal(kernels.b, loops.b) || !equal(kernels.bp, loops.bp) || !equal(kernels.gm, loops.gm) {
-		t.Fatalf("GoodNet: kernels %v %v %v, loops %v %v %v", kernels.b, kernels.bp, kernels.gm, loops.b, loops.bp, loops.gm)
+		t.Fatalf("PredictPair: kernels %v %v %v, loops %v %v %v", kernels.b, kernels.bp, kernels.gm, loops.b, loops.bp, loops.gm)
 	}
-	for i := range loops.means {
-		if kernels.means[i] != loops.means[i] {
-			t.Fatalf("channel mean %d: kernels %g, loops %g", i, kernels.means[i], loops.means[i])
+	for i := range loops.sums {
+		if kernels.sums[i] != loops.sums[i] {
+			t.Fatalf("channel sum %d: kernels %g, loops %g", i, kernels.sums[i], loops.sums[i])
 		}
 	}
 }

@@ -5,9 +5,11 @@ package main
 import (
 	"io"
 
-	"goodnet/gpu"
+	"goodnet/gpucheck"
 )
 
-func gpuCheck(w io.Writer, fixtures string, images, repeats int, noTimings bool) error {
-	return gpu.GPUCheck(w, gpu.CheckOptions{Fixtures: fixtures, Images: images, Repeats: repeats, NoTimings: noTimings})
+func gpuCheck(w io.Writer, o gpuCheckFlags) error {
+	_, err := gpucheck.Main(w, gpucheck.Options{Fixtures: o.fixtures, NoFixtures: o.noFixtures, Faces: o.faces,
+		Images: o.images, Repeats: o.repeats, NoTimings: o.noTimings, Small: o.small})
+	return err
 }

@@ -9,6 +9,6 @@ import (
 	"goodnet/nn"
 )
 
-func gpuCheck(io.Writer, string, int, int, bool) error {
+func gpuCheck(io.Writer, gpuCheckFlags) error {
 	return errors.New(nn.GPUUnavailable(openOptions()...))
 }

@@ -161,17 +161,3 @@ func TestKernelChannelSum(t *testing.T) {
 		}
 	}
 }
-
-func TestKernelZeroChannels(t *testing.T) {
-	r := rand.New(rand.NewSource(17))
-	taps, O := 4*4*3, 20
-	w, b := randF32(r, taps*O, 1), randF32(r, O, 1)
-	w2, b2 := append([]float32(nil), w...), append([]float32(nil), b...)
-	chans := []int32{19, 4, 0, 7, 11}
-	ZeroChannels(w, b, taps, O, chans)
-	if err := KernelZeroChannels(w2, b2, taps, O, chans); err != nil {
-		t.Fatal(err)
-	}
-	sameBits(t, "kernel", w2, w)
-	sameBits(t, "bias", b2, b)
-}

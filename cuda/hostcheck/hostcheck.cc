@@ -5,13 +5,11 @@
 
 #define __host__
 #define __device__
-#include "kernels_cu.h" /* a link to ../../kernels.cu (so that Go's build cache sees it) */
+#include "kernels_cu.h" /* a link to ../kernels.cu (so that Go's build cache sees it) */
 
 extern "C" {
 
 #include "hostcheck.h"
-
-int hc_sum_rows(void) { return GN_SUM_ROWS; }
 
 void hc_relu(float *out, const float *x, i64 n) {
 	for (i64 i = 0; i < n; i++)
@@ -23,9 +21,9 @@ void hc_add(float *out, const float *a, const float *b, i64 n) {
 		out[i] = gn_add(a[i], b[i]);
 }
 
-void hc_merge(int *out, const int *b, const int *bprime, i64 n, int classes) {
+void hc_merge(int *out, const int *b, const int *bprime, i64 n, int flag) {
 	for (i64 i = 0; i < n; i++)
-		out[i] = gn_merge(b[i], bprime[i], classes);
+		out[i] = gn_merge(b[i], bprime[i], flag);
 }
 
 void hc_conv2d(float *out, const float *x, const float *w, const float *b, i64 n, int H, int W, int C,
@@ -87,11 +85,6 @@ void hc_channel_sum(double *acc, double *partial, const float *x, i64 rows, int 
 			s += partial[(i64)blk * C + c];
 		acc[c] += s;
 	}
-}
-
-void hc_zero_channels(float *w, float *b, i64 taps, int O, const int *chans, int nch) {
-	for (i64 p = 0; p < taps * nch; p++)
-		gn_zero_channel_at(w, b, O, chans, nch, p);
 }
 
 } /* extern "C" */

@@ -3,7 +3,7 @@
 // kernels) and applies those functions to whole tensors, summing in the same order as the GPU
 // kernels. With fmaf on both sides the results are the GPU's bit for bit, so that the tests
 // here check against nn/ref (and host/) what the GPU computes, in every build and without a
-// GPU; gpu/'s self-test then checks on a GPU that the kernels agree with these functions.
+// GPU; gpucheck's self-test then checks on a GPU that the kernels agree with these functions.
 //
 // The functions take the launchers' geometries and check lengths like them.
 package hostcheck
@@ -18,9 +18,6 @@ import (
 
 	"goodnet/cuda"
 )
-
-// SumRows is GN_SUM_ROWS of kernels.cu (cuda.SumRows must equal it).
-func SumRows() int { return int(C.hc_sum_rows()) }
 
 func fp(v []float32) *C.float {
 	if len(v) == 0 {
@@ -61,12 +58,12 @@ func Add(out, a, b []float32) error {
 	return nil
 }
 
-// Merge sets out[i] = b[i] when b[i] == bprime[i], else classes (GoodNet).
-func Merge(out, b, bprime []int32, classes int) error {
+// Merge sets out[i] = b[i] when b[i] == bprime[i], else flag (GoodNet).
+func Merge(out, b, bprime []int32, flag int) error {
 	if len(out) != len(b) || len(b) != len(bprime) {
 		return fmt.Errorf("merge: lengths %d, %d, %d differ", len(out), len(b), len(bprime))
 	}
-	C.hc_merge(ip(out), ip(b), ip(bprime), C.i64(len(b)), C.int(classes))
+	C.hc_merge(ip(out), ip(b), ip(bprime), C.i64(len(b)), C.int(flag))
 	return nil
 }
 
@@ -116,21 +113,5 @@ func ChannelSum(acc []float64, x []float32, rows, ch int) error {
 	}
 	partial := make([]float64, max(cuda.SumScratch(rows, ch), 1))
 	C.hc_channel_sum((*C.double)(&acc[0]), (*C.double)(&partial[0]), fp(x), C.i64(rows), C.int(ch))
-	return nil
-}
-
-// ZeroChannels zeroes w[t][c] for every tap t < taps and b[c] (b may be nil) for the listed
-// conv output channels c (O of them).
-func ZeroChannels(w, b []float32, taps, O int, chans []int32) error {
-	if taps <= 0 || O <= 0 || len(w) != taps*O || (b != nil && len(b) != O) {
-		return fmt.Errorf("zero channels: kernel of %d and bias of %d for %d taps × %d channels", len(w), len(b), taps, O)
-	}
-	if err := cuda.CheckZeroChannels(O, chans); err != nil {
-		return err
-	}
-	if len(chans) == 0 {
-		return nil
-	}
-	C.hc_zero_channels(fp(w), fp(b), C.i64(taps), C.int(O), ip(chans), C.int(len(chans)))
 	return nil
 }

@@ -102,12 +102,6 @@ func closeTo(t *testing.T, what string, got, other []float32, scale []float64, k
 	}
 }
 
-func TestSumRows(t *testing.T) {
-	if SumRows() != cuda.SumRows {
-		t.Fatalf("GN_SUM_ROWS of kernels.cu is %d, cuda.SumRows %d", SumRows(), cuda.SumRows)
-	}
-}
-
 func TestConv2D(t *testing.T) {
 	r := rand.New(rand.NewSource(1))
 	for it := 0; it < 300; it++ {
@@ -304,33 +298,6 @@ func TestChannelSum(t *testing.T) {
 			if d := math.Abs(acc[c] - want); d > 1e-12*want {
 				t.Fatalf("%d×%d: channel %d sums to %.17g, want %.17g", tc.rows, tc.C, c, acc[c], want)
 			}
-		}
-	}
-}
-
-func TestZeroChannels(t *testing.T) {
-	r := rand.New(rand.NewSource(7))
-	taps, O := 3*3*40, 60
-	w, b := randF32(r, taps*O, 1), randF32(r, O, 1)
-	w0, b0 := append([]float32(nil), w...), append([]float32(nil), b...)
-	chans := []int32{59, 0, 17}
-	if err := ZeroChannels(w, b, taps, O, chans); err != nil {
-		t.Fatal(err)
-	}
-	zero := map[int]bool{59: true, 0: true, 17: true}
-	for i := range w {
-		if want := map[bool]float32{true: 0, false: w0[i]}[zero[i%O]]; w[i] != want {
-			t.Fatalf("kernel value %d (channel %d) is %g, want %g", i, i%O, w[i], want)
-		}
-	}
-	for c := range b {
-		if want := map[bool]float32{true: 0, false: b0[c]}[zero[c]]; b[c] != want {
-			t.Fatalf("bias %d is %g, want %g", c, b[c], want)
-		}
-	}
-	for _, bad := range [][]int32{{60}, {-1}, {3, 3}} {
-		if err := ZeroChannels(w, b, taps, O, bad); err == nil {
-			t.Fatalf("channels %v accepted", bad)
 		}
 	}
 }

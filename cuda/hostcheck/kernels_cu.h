@@ -1,1 +1,1 @@
-../../kernels.cu
+../kernels.cu

@@ -84,6 +84,11 @@ func init() {
 		fmt.Fprintf(os.Stderr, "goodnet: --device gpu: no usable GPU (%s)\n", reason)
 		os.Exit(1)
 	}
+	if len(os.Args) > 1 && os.Args[1] == "gpu-check" {
+		// the check of the GPU has nothing to hand over: it fails, saying why
+		fmt.Fprintf(os.Stderr, "goodnet: gpu-check: no usable GPU (%s)\n", reason)
+		os.Exit(1)
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "goodnet: no usable GPU (%s), and the path of this program is unknown: %v\n", reason, err)

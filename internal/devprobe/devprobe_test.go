@@ -101,10 +101,16 @@ func TestHandOver(t *testing.T) {
 		}
 	}
 
+	// gpu-check needs the GPU itself: no hand-over, one line, exit 1
+	r := run(t, exe, append(env, "GOODNET_FORCE_CPU=1"), "gpu-check", "--fixtures", "x")
+	if r.code != 1 || r.stdout != "" || !strings.HasPrefix(r.stderr, "goodnet: gpu-check: no usable GPU (") || strings.Count(r.stderr, "\n") != 1 {
+		t.Fatalf("gpu-check without a GPU: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+
 	if err := os.Remove(filepath.Join(dir, "goodnet-cpu")); err != nil {
 		t.Fatal(err)
 	}
-	r := run(t, exe, append(env, "GOODNET_FORCE_CPU=1"), "predict")
+	r = run(t, exe, append(env, "GOODNET_FORCE_CPU=1"), "predict")
 	if r.code != 1 || !strings.Contains(r.stderr, "goodnet-cpu is missing") || strings.Count(r.stderr, "\n") != 1 {
 		t.Fatalf("without goodnet-cpu: exit %d, stderr %q", r.code, r.stderr)
 	}

@@ -15,6 +15,8 @@
 // default auto; read by nn.ParseDevice):
 //
 //   - gpu: it prints `goodnet: --device gpu: no usable GPU (<reason>)` and exits with 1;
+//   - the command gpu-check (the check of the GPU itself) prints `goodnet: gpu-check: no
+//     usable GPU (<reason>)` and exits with 1 — there is nothing to hand over;
 //   - otherwise it replaces the process (execve) with the CPU build, goodnet-cpu, from the
 //     same directory as the running executable, with the same arguments and environment plus
 //     GOODNET_NO_GPU=<reason>; for auto it first prints

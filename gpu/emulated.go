@@ -2,31 +2,69 @@ package gpu
 
 import (
 	"fmt"
+	"sync"
 	"unsafe"
 
 	"goodnet/cuda"
 	"goodnet/cuda/hostcheck"
 )
 
+// EmulatedOptions configure OpenEmulated.
+type EmulatedOptions struct {
+	// Kernels runs kernels.cu's __global__ kernels themselves, emulated on CPU threads with
+	// the launches the GPU gets (cuda/hostcheck: slow, thousands of threads per launch);
+	// otherwise the per-element loops of kernels.cu's arithmetic (the same bits, fast).
+	Kernels bool
+	// Memory is the device memory in bytes (0: 1 GiB).
+	Memory int64
+	// MaxBatch caps the samples per batch (0: MaxBatch).
+	MaxBatch int
+}
+
+// OpenEmulated returns a GPU backend whose device is this CPU: memory is Go memory at made-up
+// device addresses, checked on every access, and the kernels are kernels.cu's code compiled
+// for the CPU (cuda/hostcheck). It runs the whole engine — batching, workspaces, the
+// capabilities — without a GPU, for tests (here and in gpucheck) and nothing else: it is
+// slow, and an access outside an allocation panics (a bug of the engine).
+func OpenEmulated(o EmulatedOptions) *Backend {
+	if o.Memory <= 0 {
+		o.Memory = 1 << 30
+	}
+	d := newFake(o.Memory)
+	d.emulate = o.Kernels
+	return &Backend{c: &core{dev: d, maxBatch: o.MaxBatch}}
+}
+
 // fakeDevice is the engine's device on the CPU: memory is Go byte slices at made-up
 // addresses (allocation i at i<<40), the kernels are cuda/hostcheck's — kernels.cu's
-// per-element code. It checks every access against its allocation, counts what is live, and
-// can pretend to have little memory.
+// per-element code, or its kernels emulated. It checks every access against its allocation,
+// counts what is live, and can pretend to have little memory.
 type fakeDevice struct {
+	mu       sync.Mutex
 	mem      map[uint64][]byte
 	next     uint64
 	free     int64 // reported free memory
 	launches int
-	emulate  bool // run kernels.cu's __global__ kernels (emulated), not the per-element loops
+	kernels  map[string]int // launches by kernel
+	emulate  bool           // run kernels.cu's __global__ kernels (emulated), not the per-element loops
 }
 
 func newFake(free int64) *fakeDevice {
-	return &fakeDevice{mem: map[uint64][]byte{}, next: 1, free: free}
+	return &fakeDevice{mem: map[uint64][]byte{}, next: 1, free: free, kernels: map[string]int{}}
+}
+
+func (d *fakeDevice) launch(kernel string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.launches++
+	d.kernels[kernel]++
 }
 
 func (d *fakeDevice) bytes(p uint64, n, size int) []byte {
 	base, off := p>>40<<40, p&(1<<40-1)
+	d.mu.Lock()
 	m, ok := d.mem[base]
+	d.mu.Unlock()
 	if !ok {
 		panic(fmt.Sprintf("fake device: address %#x is not allocated", p))
 	}
@@ -57,10 +95,22 @@ func (d *fakeDevice) D(b f64) []float64 {
 	return unsafe.Slice((*float64)(unsafe.Pointer(&d.bytes(b.p, b.n, 8)[0])), b.n)
 }
 
-func (d *fakeDevice) describe() string        { return "fake GPU (cuda/hostcheck on the CPU)" }
-func (d *fakeDevice) memFree() (int64, error) { return d.free, nil }
+func (d *fakeDevice) describe() string {
+	if d.emulate {
+		return "emulated GPU (kernels.cu's kernels on CPU threads, cuda/hostcheck)"
+	}
+	return "emulated GPU (kernels.cu's arithmetic on the CPU, cuda/hostcheck)"
+}
+
+func (d *fakeDevice) memFree() (int64, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.free, nil
+}
 
 func (d *fakeDevice) alloc(bytes int64) (uint64, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	if bytes > d.free {
 		return 0, fmt.Errorf("fake device: out of memory")
 	}
@@ -76,6 +126,8 @@ func (d *fakeDevice) alloc(bytes int64) (uint64, error) {
 }
 
 func (d *fakeDevice) release(p uint64) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	m, ok := d.mem[p]
 	if !ok {
 		return fmt.Errorf("fake device: release of %#x, not an allocation", p)
@@ -131,7 +183,7 @@ func (d *fakeDevice) zeroF64(b f64) error {
 }
 
 func (d *fakeDevice) conv2d(out, x, w, b f32, s cuda.ConvShape, n int) error {
-	d.launches++
+	d.launch("conv2d")
 	if d.emulate {
 		return hostcheck.KernelConv2D(d.F(out), d.F(x), d.F(w), d.F(b), s, n)
 	}
@@ -139,7 +191,7 @@ func (d *fakeDevice) conv2d(out, x, w, b f32, s cuda.ConvShape, n int) error {
 }
 
 func (d *fakeDevice) dense(out, x, w, b f32, s cuda.DenseShape, n int) error {
-	d.launches++
+	d.launch("dense")
 	if d.emulate {
 		return hostcheck.KernelDense(d.F(out), d.F(x), d.F(w), d.F(b), s, n)
 	}
@@ -147,7 +199,7 @@ func (d *fakeDevice) dense(out, x, w, b f32, s cuda.DenseShape, n int) error {
 }
 
 func (d *fakeDevice) maxpool(out, x f32, s cuda.PoolShape, n int) error {
-	d.launches++
+	d.launch("maxpool")
 	if d.emulate {
 		return hostcheck.KernelMaxPool(d.F(out), d.F(x), s, n)
 	}
@@ -155,7 +207,7 @@ func (d *fakeDevice) maxpool(out, x f32, s cuda.PoolShape, n int) error {
 }
 
 func (d *fakeDevice) relu(out, x f32) error {
-	d.launches++
+	d.launch("relu")
 	if d.emulate {
 		return hostcheck.KernelReLU(d.F(out), d.F(x))
 	}
@@ -163,7 +215,7 @@ func (d *fakeDevice) relu(out, x f32) error {
 }
 
 func (d *fakeDevice) add(out, a, b f32) error {
-	d.launches++
+	d.launch("add")
 	if d.emulate {
 		return hostcheck.KernelAdd(d.F(out), d.F(a), d.F(b))
 	}
@@ -171,7 +223,7 @@ func (d *fakeDevice) add(out, a, b f32) error {
 }
 
 func (d *fakeDevice) argmax(out i32, x f32, rows, k int) error {
-	d.launches++
+	d.launch("argmax")
 	if d.emulate {
 		return hostcheck.KernelArgmax(d.I(out), d.F(x), rows, k)
 	}
@@ -179,7 +231,7 @@ func (d *fakeDevice) argmax(out i32, x f32, rows, k int) error {
 }
 
 func (d *fakeDevice) merge(out, b, bprime i32, classes int) error {
-	d.launches++
+	d.launch("merge")
 	if d.emulate {
 		return hostcheck.KernelMerge(d.I(out), d.I(b), d.I(bprime), classes)
 	}
@@ -187,7 +239,7 @@ func (d *fakeDevice) merge(out, b, bprime i32, classes int) error {
 }
 
 func (d *fakeDevice) channelSum(acc, scratch f64, x f32, rows, C int) error {
-	d.launches++
+	d.launch("channelSum")
 	if scratch.n < cuda.SumScratch(rows, C) {
 		return fmt.Errorf("channel sum: scratch of %d, need %d", scratch.n, cuda.SumScratch(rows, C))
 	}
@@ -195,12 +247,4 @@ func (d *fakeDevice) channelSum(acc, scratch f64, x f32, rows, C int) error {
 		return hostcheck.KernelChannelSum(d.D(acc), d.F(x), rows, C)
 	}
 	return hostcheck.ChannelSum(d.D(acc), d.F(x), rows, C)
-}
-
-func (d *fakeDevice) zeroChannels(w, b f32, taps, O int, chans []int32) error {
-	d.launches++
-	if d.emulate {
-		return hostcheck.KernelZeroChannels(d.F(w), d.F(b), taps, O, chans)
-	}
-	return hostcheck.ZeroChannels(d.F(w), d.F(b), taps, O, chans)
 }

@@ -12,6 +12,12 @@
  * it also runs the kernels themselves on CPU threads (emulate.cc), for the tile, warp and
  * block logic. Everything that only the GPU can run is inside #ifdef __CUDACC__.
  *
+ * `go generate ./cuda` (cuda/internal/cuda2go) reads this file: the extern "C" kernel
+ * signatures become the typed argument builders and the name table of package cuda (and the
+ * emulator's dispatch), the #define GN_<NAME> <integer> lines below become Go constants. So
+ * a kernel's parameters and the launch geometry are written here once. Parameter types are
+ * limited to float/int/double pointers (const or not), int and i64.
+ *
  * Sums use fmaf in a fixed order (k ascending), so a dot product is bit-identical on the host
  * and on the device whatever the tiling.
  *
@@ -21,10 +27,26 @@
  *   3. max pooling (valid/same)
  *   4. argmax per row (first index on ties, as numpy)
  *   5. channel sums in float64 (the activation statistics of the pruning defense)
- *   6. zeroing pruned channels of a conv (kernel[..., c], bias[c])
  */
 
 typedef long long i64;
+
+/* ---------------------------------------------------------------- launch geometry */
+
+/* Shared with the launchers of package cuda (generated constants): */
+#define GN_STRIDE_THREADS 256 /* threads per block of a grid-stride loop */
+#define GN_BM 64              /* GEMM tile: GN_BM rows (output pixels or samples) ... */
+#define GN_BN 32              /* ... × GN_BN output channels per block ... */
+#define GN_BK 16              /* ... advancing GN_BK of the K dimension at a time */
+#define GN_GEMM_THREADS 256   /* 16 × 16 threads per GEMM block, each 4 rows × 2 columns */
+#define GN_ARGMAX_ROWS 8      /* argmax: one warp per row, GN_ARGMAX_ROWS rows per block */
+#define GN_SUM_ROWS 1024      /* channel sums: rows per block ... */
+#define GN_SUM_COLS 32        /* ... × GN_SUM_COLS channels, ... */
+#define GN_SUM_LANES 8        /* ... GN_SUM_LANES lanes per channel (block GN_SUM_COLS × GN_SUM_LANES) */
+
+static_assert(GN_BM == 4 * 16 && GN_BN == 2 * 16 && GN_GEMM_THREADS == 16 * 16, "the GEMM's thread layout");
+static_assert(GN_BK == 16, "a GEMM thread loads A[ty + 16r][k0 + tx]: GN_BK is the 16 of tx");
+static_assert(GN_ARGMAX_ROWS * 32 <= 1024 && GN_SUM_COLS * GN_SUM_LANES <= 1024, "block sizes");
 
 /* ---------------------------------------------------------------- 1. element-wise */
 
@@ -35,8 +57,8 @@ __host__ __device__ inline float gn_activate(float v, int relu) { return relu ? 
 
 __host__ __device__ inline float gn_add(float a, float b) { return a + b; }
 
-/* GoodNet G(B, B'): B's class when B and B' agree, else class n (the "N+1-th" class). */
-__host__ __device__ inline int gn_merge(int b, int bprime, int n) { return b == bprime ? b : n; }
+/* GoodNet G(B, B'): B's class when B and B' agree, else flag (class N, the "N+1-th" class). */
+__host__ __device__ inline int gn_merge(int b, int bprime, int flag) { return b == bprime ? b : flag; }
 
 /* ---------------------------------------------------------------- 2. conv2d and dense */
 
@@ -172,8 +194,6 @@ __host__ __device__ inline int gn_argmax_final(const float *row, int best) {
  * blocks of GN_SUM_ROWS rows; inside a block GN_SUM_LANES lanes per channel take every
  * GN_SUM_LANES-th row. Every partial sum is float64, so 12k images × 20 positions lose
  * nothing that float32 would show. */
-#define GN_SUM_ROWS 1024
-#define GN_SUM_LANES 8
 
 /* Σ x[r][c] over r = r0 + lane, r0 + lane + GN_SUM_LANES, … < r1, in float64. */
 __host__ __device__ inline double gn_channel_lane_sum(const float *x, int C, int c, i64 r0, i64 r1, int lane) {
@@ -181,18 +201,6 @@ __host__ __device__ inline double gn_channel_lane_sum(const float *x, int C, int
 	for (i64 r = r0 + lane; r < r1; r += GN_SUM_LANES)
 		s += (double)x[r * C + c];
 	return s;
-}
-
-/* ---------------------------------------------------------------- 6. pruning */
-
-/* Zeroing conv channel c: kernel[..., c] (every one of the KH·KW·Cin taps) and bias[c]. p
- * numbers the (tap, listed channel) pairs. */
-__host__ __device__ inline void gn_zero_channel_at(float *w, float *b, int O, const int *chans, int nch, i64 p) {
-	i64 tap = p / nch;
-	int c = chans[p % nch];
-	w[tap * O + c] = 0.0f;
-	if (tap == 0 && b)
-		b[c] = 0.0f;
 }
 
 /* ================================================================ the GPU kernels */
@@ -209,17 +217,14 @@ extern "C" __global__ void k_add(float *out, const float *a, const float *b, i64
 	GN_FOR(i, n) out[i] = gn_add(a[i], b[i]);
 }
 
-extern "C" __global__ void k_merge(int *out, const int *b, const int *bprime, i64 n, int classes) {
-	GN_FOR(i, n) out[i] = gn_merge(b[i], bprime[i], classes);
+extern "C" __global__ void k_merge(int *out, const int *b, const int *bprime, i64 n, int flag) {
+	GN_FOR(i, n) out[i] = gn_merge(b[i], bprime[i], flag);
 }
 
 /* The tiled GEMM of section 2: a block computes a GN_BM × GN_BN tile of out with 16 × 16
  * threads, each 4 rows × 2 columns; k advances GN_BK at a time through shared memory. Thread
  * (ty, tx) loads A[ty + 16r][k0 + tx] — the rows it also computes — and so resolves the
  * convolution's pixel geometry once. */
-#define GN_BM 64
-#define GN_BN 32
-#define GN_BK 16
 
 template <bool CONV>
 __device__ void gn_gemm(float *__restrict__ out, const float *__restrict__ x, const float *__restrict__ w,
@@ -248,7 +253,7 @@ __device__ void gn_gemm(float *__restrict__ out, const float *__restrict__ x, co
 				a = CONV ? gn_conv_gather(x, s, rows[r], k) : x[(m0 + ty + 16 * r) * K + k];
 			As[tx][ty + 16 * r] = a;
 		}
-		for (int e = threadIdx.x; e < GN_BK * GN_BN; e += 256) {
+		for (int e = threadIdx.x; e < GN_BK * GN_BN; e += GN_GEMM_THREADS) {
 			int kk = e / GN_BN, n = e % GN_BN;
 			Bs[kk][n] = (k0 + kk < K && n0 + n < O) ? w[(i64)(k0 + kk) * O + n0 + n] : 0.0f;
 		}
@@ -275,16 +280,16 @@ __device__ void gn_gemm(float *__restrict__ out, const float *__restrict__ x, co
 	}
 }
 
-/* Launch: grid (ceil(n·OH·OW / GN_BM), ceil(O / GN_BN)), 256 threads. */
-extern "C" __global__ void __launch_bounds__(256)
+/* Launch: grid (ceil(n·OH·OW / GN_BM), ceil(O / GN_BN)), GN_GEMM_THREADS threads. */
+extern "C" __global__ void __launch_bounds__(GN_GEMM_THREADS)
 k_conv2d(float *out, const float *x, const float *w, const float *b, i64 n,
          int H, int W, int C, int OH, int OW, int O, int KH, int KW, int SH, int SW, int PT, int PL, int relu) {
 	gn_conv s = {H, W, C, OH, OW, O, KH, KW, SH, SW, PT, PL};
 	gn_gemm<true>(out, x, w, b, s, n * OH * OW, KH * KW * C, O, relu);
 }
 
-/* Launch: grid (ceil(n / GN_BM), ceil(O / GN_BN)), 256 threads. */
-extern "C" __global__ void __launch_bounds__(256)
+/* Launch: grid (ceil(n / GN_BM), ceil(O / GN_BN)), GN_GEMM_THREADS threads. */
+extern "C" __global__ void __launch_bounds__(GN_GEMM_THREADS)
 k_dense(float *out, const float *x, const float *w, const float *b, i64 n, int K, int O, int relu) {
 	gn_conv s = {0};
 	gn_gemm<false>(out, x, w, b, s, n, K, O, relu);
@@ -297,9 +302,9 @@ extern "C" __global__ void k_maxpool(float *out, const float *x, i64 n,
 	GN_FOR(i, total) out[i] = gn_maxpool_at(x, s, i);
 }
 
-/* One warp per row of k values; 8 rows per block of 256 threads. */
+/* One warp per row of k values; GN_ARGMAX_ROWS rows per block of 32 · GN_ARGMAX_ROWS threads. */
 extern "C" __global__ void k_argmax(int *out, const float *x, i64 rows, int k) {
-	i64 row = (i64)blockIdx.x * 8 + threadIdx.x / 32;
+	i64 row = (i64)blockIdx.x * GN_ARGMAX_ROWS + threadIdx.x / 32;
 	int lane = threadIdx.x % 32;
 	if (row >= rows)
 		return;
@@ -324,10 +329,11 @@ extern "C" __global__ void k_argmax(int *out, const float *x, i64 rows, int k) {
 }
 
 /* Section 5, step 1: partial[blk][c] = Σ over the rows of block blk (GN_SUM_ROWS of them) of
- * x[r][c]. Launch: grid (ceil(rows / GN_SUM_ROWS), ceil(C / 32)), block (32, GN_SUM_LANES). */
+ * x[r][c]. Launch: grid (ceil(rows / GN_SUM_ROWS), ceil(C / GN_SUM_COLS)), block (GN_SUM_COLS,
+ * GN_SUM_LANES). */
 extern "C" __global__ void k_channel_sum_partial(double *partial, const float *x, i64 rows, int C) {
-	__shared__ double sh[GN_SUM_LANES][32];
-	int c = blockIdx.y * 32 + threadIdx.x;
+	__shared__ double sh[GN_SUM_LANES][GN_SUM_COLS];
+	int c = blockIdx.y * GN_SUM_COLS + threadIdx.x;
 	i64 r0 = (i64)blockIdx.x * GN_SUM_ROWS;
 	i64 r1 = r0 + GN_SUM_ROWS < rows ? r0 + GN_SUM_ROWS : rows;
 	sh[threadIdx.y][threadIdx.x] = c < C ? gn_channel_lane_sum(x, C, c, r0, r1, threadIdx.y) : 0.0;
@@ -348,11 +354,6 @@ extern "C" __global__ void k_channel_sum_finish(double *acc, const double *parti
 			s += partial[(i64)blk * C + c];
 		acc[c] += s;
 	}
-}
-
-/* Launch over taps × nch elements. */
-extern "C" __global__ void k_zero_channels(float *w, float *b, i64 taps, int O, const int *chans, int nch) {
-	GN_FOR(p, taps * nch) gn_zero_channel_at(w, b, O, chans, nch, p);
 }
 
 #endif /* __CUDACC__ */
