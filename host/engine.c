@@ -10,7 +10,7 @@
 #define CAT(a, b) CAT2(a, b)
 
 typedef struct {
-	void (*choose_tile)(int npix, int nout, long kk, int *np, int *no);
+	void (*choose_tile)(int npix, int nout, long kk, int kh, int kw, int sw, int c, int *np, int *no);
 	void (*conv)(const conv_p *, const float *, const float *, const float *, float *);
 	void (*conv_pool)(const conv_p *, const pool_p *, const float *, const float *, const float *, float *, float *);
 	void (*maxpool)(const pool_p *, const float *, float *);
@@ -92,7 +92,10 @@ int host_isa_supported(int isa)
 	return isa == ISA_PORTABLE;
 }
 
-void host_choose_tile(int isa, int npix, int nout, long kk, int *np, int *no) { isas[isa]->choose_tile(npix, nout, kk, np, no); }
+void host_choose_tile(int isa, int npix, int nout, long kk, int kh, int kw, int sw, int c, int *np, int *no)
+{
+	isas[isa]->choose_tile(npix, nout, kk, kh, kw, sw, c, np, no);
+}
 
 void host_conv(int isa, const conv_p *c, const float *in, const float *wp, const float *bp, float *out)
 {

@@ -56,7 +56,9 @@ typedef struct {
 } elt_p;
 
 int host_isa_supported(int isa);
-void host_choose_tile(int isa, int npix, int nout, long kk, int *np, int *no);
+/* the micro-kernel tile for npix pixels × nout channels of kk taps; a pixel reads kh rows of
+ * kw pixels of c channels, sw pixels after the previous one (a dense layer: 1, k, k, 1). */
+void host_choose_tile(int isa, int npix, int nout, long kk, int kh, int kw, int sw, int c, int *np, int *no);
 
 void host_conv(int isa, const conv_p *c, const float *in, const float *wp, const float *bp, float *out);
 void host_conv_pool(int isa, const conv_p *c, const pool_p *p, const float *in, const float *wp,

@@ -196,7 +196,7 @@ func (b *Backend) Compile(m *nn.Model) (nn.Net, error) {
 		case nn.Dense:
 			cl.denseK, cl.denseO = l.InShape[0], l.Units
 			var np, no C.int
-			C.host_choose_tile(C.int(b.isa), maxChunk, C.int(cl.denseO), C.long(cl.denseK), &np, &no)
+			C.host_choose_tile(C.int(b.isa), maxChunk, C.int(cl.denseO), C.long(cl.denseK), 1, C.int(cl.denseK), C.int(cl.denseK), 1, &np, &no)
 			cl.np, cl.no = int(np), int(no)
 			cl.wp, cl.bp = panels(l.W, l.B, cl.denseK, cl.denseO, cl.no)
 		case nn.BatchNorm:
@@ -253,7 +253,7 @@ func (n *Net) compileConv(cl *layer) {
 	}
 	kk := KH * KW * Cin
 	var np, no C.int
-	C.host_choose_tile(C.int(n.b.isa), C.int(OW), C.int(O), C.long(kk), &np, &no)
+	C.host_choose_tile(C.int(n.b.isa), C.int(OW), C.int(O), C.long(kk), C.int(KH), C.int(KW), C.int(SW), C.int(Cin), &np, &no)
 	cl.np, cl.no = int(np), int(no)
 	cl.conv = C.conv_p{
 		H: C.int(Hp), W: C.int(Wp), C: C.int(Cin), OH: C.int(OH), OW: C.int(OW), O: C.int(O),

@@ -107,17 +107,22 @@ TILES(TILE)
 static const SFX(tile_fn) SFX(tiles)[9][9] = {TILES(TILE_ENTRY)};
 
 /* choose_tile picks the tile (np ≤ npix, no ≤ nout) with the fewest estimated cycles:
- * per step max(FMAs/2, loads/2, FMA latency 4), plus stores and call overhead per tile,
- * counting the pixels and channels that the shifted last tiles compute twice. */
-static void SFX(choose_tile)(int npix, int nout, long kk, int *bnp, int *bno)
+ * per step max(FMAs/2, loads, FMA latency 4), plus stores and call overhead per tile,
+ * counting the pixels and channels that the shifted last tiles compute twice. Loads are the
+ * np input vectors (half a cycle each while a tile's inputs stay in L1, a whole one when they
+ * come from L2: every panel of weights passes over them again) and the no broadcasts (half a
+ * cycle each). A tile of np pixels reads kh rows of (np−1)·sw + kw pixels of c channels. */
+static void SFX(choose_tile)(int npix, int nout, long kk, int kh, int kw, int sw, int c, int *bnp, int *bno)
 {
 	double best = -1;
 	*bnp = *bno = 1;
 	for (int no = 1; no <= 8 && no <= nout; no++)
 		for (int np = 1; np <= 8 && np <= npix; np++) {
 			if (!SFX(tiles)[np][no]) continue;
+			const double bytes = (double)kh * ((np - 1) * sw + kw) * c * LANES * 4;
+			const double load = bytes <= 32 * 1024 ? 0.5 : 1.0;
 			double step = np * no / 2.0;
-			if ((np + no) / 2.0 > step) step = (np + no) / 2.0;
+			if (np * load + no * 0.5 > step) step = np * load + no * 0.5;
 			if (step < 4) step = 4;
 			double tiles = (double)((npix + np - 1) / np) * ((nout + no - 1) / no) * (LANES / VW);
 			double cost = tiles * (kk * step + np * no + 12);
