@@ -17,6 +17,10 @@ type Model struct {
 	KerasVersion string
 	KerasBackend string
 	Source       string
+	// Origin is what the file format's package keeps of the file the model was read from, to
+	// write the model back in that format (goodnet/onnx: the original graph and where each
+	// weight came from); nil for Keras files. Opaque here; Clone shares it.
+	Origin any
 
 	byName map[string]*Layer
 }
@@ -156,6 +160,20 @@ func (m *Model) reaches(from, to *Layer) bool {
 }
 
 const maxDim = 1 << 20
+
+// Infer sets l's inputs to ins (their shapes known) and infers l's shapes and checks its
+// weights as New does: for format converters that need shapes while they build a graph
+// (New still validates the whole graph at the end).
+func Infer(l *Layer, ins ...*Layer) error {
+	l.Inputs = append(l.Inputs[:0], ins...)
+	if l.Kind != Input && len(ins) == 0 {
+		return fmt.Errorf("layer %q: no inbound layers", l.Name)
+	}
+	if err := inferShape(l); err != nil {
+		return fmt.Errorf("layer %q (%s): %v", l.Name, l.Kind, err)
+	}
+	return l.checkWeights()
+}
 
 func inferShape(l *Layer) error {
 	if l.Kind == Input {
@@ -398,7 +416,7 @@ func (m *Model) Clone() *Model {
 	if err != nil {
 		panic("nn: Clone of a valid model failed: " + err.Error())
 	}
-	c.KerasVersion, c.KerasBackend, c.Source = m.KerasVersion, m.KerasBackend, m.Source
+	c.KerasVersion, c.KerasBackend, c.Source, c.Origin = m.KerasVersion, m.KerasBackend, m.Source, m.Origin
 	return c
 }
 
