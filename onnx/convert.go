@@ -18,8 +18,9 @@ const batch = math.MinInt64
 type value struct {
 	layer *nn.Layer // a computed tensor: the nn layer holding it
 	rank  int       // its ONNX rank, batch included: 4 (N×C×H×W) or 2 (N×F)
-	// order (rank 2): order[k] is the nn index of ONNX feature k (nil: the same).
-	order []int
+	// chw (rank 2): the features are an H×W×C image flattened channels-first, (c, h, w),
+	// while nn holds them as (h, w, c) (zero: the same order).
+	chw [3]int
 	// nhwc (rank 4): the ONNX tensor is the layer's activation transposed to N×H×W×C (only a
 	// flatten may read it).
 	nhwc  bool
@@ -31,6 +32,16 @@ type value struct {
 	isInts bool
 	// the Dense a MatMul made (its bias may come from the Add that reads it)
 	matmul bool
+}
+
+// nnIndex is the nn index of ONNX feature k of a rank-2 value: for a channels-first flatten,
+// k = (c·H + h)·W + w ↦ (h·W + w)·C + c.
+func (v *value) nnIndex(k int) int {
+	H, W, C := v.chw[0], v.chw[1], v.chw[2]
+	if C == 0 {
+		return k
+	}
+	return (k%(H*W))*C + k/(H*W)
 }
 
 // binding says where one weight tensor of an nn layer comes from: initializer init; nn
@@ -141,7 +152,7 @@ func convert(mp *pb.ModelProto, path string) (*nn.Model, error) {
 	if out.rank != 2 {
 		return nil, fmt.Errorf("the graph output %q has rank %d; goodnet needs N×classes logits", outName, out.rank)
 	}
-	if out.order != nil {
+	if out.chw != ([3]int{}) {
 		return nil, fmt.Errorf("the graph output %q is a channels-first flatten of an image, not logits", outName)
 	}
 	name := g.GetName()
@@ -222,32 +233,33 @@ func (c *converter) order(out string) ([]*pb.NodeProto, error) {
 			producer[o] = i
 		}
 	}
-	// the nodes the output depends on
+	// the nodes the output depends on; every input they read must exist
 	need := make([]bool, len(nodes))
+	if _, ok := producer[out]; !ok {
+		if _, known := c.vals[out]; !known {
+			return nil, fmt.Errorf("the graph output %q is produced by no node", out)
+		}
+	}
 	stack := []string{out}
 	seen := map[string]bool{}
 	for len(stack) > 0 {
 		t := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		if seen[t] {
+		i, ok := producer[t]
+		if !ok || seen[t] {
 			continue
 		}
 		seen[t] = true
-		i, ok := producer[t]
-		if !ok {
-			if _, known := c.vals[t]; !known {
-				if t == out {
-					return nil, fmt.Errorf("the graph output %q is produced by no node", t)
-				}
-				return nil, fmt.Errorf("tensor %q is neither the graph input, an initializer nor a node's output", t)
-			}
-			continue
-		}
 		need[i] = true
 		for _, in := range nodes[i].GetInput() {
-			if in != "" {
-				stack = append(stack, in)
+			if in == "" {
+				continue
 			}
+			_, produced := producer[in]
+			if _, known := c.vals[in]; !produced && !known {
+				return nil, nodeError(nodes[i], "input %q is missing: it is neither the graph input, an initializer nor a node's output", in)
+			}
+			stack = append(stack, in)
 		}
 	}
 	// Kahn's algorithm over the needed nodes, in file order among the ready ones
@@ -474,7 +486,7 @@ func (c *converter) add(n *pb.NodeProto, l *nn.Layer, ins ...*nn.Layer) error {
 		l.InputNames = append(l.InputNames, in.Name)
 	}
 	if err := nn.Infer(l, ins...); err != nil {
-		return nodeError(n, "%v", err)
+		return nodeError(n, "%s", strings.TrimPrefix(err.Error(), fmt.Sprintf("layer %q (%s): ", l.Name, l.Kind)))
 	}
 	c.layers = append(c.layers, l)
 	return nil
@@ -650,7 +662,7 @@ func (c *converter) node(n *pb.NodeProto, graphOut string) error {
 		if err := c.add(n, l, x.layer); err != nil {
 			return err
 		}
-		return c.setOut(n, &value{layer: l, rank: x.rank, order: x.order, nhwc: x.nhwc})
+		return c.setOut(n, &value{layer: l, rank: x.rank, chw: x.chw, nhwc: x.nhwc})
 	case "Add":
 		return c.addOp(n, a)
 	case "Flatten":
@@ -745,7 +757,7 @@ func (c *converter) node(n *pb.NodeProto, graphOut string) error {
 		if err := c.add(n, l, x.layer); err != nil {
 			return err
 		}
-		return c.setOut(n, &value{layer: l, rank: 2, order: x.order})
+		return c.setOut(n, &value{layer: l, rank: 2, chw: x.chw})
 	case "Shape":
 		x, err := c.act(n, 0)
 		if err != nil {
@@ -992,10 +1004,7 @@ func (c *converter) dense(n *pb.NodeProto, a *attrs) error {
 	}
 	idx := make([]int, len(w.f))
 	for k := 0; k < K; k++ {
-		kn := k
-		if x.order != nil {
-			kn = x.order[k]
-		}
+		kn := x.nnIndex(k)
 		for o := 0; o < O; o++ {
 			j := k*O + o
 			if transB != 0 {
@@ -1048,7 +1057,7 @@ func (c *converter) addOp(n *pb.NodeProto, a *attrs) error {
 		c.bind(l, "bias", t, nil, 1, &l.B)
 		return c.setOut(n, &value{layer: l, rank: 2})
 	}
-	if va.rank != vb.rank || va.nhwc != vb.nhwc || !slices.Equal(va.order, vb.order) {
+	if va.rank != vb.rank || va.nhwc != vb.nhwc || va.chw != vb.chw {
 		return nodeError(n, "inputs of different layouts")
 	}
 	if !va.layer.OutShape.Equal(vb.layer.OutShape) {
@@ -1058,7 +1067,7 @@ func (c *converter) addOp(n *pb.NodeProto, a *attrs) error {
 	if err := c.add(n, l, va.layer, vb.layer); err != nil {
 		return err
 	}
-	return c.setOut(n, &value{layer: l, rank: va.rank, order: va.order, nhwc: va.nhwc})
+	return c.setOut(n, &value{layer: l, rank: va.rank, chw: va.chw, nhwc: va.nhwc})
 }
 
 func (c *converter) pool(n *pb.NodeProto, a *attrs) error {
@@ -1125,7 +1134,7 @@ func (c *converter) batchNorm(n *pb.NodeProto, a *attrs) error {
 	if err != nil {
 		return err
 	}
-	if x.nhwc || x.order != nil {
+	if x.nhwc || x.chw != ([3]int{}) {
 		return nodeError(n, "input %q is a transposed or channels-first flattened tensor", n.GetInput()[0])
 	}
 	C := x.layer.OutShape[len(x.layer.OutShape)-1]
@@ -1175,23 +1184,15 @@ func (c *converter) flatten(n *pb.NodeProto, x *value) error {
 	}
 	s := x.layer.OutShape
 	H, W, C := s[0], s[1], s[2]
-	var order []int
+	var chw [3]int
 	if !x.nhwc && H*W > 1 && C > 1 {
-		// ONNX (c, h, w) → nn (h, w, c)
-		order = make([]int, H*W*C)
-		for ch := 0; ch < C; ch++ {
-			for h := 0; h < H; h++ {
-				for w := 0; w < W; w++ {
-					order[(ch*H+h)*W+w] = (h*W+w)*C + ch
-				}
-			}
-		}
+		chw = [3]int{H, W, C}
 	}
 	l := &nn.Layer{Kind: nn.Flatten}
 	if err := c.add(n, l, x.layer); err != nil {
 		return err
 	}
-	return c.setOut(n, &value{layer: l, rank: 2, order: order})
+	return c.setOut(n, &value{layer: l, rank: 2, chw: chw})
 }
 
 // reshape accepts only a flatten to N×F: target [N or 0 or -1, F or -1].
@@ -1300,7 +1301,7 @@ func (c *converter) concat(n *pb.NodeProto, a *attrs) error {
 		if err != nil {
 			return err
 		}
-		if v.nhwc || v.order != nil {
+		if v.nhwc || v.chw != ([3]int{}) {
 			return nodeError(n, "input %q is transposed or a channels-first flatten", n.GetInput()[i])
 		}
 		if i > 0 && v.rank != rank {
