@@ -15,6 +15,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"math/rand"
 	"runtime"
 	"time"
 
@@ -49,6 +51,14 @@ type Options struct {
 	// Kernel in the layer's Keras layout ((kh, kw, cin, cout) or (in, out)), Bias per output;
 	// a nil slice freezes nothing of that tensor. (Mask wins over Freeze.)
 	Freeze map[string]Frozen
+	// WeightDecay shrinks every trained weight by lr·WeightDecay·w at each step, apart from
+	// Adam's moments (decoupled weight decay, AdamW: Loshchilov & Hutter 2019) [0: none].
+	// Weights that no training input exercises decay towards 0.
+	WeightDecay float64
+	// Schedule shapes the learning rate over the run's steps [Constant].
+	Schedule Schedule
+	// Augment transforms each training image before its step (after Scale) [none].
+	Augment Augment
 	// OnEpoch, if set, is called after each epoch with the model's weights updated to the
 	// current state; returning stop = true ends training early, an error aborts it.
 	OnEpoch func(e Epoch, m *nn.Model) (stop bool, err error)
@@ -104,8 +114,102 @@ func (o Options) withDefaults() Options {
 }
 
 func (o Options) check() error {
-	if o.Epochs < 0 || o.BatchSize < 0 || o.LR < 0 || o.Workers < 0 || o.L2 < 0 {
-		return fmt.Errorf("train: epochs %d, batch size %d, learning rate %g, workers %d and L2 %g must not be negative", o.Epochs, o.BatchSize, o.LR, o.Workers, o.L2)
+	if o.Epochs < 0 || o.BatchSize < 0 || o.LR < 0 || o.Workers < 0 || o.L2 < 0 || o.WeightDecay < 0 {
+		return fmt.Errorf("train: epochs %d, batch size %d, learning rate %g, workers %d, L2 %g and weight decay %g must not be negative", o.Epochs, o.BatchSize, o.LR, o.Workers, o.L2, o.WeightDecay)
+	}
+	if o.Schedule != Constant && o.Schedule != Cosine {
+		return fmt.Errorf("train: unknown learning-rate schedule %d", int(o.Schedule))
+	}
+	if o.Augment.Shift < 0 {
+		return fmt.Errorf("train: augmentation shift %d must not be negative", o.Augment.Shift)
 	}
 	return nil
+}
+
+// Schedule is how the learning rate changes over a run.
+type Schedule int
+
+const (
+	// Constant keeps Options.LR for every step.
+	Constant Schedule = iota
+	// Cosine decays it from Options.LR at the first step to 0 after the last, as
+	// lr·(1 + cos(π·s/S))/2 at step s of S (SGDR without restarts, Loshchilov & Hutter 2017).
+	Cosine
+)
+
+func (s Schedule) String() string {
+	switch s {
+	case Constant:
+		return "constant"
+	case Cosine:
+		return "cosine"
+	}
+	return fmt.Sprintf("Schedule(%d)", int(s))
+}
+
+// lrAt is the learning rate of step s (from 0) of total.
+func (o Options) lrAt(s, total int) float64 {
+	if o.Schedule == Cosine && total > 0 {
+		return o.LR * (1 + math.Cos(math.Pi*float64(s)/float64(total))) / 2
+	}
+	return o.LR
+}
+
+// Augment is the random transformation each training image gets before its step, drawn
+// anew every time the image is used (the draws come from the run's seed in sample order, so
+// they do not depend on Workers). Image inputs only.
+type Augment struct {
+	// Flip mirrors the image left–right with probability 1/2.
+	Flip bool
+	// Shift translates it by dy, dx drawn uniformly from [−Shift, Shift] pixels; pixels shifted
+	// in are 0 (as a zero-padded random crop).
+	Shift int
+}
+
+// On reports whether any transformation is set.
+func (a Augment) On() bool { return a.Flip || a.Shift > 0 }
+
+// draw picks one image's transformation.
+func (a Augment) draw(r *rand.Rand) (t xform) {
+	if a.Flip {
+		t.flip = r.Intn(2) == 1
+	}
+	if a.Shift > 0 {
+		t.dy = r.Intn(2*a.Shift+1) - a.Shift
+		t.dx = r.Intn(2*a.Shift+1) - a.Shift
+	}
+	return t
+}
+
+// xform is one image's drawn transformation: out(i, j) = in(i − dy, j' − dx) with j' the
+// mirrored column when flip is set; 0 outside the image.
+type xform struct {
+	flip   bool
+	dy, dx int
+}
+
+// apply writes scale·(t applied to src) into dst, both one H×W×C image (NHWC).
+func (t xform) apply(dst, src []float32, H, W, C int, scale float32) {
+	for i := 0; i < H; i++ {
+		si := i - t.dy
+		row := dst[i*W*C : (i+1)*W*C]
+		if si < 0 || si >= H {
+			clear(row)
+			continue
+		}
+		for j := 0; j < W; j++ {
+			sj := j - t.dx
+			if sj < 0 || sj >= W {
+				clear(row[j*C : (j+1)*C])
+				continue
+			}
+			if t.flip {
+				sj = W - 1 - sj
+			}
+			s := src[(si*W+sj)*C : (si*W+sj+1)*C]
+			for c, v := range s {
+				row[j*C+c] = v * scale
+			}
+		}
+	}
 }

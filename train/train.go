@@ -499,6 +499,9 @@ func Train(m *nn.Model, x []float32, y []int32, n int, opt Options) (*History, e
 	if err := checkData(m, x, y, n); err != nil {
 		return nil, err
 	}
+	if opt.Augment.On() && len(m.InputShape()) != 3 {
+		return nil, fmt.Errorf("train: augmentation needs image inputs, the model takes %v", m.InputShape())
+	}
 	B := min(opt.BatchSize, n)
 	parts := split(B, min(opt.Workers, B))
 	in, k := m.InputShape().Size(), m.NumClasses()
@@ -531,14 +534,16 @@ func Train(m *nn.Model, x []float32, y []int32, n int, opt Options) (*History, e
 		ws[i] = w
 	}
 	lead := ws[0].gr.learnables()
-	sopts := []G.SolverOpt{G.WithLearnRate(opt.LR)}
-	if opt.L2 > 0 {
-		sopts = append(sopts, G.WithL2Reg(opt.L2))
+	var solver adam
+	weights := make([][]float32, len(lead))
+	grads := make([][]float32, len(lead))
+	for j, ln := range lead {
+		weights[j] = data(ln)
 	}
-	solver := G.NewAdamSolver(sopts...)
 	rng := rand.New(rand.NewSource(opt.Seed))
 	hist := &History{}
 	steps := n / B
+	xf := make([]xform, B)
 	for ep := 1; ep <= opt.Epochs; ep++ {
 		start := time.Now()
 		perm := rng.Perm(n)
@@ -546,15 +551,24 @@ func Train(m *nn.Model, x []float32, y []int32, n int, opt Options) (*History, e
 		correct := 0
 		for s := 0; s < steps; s++ {
 			batch := perm[s*B : (s+1)*B]
+			if opt.Augment.On() {
+				for i := range xf {
+					xf[i] = opt.Augment.draw(rng)
+				}
+			}
 			var wg sync.WaitGroup
 			off := 0
 			for i, w := range ws {
 				idx := batch[off : off+parts[i]]
+				var t []xform
+				if opt.Augment.On() {
+					t = xf[off : off+parts[i]]
+				}
 				off += parts[i]
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					w.err = w.step(x, y, idx, in, k, opt.Scale)
+					w.err = w.step(x, y, idx, t, m.InputShape(), k, opt.Scale)
 				}()
 			}
 			wg.Wait()
@@ -590,8 +604,13 @@ func Train(m *nn.Model, x []float32, y []int32, n int, opt Options) (*History, e
 			}
 			ws[0].gr.zeroMasked(grad)
 			ws[0].gr.freezeGrads()
-			if err := solver.Step(G.NodesToValueGrads(lead)); err != nil {
-				return hist, fmt.Errorf("train: epoch %d step %d: adam: %v", ep, s+1, err)
+			// the tape machine adds to bound gradients: fetch them anew after each run
+			for j, ln := range lead {
+				grads[j] = grad(ln)
+			}
+			solver.step(weights, grads, opt.lrAt((ep-1)*steps+s, opt.Epochs*steps), opt.L2, opt.WeightDecay)
+			for _, g := range grads {
+				clear(g)
 			}
 			ws[0].gr.restoreFrozen()
 			ws[0].gr.zeroMasked(data)
@@ -626,18 +645,24 @@ func Train(m *nn.Model, x []float32, y []int32, n int, opt Options) (*History, e
 	return hist, nil
 }
 
-// step runs the forward and backward pass on the samples idx.
-func (w *worker) step(x []float32, y []int32, idx []int, in, k int, scale float32) (err error) {
+// step runs the forward and backward pass on the samples idx, each transformed by xf[i]
+// when xf is not nil.
+func (w *worker) step(x []float32, y []int32, idx []int, xf []xform, shape nn.Shape, k int, scale float32) (err error) {
 	defer func() {
 		if r := recover(); r != nil { // gorgonia panics on some bad values (NaN in max-pool)
 			err = fmt.Errorf("gorgonia: %v", r)
 		}
 	}()
 	clear(w.yb)
+	in := shape.Size()
 	for i, j := range idx {
-		dst := w.xb[i*in : (i+1)*in]
-		for t, v := range x[j*in : (j+1)*in] {
-			dst[t] = v * scale
+		dst, src := w.xb[i*in:(i+1)*in], x[j*in:(j+1)*in]
+		if xf != nil {
+			xf[i].apply(dst, src, shape[0], shape[1], shape[2], scale)
+		} else {
+			for t, v := range src {
+				dst[t] = v * scale
+			}
 		}
 		w.yb[i*k+int(y[j])] = 1
 	}

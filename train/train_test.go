@@ -484,3 +484,41 @@ func TestXentConfident(t *testing.T) {
 		}
 	}
 }
+
+// TestAugmentedTrainingDeterministic: augmentation draws come from the seed, so two runs with
+// the same seed and workers give the same weights, and a different seed other weights.
+func TestAugmentedTrainingDeterministic(t *testing.T) {
+	run := func(seed int64) *nn.Model {
+		m := nn.DeepID(33, 31, 4)
+		nn.RandomWeights(m, 5)
+		x, y := toyData(m, 48, 9)
+		if _, err := Train(m, x, y, 48, Options{Epochs: 2, BatchSize: 16, LR: 3e-3, Seed: seed, Workers: 2,
+			Schedule: Cosine, Augment: Augment{Flip: true, Shift: 2}}); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	a, b, c := run(1), run(1), run(2)
+	same := func(p, q *nn.Model) bool {
+		for i, l := range p.Layers {
+			for j, w := range l.W {
+				if q.Layers[i].W[j] != w {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	if !same(a, b) {
+		t.Fatal("same seed and workers gave different weights")
+	}
+	if same(a, c) {
+		t.Fatal("another seed gave the same weights")
+	}
+	m := nn.DeepID(33, 31, 4)
+	nn.RandomWeights(m, 5)
+	x, y := toyData(m, 8, 9)
+	if _, err := Train(m, x, y, 8, Options{Epochs: 1, Augment: Augment{Shift: -1}}); err == nil {
+		t.Fatal("a negative shift was accepted")
+	}
+}
