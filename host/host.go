@@ -206,7 +206,7 @@ func (b *Backend) Compile(m *nn.Model) (nn.Net, error) {
 				cl.scale[c], cl.shift[c] = float32(sc[c]), float32(sh[c])
 			}
 		default:
-			return nil, fmt.Errorf("layer %q: %s layers are not supported by the CPU engine: %w", l.Name, l.Kind, errors.ErrUnsupported)
+			return nil, fmt.Errorf("layer %q: %w", l.Name, nn.Unsupported(fmt.Errorf("%s layers are not supported by the CPU engine", l.Kind)))
 		}
 		n.layers = append(n.layers, cl)
 	}

@@ -191,20 +191,24 @@ func Backends() []string {
 }
 
 // Open returns the backend for a --device value: "cpu", "gpu", or "auto" (the GPU when one is
-// registered and opens, else the CPU).
+// registered and opens, with the CPU for the models it does not run (Fallback); else the CPU).
 func Open(device string) (Backend, error) {
 	regMu.Lock()
 	gpu, cpu := registry["gpu"], registry["cpu"]
 	regMu.Unlock()
 	switch strings.ToLower(device) {
 	case "auto", "":
-		if gpu != nil {
-			if b, err := gpu(); err == nil {
-				return b, nil
-			}
-		}
 		if cpu == nil {
 			return nil, fmt.Errorf("no CPU backend registered")
+		}
+		if gpu != nil {
+			if b, err := gpu(); err == nil {
+				c, err := cpu()
+				if err != nil {
+					return nil, err
+				}
+				return &Fallback{First: b, Second: c}, nil
+			}
 		}
 		return cpu()
 	case "cpu":
