@@ -134,3 +134,26 @@ func Encode(m *nn.Model) ([]byte, error) {
 	}
 	return proto.MarshalOptions{Deterministic: true}.Marshal(mp)
 }
+
+// Describe says what wrote the ONNX file m was read from: "ONNX IR 7, opset 13, written by
+// pytorch 1.13.0" ("" for a model not read by Load).
+func Describe(m *nn.Model) string {
+	o, ok := m.Origin.(*origin)
+	if !ok {
+		return ""
+	}
+	opset := int64(0)
+	for _, op := range o.model.GetOpsetImport() {
+		if op.GetDomain() == "" || op.GetDomain() == "ai.onnx" {
+			opset = op.GetVersion()
+		}
+	}
+	s := fmt.Sprintf("ONNX IR %d, opset %d", o.model.GetIrVersion(), opset)
+	if p := o.model.GetProducerName(); p != "" {
+		s += ", written by " + p
+		if v := o.model.GetProducerVersion(); v != "" {
+			s += " " + v
+		}
+	}
+	return s
+}

@@ -13,24 +13,23 @@ import (
 
 	"goodnet/dataset"
 	"goodnet/goodnet"
-	"goodnet/keras"
 	"goodnet/nn"
 	"goodnet/prune"
 	"goodnet/report"
 )
 
-// LoadModel reads B: the architecture (and weights) from a full Keras model file, then, if
-// weights is not "", the weights from that file (weights-only or full), replacing the first.
+// LoadModel reads B: the architecture (and weights) from a full model file (Keras HDF5 or
+// ONNX, recognised by content), then, if weights is not "", the weights from that file
+// (Keras: weights-only or full; ONNX: a model of the same graph), replacing the first.
 func LoadModel(model, weights string) (*nn.Model, error) {
-	m, err := keras.LoadModel(model)
+	m, err := loadModelFile(model)
 	if err != nil {
 		return nil, err
 	}
 	if weights != "" {
-		if err := keras.LoadWeights(m, weights); err != nil {
+		if m, err = loadWeightsInto(m, weights); err != nil {
 			return nil, err
 		}
-		m.Source = weights
 	}
 	if err := m.CheckWeights(); err != nil {
 		return nil, fmt.Errorf("%s: %v", model, err)
@@ -50,6 +49,10 @@ func BprimePath(path string, threshold float64) (string, error) {
 	}
 	p := filepath.Join(path, report.BprimeName(threshold))
 	if _, err := os.Stat(p); err != nil {
+		// B' of an ONNX model is ONNX
+		if q := strings.TrimSuffix(p, ".h5") + ".onnx"; fileExists(q) {
+			return q, nil
+		}
 		return "", fmt.Errorf("%s: no B' for the %g %% threshold in %s (was it reached?)", p, threshold, path)
 	}
 	return p, nil
@@ -167,31 +170,48 @@ func openGoodNet(b *nn.Model, bprime string, threshold float64, be nn.Backend) (
 	if err != nil {
 		return nil, "", err
 	}
-	g := goodnet.New(b, be)
-	if err := g.LoadWeights("", bp); err != nil {
-		g.Close()
+	g, err := goodNetOf(b, bp, be)
+	if err != nil {
 		return nil, "", err
 	}
 	return g, bp, nil
 }
 
-// ZeroChannels lists, for each Conv2D, the output channels whose kernel and bias are all zero.
+// ZeroChannels lists, for each Conv2D, the output channels whose kernel and bias are all
+// zero, and for each BatchNormalization those whose gamma and beta are zero (a pruned
+// channel, see prune).
 func ZeroChannels(m *nn.Model) map[string][]int {
 	out := map[string][]int{}
-	for _, l := range m.Convs() {
-		z := []int{}
-		for c := 0; c < l.Filters; c++ {
-			zero := l.B == nil || l.B[c] == 0
-			for i := c; zero && i < len(l.W); i += l.Filters {
-				zero = l.W[i] == 0
+	for _, l := range m.Layers {
+		switch {
+		case l.Kind == nn.Conv2D:
+			z := []int{}
+			for c := 0; c < l.Filters; c++ {
+				zero := l.B == nil || l.B[c] == 0
+				for i := c; zero && i < len(l.W); i += l.Filters {
+					zero = l.W[i] == 0
+				}
+				if zero {
+					z = append(z, c)
+				}
 			}
-			if zero {
-				z = append(z, c)
+			out[l.Name] = z
+		case l.Kind == nn.BatchNorm && l.Gamma != nil && l.Beta != nil:
+			z := []int{}
+			for c := range l.Gamma {
+				if l.Gamma[c] == 0 && l.Beta[c] == 0 {
+					z = append(z, c)
+				}
 			}
+			out[l.Name] = z
 		}
-		out[l.Name] = z
 	}
 	return out
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 // PruneOptions are the inputs of `goodnet prune`.

@@ -17,9 +17,9 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 Prints one predicted class per line, in input order: B's, or GoodNet's when B' is given (then
 class N, the number of classes of B, marks an input that looks poisoned). Inputs are a lab h5
 set (--set) or PNG/JPEG images of the model's input size.`, stderr)
-	model := fs.String("bad_model", "", "B: a full Keras model file")
+	model := fs.String("bad_model", "", "B: a full model file, Keras HDF5 or ONNX")
 	weights := fs.String("bad_model_weights", "", "B's weights (overrides those in --bad_model)")
-	bprime := fs.String("pruned_bad_model_weights", "", "B' (optional): weights-only or full Keras file, or a goodnet prune output directory with --threshold")
+	bprime := fs.String("pruned_bad_model_weights", "", "B' (optional): weights-only or full Keras file, an ONNX file (for an ONNX B), or a goodnet prune output directory with --threshold")
 	threshold := fs.Float64("threshold", 0, "picks bprime_T.h5 when --pruned_bad_model_weights is a directory")
 	set := fs.String("set", "", "a lab h5 set to predict")
 	scale := scaleVar(fs)

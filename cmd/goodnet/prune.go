@@ -31,7 +31,7 @@ success rate after each step. B' is saved the first time validation accuracy has
 least each threshold. Writes into DIR: bprime_<t>.h5 (Keras weights-only), sweep.csv,
 report.json and sweep.png, all renamed into place together at the end (a failure or Ctrl-C
 leaves DIR's previous files as they were); prints a table per threshold.`, stderr)
-	model := fs.String("bad_model", "", "B: a full Keras model file")
+	model := fs.String("bad_model", "", "B: a full model file, Keras HDF5 or ONNX")
 	weights := fs.String("bad_model_weights", "", "B's weights (overrides those in --bad_model)")
 	cv := fs.String("clean_valid", "", "clean validation set (lab h5)")
 	bv := fs.String("bad_valid", "", "poisoned validation set")
