@@ -14,7 +14,7 @@ type InspectResult struct {
 	Path         string           `json:"path"`
 	KerasVersion string           `json:"keras_version"`
 	Backend      string           `json:"backend"`
-	Kind         string           `json:"kind"` // "full model (Functional)", "weights only", "full model (ONNX IR 7, ...)"
+	Kind         string           `json:"kind"`   // "full model (Functional)", "weights only", "full model (ONNX IR 7, ...)"
 	Format       string           `json:"format"` // "keras" or "onnx"
 	Layers       []InspectLayer   `json:"layers,omitempty"`
 	Params       int              `json:"params,omitempty"`
