@@ -90,7 +90,8 @@ func channelMeans(p []float32, n, c int) []float64 {
 	return sum
 }
 
-func newSweeper(cfg *Config, conv, cut *nn.Layer) (sweeper, error) {
+func newSweeper(cfg *Config, pt *point) (sweeper, error) {
+	cut := pt.cut
 	if cfg.Method == Incremental {
 		if plan, _ := planIncremental(cfg.Model, cut); plan != nil {
 			return newIncremental(cfg, cut, plan)
@@ -102,12 +103,12 @@ func newSweeper(cfg *Config, conv, cut *nn.Layer) (sweeper, error) {
 		return nil, err
 	}
 	if cfg.Method == Brute {
-		return newBrute(cfg, net, conv, cut)
+		return newBrute(cfg, net, pt)
 	}
 	if _, err := nn.CheckFeeds(cfg.Model, map[string][]float32{cut.Name: nil}, 0, []string{cfg.Model.Output.Name}); err == nil {
 		return newHeadOnly(cfg, net, cut)
 	}
-	return newBrute(cfg, net, conv, cut) // the output also depends on layers before the cut
+	return newBrute(cfg, net, pt) // the output also depends on layers before the cut
 }
 
 // ---- Brute force: the seed's method ----
@@ -115,21 +116,21 @@ func newSweeper(cfg *Config, conv, cut *nn.Layer) (sweeper, error) {
 type brute struct {
 	cfg       *Config
 	net       nn.Net
-	conv      *nn.Layer
+	pt        *point
 	pruned    *nn.Model
 	meanAct   []float64
 	cur       preds
 	skipSlice [4]bool
 }
 
-func newBrute(cfg *Config, net nn.Net, conv, cut *nn.Layer) (*brute, error) {
-	st, err := features(&Config{Model: cfg.Model, CleanValid: cfg.CleanValid}, net, cut)
+func newBrute(cfg *Config, net nn.Net, pt *point) (*brute, error) {
+	st, err := features(&Config{Model: cfg.Model, CleanValid: cfg.CleanValid}, net, pt.cut)
 	if err != nil {
 		net.Close()
 		return nil, err
 	}
-	b := &brute{cfg: cfg, net: net, conv: conv, pruned: cfg.Model.Clone(),
-		meanAct: channelMeans(st[0].p, st[0].n, cut.OutShape[len(cut.OutShape)-1])}
+	b := &brute{cfg: cfg, net: net, pt: pt, pruned: cfg.Model.Clone(),
+		meanAct: channelMeans(st[0].p, st[0].n, pt.cut.OutShape[len(pt.cut.OutShape)-1])}
 	b.cur, err = b.predictAll(net)
 	return b, err
 }
@@ -155,7 +156,7 @@ func (b *brute) close()             { b.net.Close() }
 func (b *brute) stats() *Stats      { return nil }
 
 func (b *brute) prune(ch int) (preds, error) {
-	zeroChannel(b.pruned.Layer(b.conv.Name), ch)
+	b.pt.zero(b.pruned, ch)
 	net, err := b.cfg.Backend.Compile(b.pruned)
 	if err != nil {
 		return preds{}, err
@@ -366,6 +367,10 @@ func lipschitz(l *nn.Layer) float64 {
 		return spectralNorm(l.W, l.Size[0]*l.Size[1]*l.InShape[2], l.Filters) * overlap()
 	case nn.MaxPool2D:
 		return overlap()
+	case nn.Act:
+		if l.Act == nn.LeakyReLU {
+			return math.Max(1, math.Abs(l.Alpha))
+		}
 	}
 	return 1
 }
