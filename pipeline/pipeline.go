@@ -65,6 +65,7 @@ type EvalOptions struct {
 	Bprime                    string
 	Threshold                 float64
 	Scale                     float32
+	Mean, Std                 []float32 // per-channel normalisation after the scale (nil: none)
 	Backend                   nn.Backend
 }
 
@@ -92,11 +93,11 @@ func Eval(o EvalOptions) (*EvalResult, error) {
 		return nil, err
 	}
 	defer g.Close()
-	clean, err := LoadSet(o.CleanSet, o.Scale, b)
+	clean, err := LoadSetNorm(o.CleanSet, o.Scale, o.Mean, o.Std, b)
 	if err != nil {
 		return nil, err
 	}
-	bad, err := LoadSet(o.BadSet, o.Scale, b)
+	bad, err := LoadSetNorm(o.BadSet, o.Scale, o.Mean, o.Std, b)
 	if err != nil {
 		return nil, err
 	}
@@ -110,11 +111,20 @@ func Eval(o EvalOptions) (*EvalResult, error) {
 
 // LoadSet reads a lab h5 set and checks it fits the model's input.
 func LoadSet(path string, scale float32, m *nn.Model) (*dataset.Set, error) {
+	return LoadSetNorm(path, scale, nil, nil, m)
+}
+
+// LoadSetNorm is LoadSet, then torchvision's per-channel normalisation (x − mean)/std
+// (dataset.Set.Normalize; nil, nil: none).
+func LoadSetNorm(path string, scale float32, mean, std []float32, m *nn.Model) (*dataset.Set, error) {
 	s, err := dataset.Load(path, scale)
 	if err != nil {
 		return nil, err
 	}
 	if err := s.CheckShape(m.InputShape()); err != nil {
+		return nil, err
+	}
+	if err := s.Normalize(mean, std); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -128,6 +138,7 @@ type PredictOptions struct {
 	Set                       string
 	Images                    []string
 	Scale                     float32
+	Mean, Std                 []float32 // per-channel normalisation after the scale (nil: none)
 	Backend                   nn.Backend
 }
 
@@ -140,9 +151,9 @@ func Predict(o PredictOptions) ([]int32, error) {
 	}
 	var in *dataset.Set
 	if o.Set != "" {
-		in, err = LoadSet(o.Set, o.Scale, b)
-	} else {
-		in, err = dataset.LoadImages(o.Images, o.Scale, b.InputShape())
+		in, err = LoadSetNorm(o.Set, o.Scale, o.Mean, o.Std, b)
+	} else if in, err = dataset.LoadImages(o.Images, o.Scale, b.InputShape()); err == nil {
+		err = in.Normalize(o.Mean, o.Std)
 	}
 	if err != nil {
 		return nil, err
@@ -223,6 +234,7 @@ type PruneOptions struct {
 	Thresholds                []float64
 	MaxSteps                  int
 	Scale                     float32
+	Mean, Std                 []float32 // per-channel normalisation after the scale (nil: none)
 	Backend                   nn.Backend
 	Out                       string
 	Method                    prune.Method
@@ -260,7 +272,7 @@ func Prune(o PruneOptions) (*PruneOutcome, error) {
 		if s.path == "" {
 			continue
 		}
-		if *s.dst, err = LoadSet(s.path, o.Scale, b); err != nil {
+		if *s.dst, err = LoadSetNorm(s.path, o.Scale, o.Mean, o.Std, b); err != nil {
 			return nil, err
 		}
 		sets[s.name] = report.SetInfo{Path: s.path, Images: (*s.dst).N}

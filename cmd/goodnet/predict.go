@@ -23,9 +23,13 @@ set (--set) or PNG/JPEG images of the model's input size.`, stderr)
 	threshold := fs.Float64("threshold", 0, "picks bprime_T.h5 when --pruned_bad_model_weights is a directory")
 	set := fs.String("set", "", "a lab h5 set to predict")
 	scale := scaleVar(fs)
+	mean, std := normVars(fs)
 	device := deviceVar(fs)
 	images, err := parse(fs, args)
 	if err != nil {
+		return err
+	}
+	if err := checkNorm(mean, std); err != nil {
 		return err
 	}
 	if err := required(fs, "bad_model"); err != nil {
@@ -39,7 +43,7 @@ set (--set) or PNG/JPEG images of the model's input size.`, stderr)
 		return err
 	}
 	p, err := pipeline.Predict(pipeline.PredictOptions{BadModel: *model, BadModelWeights: *weights, Bprime: *bprime,
-		Threshold: *threshold, Set: *set, Images: images, Scale: float32(*scale), Backend: backend})
+		Threshold: *threshold, Set: *set, Images: images, Scale: float32(*scale), Mean: *mean, Std: *std, Backend: backend})
 	if err != nil {
 		return err
 	}

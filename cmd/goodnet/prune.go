@@ -44,9 +44,13 @@ leaves DIR's previous files as they were); prints a table per threshold.`, stder
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	method := fs.String("method", "incremental", "incremental (fast, identical results) or brute (full forward of B' every step, as the seed)")
 	scale := scaleVar(fs)
+	mean, std := normVars(fs)
 	device := deviceVar(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
+		return err
+	}
+	if err := checkNorm(mean, std); err != nil {
 		return err
 	}
 	if len(pos) > 0 {
@@ -81,7 +85,7 @@ leaves DIR's previous files as they were); prints a table per threshold.`, stder
 	bar := report.NewProgress(os.Stderr, "pruning", *quiet)
 	o, err := pipeline.Prune(pipeline.PruneOptions{BadModel: *model, BadModelWeights: *weights,
 		CleanValid: *cv, BadValid: *bv, CleanTest: *ct, BadTest: *bt, Layer: *layer, Thresholds: thresholds,
-		MaxSteps: *maxSteps, Scale: float32(*scale), Backend: backend, Out: *out, Method: m,
+		MaxSteps: *maxSteps, Scale: float32(*scale), Mean: *mean, Std: *std, Backend: backend, Out: *out, Method: m,
 		Progress: func(done, total int) { bar.Update(done, total, "channels") }})
 	bar.Done()
 	if err != nil {
