@@ -432,6 +432,80 @@ func (o *opts) channelsLast() error {
 	return nil
 }
 
+// Classes are the Keras layer classes ParseConfig reads.
+var Classes = []string{"InputLayer", "Conv2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
+	"ZeroPadding2D", "BatchNormalization", "Flatten", "Dense", "Add", "Concatenate", "Activation", "ReLU", "LeakyReLU",
+	"Softmax", "Dropout"}
+
+// number reads a float option.
+func (o *opts) number(key string, def float64) (float64, error) {
+	v, ok := o.get(key)
+	if !ok {
+		return def, nil
+	}
+	num, isNum := v.(json.Number)
+	f, err := strconv.ParseFloat(string(num), 64)
+	if !isNum || err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, o.errf("option %q is %s, not a finite number", key, short(v))
+	}
+	return f, nil
+}
+
+// channelAxis reads an axis option that must be the channel axis (-1, or 3 of an image).
+func (o *opts) channelAxis(key string) error {
+	v, ok := o.get(key)
+	if !ok {
+		return nil
+	}
+	if list, isList := v.([]any); isList && len(list) == 1 {
+		v = list[0] // Keras 2.x BatchNormalization writes [3]
+	}
+	n, err := toInt(v)
+	if err != nil || (n != -1 && n != 3) {
+		return o.errf("%s %s is not supported (only the channel axis, -1)", key, short(v))
+	}
+	return nil
+}
+
+// zeroPadding reads ZeroPadding2D's padding: n, (h, w) or ((top, bottom), (left, right)).
+func (o *opts) zeroPadding() ([4]int, error) {
+	var p [4]int
+	v, ok := o.get("padding")
+	if !ok {
+		return [4]int{1, 1, 1, 1}, nil
+	}
+	bad := o.errf("padding %s: want n, [h, w] or [[top, bottom], [left, right]] of integers ≥ 0", short(v))
+	nat := func(x any) (int, bool) {
+		n, err := toInt(x)
+		return n, err == nil && n >= 0
+	}
+	if n, isInt := nat(v); isInt {
+		return [4]int{n, n, n, n}, nil
+	}
+	list, isList := v.([]any)
+	if !isList || len(list) != 2 {
+		return p, bad
+	}
+	for i, e := range list {
+		if n, isInt := nat(e); isInt {
+			p[2*i], p[2*i+1] = n, n
+			continue
+		}
+		pair, isPair := e.([]any)
+		if !isPair || len(pair) != 2 {
+			return p, bad
+		}
+		for j := range pair {
+			n, isInt := nat(pair[j])
+			if !isInt {
+				return p, bad
+			}
+			p[2*i+j] = n
+		}
+	}
+	return p, nil
+}
+
 // ignored options: they do not change inference.
 var ignored = map[string]bool{
 	"name": true, "trainable": true, "dtype": true,
@@ -613,8 +687,102 @@ func parseLayer(entry map[string]any, index int) (*nn.Layer, nn.Shape, error) {
 		}
 		o.get("noise_shape") // identity at inference whatever they are
 		o.get("seed")
+	case "BatchNormalization":
+		l.Kind = nn.BatchNorm
+		if err = o.channelAxis("axis"); err != nil {
+			return nil, nil, err
+		}
+		if l.Eps, err = o.number("epsilon", 1e-3); err != nil {
+			return nil, nil, err
+		}
+		if l.Center, err = o.boolean("center", true); err != nil {
+			return nil, nil, err
+		}
+		if l.Scale, err = o.boolean("scale", true); err != nil {
+			return nil, nil, err
+		}
+		for _, k := range []string{"renorm", "synchronized"} {
+			if b, err := o.boolean(k, false); err != nil || b {
+				if err != nil {
+					return nil, nil, err
+				}
+				return nil, nil, o.errf("%s is not supported", k)
+			}
+		}
+		for _, k := range []string{"momentum", "beta_initializer", "gamma_initializer", "moving_mean_initializer",
+			"moving_variance_initializer", "beta_regularizer", "gamma_regularizer", "beta_constraint", "gamma_constraint",
+			"fused", "renorm_clipping", "renorm_momentum"} {
+			o.get(k) // training only
+		}
+	case "GlobalAveragePooling2D", "GlobalAvgPool2D":
+		l.Kind = nn.GlobalAvgPool
+		if err = o.channelsLast(); err != nil {
+			return nil, nil, err
+		}
+		if l.KeepDims, err = o.boolean("keepdims", false); err != nil {
+			return nil, nil, err
+		}
+	case "AveragePooling2D", "AvgPool2D":
+		l.Kind = nn.AvgPool2D
+		if l.Size, err = o.pair("pool_size", &[2]int{2, 2}); err != nil {
+			return nil, nil, err
+		}
+		if l.Strides, err = o.pair("strides", &l.Size); err != nil {
+			return nil, nil, err
+		}
+		if l.Padding, err = o.padding(); err != nil {
+			return nil, nil, err
+		}
+		if err = o.channelsLast(); err != nil {
+			return nil, nil, err
+		}
+	case "ZeroPadding2D":
+		l.Kind = nn.ZeroPad2D
+		if l.Pad, err = o.zeroPadding(); err != nil {
+			return nil, nil, err
+		}
+		if err = o.channelsLast(); err != nil {
+			return nil, nil, err
+		}
+	case "ReLU":
+		l.Kind, l.Act = nn.Act, nn.ReLU
+		if v, ok := o.get("max_value"); ok {
+			return nil, nil, o.errf("max_value %s is not supported (only none)", short(v))
+		}
+		th, err := o.number("threshold", 0)
+		if err != nil {
+			return nil, nil, err
+		}
+		if th != 0 {
+			return nil, nil, o.errf("threshold %g is not supported (only 0)", th)
+		}
+		if l.Alpha, err = o.number("negative_slope", 0); err != nil {
+			return nil, nil, err
+		}
+		if l.Alpha != 0 {
+			l.Act = nn.LeakyReLU
+		}
+	case "LeakyReLU":
+		l.Kind, l.Act = nn.Act, nn.LeakyReLU
+		key := "alpha" // Keras 2; Keras 3: negative_slope
+		if _, ok := o.m["negative_slope"]; ok {
+			key = "negative_slope"
+		}
+		if l.Alpha, err = o.number(key, 0.3); err != nil {
+			return nil, nil, err
+		}
+	case "Softmax":
+		l.Kind, l.Act = nn.Act, nn.Softmax
+		if err = o.channelAxis("axis"); err != nil {
+			return nil, nil, err
+		}
+	case "Concatenate":
+		l.Kind = nn.Concat
+		if err = o.channelAxis("axis"); err != nil {
+			return nil, nil, err
+		}
 	default:
-		return nil, nil, fmt.Errorf("layer %q: unsupported layer class %q (supported: InputLayer, Conv2D, MaxPooling2D, Flatten, Dense, Add, Activation, Dropout)", name, class)
+		return nil, nil, fmt.Errorf("layer %q: unsupported layer class %q (supported: %s)", name, class, strings.Join(Classes, ", "))
 	}
 	if l.Kind != nn.Input {
 		// The first layer of a Sequential model declares the input shape.

@@ -32,7 +32,7 @@ func MarshalConfig(m *nn.Model) ([]byte, error) {
 			inbound = []any{}
 		}
 		layers = append(layers, obj{
-			{"class_name", l.Kind.String()},
+			{"class_name", className(l)},
 			{"config", cfg},
 			{"name", l.Name},
 			{"inbound_nodes", inbound},
@@ -65,8 +65,20 @@ var (
 	zeros  = obj{{"class_name", "Zeros"}, {"config", obj{}}}
 )
 
+// className is the Keras class of a layer: its kind's, but LeakyReLU for a leaky-ReLU
+// activation (ReLU and Softmax layers are written as Activation layers, which compute the same).
+func className(l *nn.Layer) string {
+	if l.Kind == nn.Act && l.Act == nn.LeakyReLU {
+		return "LeakyReLU"
+	}
+	return l.Kind.String()
+}
+
 func layerConfig(l *nn.Layer) (obj, error) {
 	head := obj{{"name", l.Name}, {"trainable", true}, {"dtype", "float32"}}
+	if l.Padding == nn.Explicit {
+		return nil, fmt.Errorf("layer %q: explicit (ONNX) padding %v has no Keras form", l.Name, l.Pad)
+	}
 	weighted := func(o obj) obj {
 		return append(o,
 			kv{"activation", l.Act.String()},
@@ -108,7 +120,32 @@ func layerConfig(l *nn.Layer) (obj, error) {
 	case nn.Add:
 		return head, nil
 	case nn.Act:
+		if l.Act == nn.LeakyReLU {
+			return append(head, kv{"alpha", l.Alpha}), nil
+		}
 		return append(head, kv{"activation", l.Act.String()}), nil
+	case nn.BatchNorm:
+		ones := obj{{"class_name", "Ones"}, {"config", obj{}}}
+		return append(head,
+			kv{"axis", []any{3}}, kv{"momentum", 0.99}, kv{"epsilon", l.Eps}, kv{"center", l.Center}, kv{"scale", l.Scale},
+			kv{"beta_initializer", zeros}, kv{"gamma_initializer", ones}, kv{"moving_mean_initializer", zeros},
+			kv{"moving_variance_initializer", ones}, kv{"beta_regularizer", nil}, kv{"gamma_regularizer", nil},
+			kv{"beta_constraint", nil}, kv{"gamma_constraint", nil}), nil
+	case nn.GlobalAvgPool:
+		return append(head, kv{"data_format", "channels_last"}, kv{"keepdims", l.KeepDims}), nil
+	case nn.AvgPool2D:
+		if l.CountPad && l.Padding == nn.Same {
+			return nil, fmt.Errorf("layer %q: average pooling that counts padded positions has no Keras form", l.Name)
+		}
+		return append(head,
+			kv{"pool_size", pair(l.Size)},
+			kv{"padding", l.Padding.String()},
+			kv{"strides", pair(l.Strides)},
+			kv{"data_format", "channels_last"}), nil
+	case nn.ZeroPad2D:
+		return append(head, kv{"padding", []any{[]any{l.Pad[0], l.Pad[1]}, []any{l.Pad[2], l.Pad[3]}}}, kv{"data_format", "channels_last"}), nil
+	case nn.Concat:
+		return append(head, kv{"axis", -1}), nil
 	case nn.Dropout:
 		return append(head, kv{"rate", l.Rate}, kv{"noise_shape", nil}, kv{"seed", nil}), nil
 	}

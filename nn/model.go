@@ -340,6 +340,10 @@ func (l *Layer) checkWeights() error {
 	return nil
 }
 
+// CheckLoaded checks the weights set on one layer (sizes, variances), as CheckWeights does
+// for all; for loaders.
+func (l *Layer) CheckLoaded() error { return l.checkWeights() }
+
 // CheckWeights verifies that every layer with weights has all of them, of the right size.
 func (m *Model) CheckWeights() error {
 	for _, l := range m.Layers {
