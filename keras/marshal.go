@@ -262,3 +262,87 @@ func pyString(b *bytes.Buffer, s string) {
 	}
 	b.WriteByte('"')
 }
+
+// MarshalConfig3 is m's architecture as the config.json of a Keras 3 .keras archive: class
+// Functional, layer configs as Keras 3 names their options (batch_shape, negative_slope, an
+// integer BatchNormalization axis), inbound nodes as {"args": [...keras tensors...]} with
+// keras_history references. ParseConfig and Keras 3 load it.
+func MarshalConfig3(m *nn.Model) ([]byte, error) {
+	ref := func(l *nn.Layer) obj {
+		shape := []any{nil}
+		for _, d := range l.OutShape {
+			shape = append(shape, d)
+		}
+		return obj{{"class_name", "__keras_tensor__"}, {"config", obj{
+			{"shape", shape}, {"dtype", "float32"}, {"keras_history", []any{l.Name, 0, 0}}}}}
+	}
+	layers := make([]any, 0, len(m.Layers))
+	for _, l := range m.Layers {
+		cfg, err := layerConfig(l)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case l.Kind == nn.Input:
+			shape := []any{nil}
+			for _, d := range l.InShape {
+				shape = append(shape, d)
+			}
+			cfg = obj{{"batch_shape", shape}, {"dtype", "float32"}, {"sparse", false}, {"name", l.Name}}
+		case l.Kind == nn.Act && l.Act == nn.LeakyReLU:
+			cfg = cfg.set("alpha", "negative_slope", l.Alpha)
+		case l.Kind == nn.BatchNorm:
+			cfg = cfg.set("axis", "axis", -1)
+		}
+		inbound := []any{}
+		if len(l.Inputs) == 1 {
+			inbound = []any{obj{{"args", []any{ref(l.Inputs[0])}}, {"kwargs", obj{}}}}
+		} else if len(l.Inputs) > 1 {
+			var refs []any
+			for _, in := range l.Inputs {
+				refs = append(refs, ref(in))
+			}
+			inbound = []any{obj{{"args", []any{refs}}, {"kwargs", obj{}}}}
+		}
+		layers = append(layers, obj{
+			{"module", "keras.layers"},
+			{"class_name", className(l)},
+			{"config", cfg},
+			{"registered_name", nil},
+			{"name", l.Name},
+			{"inbound_nodes", inbound},
+		})
+	}
+	name := m.Name
+	if name == "" {
+		name = "model"
+	}
+	top := obj{
+		{"module", "keras"},
+		{"class_name", "Functional"},
+		{"config", obj{
+			{"name", name},
+			{"trainable", true},
+			{"layers", layers},
+			{"input_layers", []any{[]any{m.Input.Name, 0, 0}}},
+			{"output_layers", []any{[]any{m.Output.Name, 0, 0}}},
+		}},
+		{"registered_name", "Functional"},
+	}
+	var b bytes.Buffer
+	if err := pyJSON(&b, top); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// set replaces key old by key new with value v (appending it when old is absent).
+func (o obj) set(old, key string, v any) obj {
+	for i := range o {
+		if o[i].k == old {
+			o[i] = kv{key, v}
+			return o
+		}
+	}
+	return append(o, kv{key, v})
+}

@@ -9,23 +9,31 @@ import (
 	"goodnet/onnx"
 )
 
-// Model files are recognised by their content: ONNX (onnx.Sniff), else Keras HDF5 (whose
-// loader names a file that is neither).
+// Model files are recognised by their content: ONNX (onnx.Sniff), a Keras 3 .keras archive
+// (a zip), else Keras HDF5 (whose loader names a file that is neither).
 
 // loadModelFile reads a full model file: architecture and weights.
 func loadModelFile(path string) (*nn.Model, error) {
-	if onnx.SniffFile(path) {
+	switch {
+	case onnx.SniffFile(path):
 		return onnx.Load(path)
+	case keras.IsArchive(path):
+		return keras.LoadArchive(path)
 	}
 	return keras.LoadModel(path)
 }
 
+// wholeModel reports whether the file at path holds a whole model that replaces another's
+// weights (ONNX, a .keras archive), rather than Keras weights to load into one.
+func wholeModel(path string) bool { return onnx.SniffFile(path) || keras.IsArchive(path) }
+
 // loadWeightsInto gives m the weights of the file at path: a Keras weights-only or full model
-// file for a Keras model; for an ONNX model, an ONNX file of the same architecture (which
-// then replaces m, so that B' is written from it). It returns the model with the weights.
+// file for a Keras model; an ONNX file or a .keras archive of the same architecture (which
+// then replaces m, so that B' is written in its format). It returns the model with the
+// weights.
 func loadWeightsInto(m *nn.Model, path string) (*nn.Model, error) {
-	if onnx.SniffFile(path) {
-		w, err := onnx.Load(path)
+	if wholeModel(path) {
+		w, err := loadModelFile(path)
 		if err != nil {
 			return nil, err
 		}
@@ -47,7 +55,7 @@ func loadWeightsInto(m *nn.Model, path string) (*nn.Model, error) {
 // goodNetOf makes G(B, B') with B' read from the file bp: an ONNX model of B's graph, or
 // Keras weights (weights-only or a full model file).
 func goodNetOf(b *nn.Model, bp string, be nn.Backend) (*goodnet.GoodNet, error) {
-	if onnx.SniffFile(bp) || onnx.FromONNX(b) {
+	if wholeModel(bp) || onnx.FromONNX(b) {
 		bprime, err := loadWeightsInto(b, bp)
 		if err != nil {
 			return nil, err

@@ -47,6 +47,15 @@ func Inspect(path, arch string) (*InspectResult, error) {
 		r.fill(m)
 		return r, nil
 	}
+	if keras.IsArchive(path) {
+		m, err := LoadModel(path, "")
+		if err != nil {
+			return nil, err
+		}
+		r := &InspectResult{Path: path, KerasVersion: "3", Kind: "full model (Keras 3 .keras archive)", Format: "keras"}
+		r.fill(m)
+		return r, nil
+	}
 	info, err := keras.Inspect(path)
 	if err != nil {
 		return nil, err

@@ -49,9 +49,11 @@ func BprimePath(path string, threshold float64) (string, error) {
 	}
 	p := filepath.Join(path, report.BprimeName(threshold))
 	if _, err := os.Stat(p); err != nil {
-		// B' of an ONNX model is ONNX
-		if q := strings.TrimSuffix(p, ".h5") + ".onnx"; fileExists(q) {
-			return q, nil
+		// B' of an ONNX model is ONNX, of a .keras archive an archive
+		for _, ext := range []string{".onnx", ".keras"} {
+			if q := strings.TrimSuffix(p, ".h5") + ext; fileExists(q) {
+				return q, nil
+			}
 		}
 		return "", fmt.Errorf("%s: no B' for the %g %% threshold in %s (was it reached?)", p, threshold, path)
 	}

@@ -97,18 +97,24 @@ func BprimeName(t float64) string {
 }
 
 // BprimeNameFor is the file name of B' at threshold t in the format m was read from:
-// bprime_2.onnx for an ONNX model, else BprimeName.
+// bprime_2.onnx for an ONNX model, bprime_2.keras for a Keras 3 archive, else BprimeName.
 func BprimeNameFor(m *nn.Model, t float64) string {
-	if m != nil && onnx.FromONNX(m) {
+	switch {
+	case m != nil && onnx.FromONNX(m):
 		return strings.TrimSuffix(BprimeName(t), ".h5") + ".onnx"
+	case m != nil && keras.FromArchive(m):
+		return strings.TrimSuffix(BprimeName(t), ".h5") + ".keras"
 	}
 	return BprimeName(t)
 }
 
 // saveBprime writes B' in the format B was read from (only the pruned tensors differ).
 func saveBprime(b *atomicfile.Batch, m *nn.Model, path string) error {
-	if onnx.FromONNX(m) {
+	switch {
+	case onnx.FromONNX(m):
 		return onnx.SaveIn(b, m, path)
+	case keras.FromArchive(m):
+		return keras.SaveArchiveIn(b, m, path)
 	}
 	return keras.SaveWeightsIn(b, m, path)
 }
