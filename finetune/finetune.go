@@ -41,6 +41,8 @@ type Config struct {
 	LR        float64 // Adam's initial learning rate [3e-3]
 	BatchSize int     // [32]
 	Seed      int64   // shuffling and augmentation draws
+	// RawInputs trains on the inputs as the model takes them, without unfolding a scale.
+	RawInputs bool
 	// WeightDecay is the decoupled weight decay (train.Options.WeightDecay) [0].
 	WeightDecay float64
 	Workers     int // train.Options.Workers [train's default]
@@ -216,6 +218,9 @@ func Run(cfg Config) (*Result, error) {
 	}
 	// train on inputs scaled to |x| ≤ 1: unfold the scale into the layers that read the input
 	s := inputScale(cfg.X)
+	if cfg.RawInputs {
+		s = 1
+	}
 	res.InputScale = s
 	readers := m.Consumers(m.Input)
 	if s != 1 {

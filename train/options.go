@@ -123,6 +123,9 @@ func (o Options) check() error {
 	if o.Augment.Shift < 0 {
 		return fmt.Errorf("train: augmentation shift %d must not be negative", o.Augment.Shift)
 	}
+	if !(o.Augment.Erase >= 0 && o.Augment.Erase <= 1) {
+		return fmt.Errorf("train: erasing probability %g must be in [0, 1]", o.Augment.Erase)
+	}
 	return nil
 }
 
@@ -164,10 +167,14 @@ type Augment struct {
 	// Shift translates it by dy, dx drawn uniformly from [−Shift, Shift] pixels; pixels shifted
 	// in are 0 (as a zero-padded random crop).
 	Shift int
+	// Erase is the probability of random erasing (Zhong et al. 2020, torchvision's defaults):
+	// a rectangle covering 2–33 % of the image, of aspect ratio 0.3–3.3 (log-uniform), set to
+	// 0 after the flip and shift. It teaches the net to see a face past an occluding patch.
+	Erase float64
 }
 
 // On reports whether any transformation is set.
-func (a Augment) On() bool { return a.Flip || a.Shift > 0 }
+func (a Augment) On() bool { return a.Flip || a.Shift > 0 || a.Erase > 0 }
 
 // draw picks one image's transformation.
 func (a Augment) draw(r *rand.Rand) (t xform) {
@@ -178,6 +185,12 @@ func (a Augment) draw(r *rand.Rand) (t xform) {
 		t.dy = r.Intn(2*a.Shift+1) - a.Shift
 		t.dx = r.Intn(2*a.Shift+1) - a.Shift
 	}
+	if a.Erase > 0 && r.Float64() < a.Erase {
+		// fractions of the image; apply scales them to its size
+		t.eraseArea = 0.02 + (0.33-0.02)*r.Float64()
+		t.eraseLogRatio = math.Log(0.3) + 2*math.Log(1/0.3)*r.Float64()
+		t.eraseY, t.eraseX = r.Float64(), r.Float64()
+	}
 	return t
 }
 
@@ -186,6 +199,24 @@ func (a Augment) draw(r *rand.Rand) (t xform) {
 type xform struct {
 	flip   bool
 	dy, dx int
+	// a rectangle of eraseArea × the image's area and aspect ratio (h/w) exp(eraseLogRatio),
+	// placed at (eraseY, eraseX) ∈ [0, 1)² of the positions where it fits; none when
+	// eraseArea is 0
+	eraseArea, eraseLogRatio, eraseY, eraseX float64
+}
+
+// rect is the erased rectangle [y0, y0+h) × [x0, x0+w) of an H×W image (h or w 0: none).
+func (t xform) rect(H, W int) (y0, x0, h, w int) {
+	if t.eraseArea == 0 {
+		return 0, 0, 0, 0
+	}
+	a := t.eraseArea * float64(H*W)
+	ratio := math.Exp(t.eraseLogRatio)
+	h = min(H, max(1, int(math.Round(math.Sqrt(a*ratio)))))
+	w = min(W, max(1, int(math.Round(math.Sqrt(a/ratio)))))
+	y0 = int(t.eraseY * float64(H-h+1))
+	x0 = int(t.eraseX * float64(W-w+1))
+	return y0, x0, h, w
 }
 
 // apply writes scale·(t applied to src) into dst, both one H×W×C image (NHWC).
@@ -210,6 +241,11 @@ func (t xform) apply(dst, src []float32, H, W, C int, scale float32) {
 			for c, v := range s {
 				row[j*C+c] = v * scale
 			}
+		}
+	}
+	if y0, x0, h, w := t.rect(H, W); h > 0 {
+		for i := y0; i < y0+h; i++ {
+			clear(dst[(i*W+x0)*C : (i*W+x0+w)*C])
 		}
 	}
 }
