@@ -104,7 +104,7 @@ func compile(c *core, m *nn.Model) (*Net, error) {
 		case nn.Input, nn.Flatten, nn.Dropout, nn.Add:
 		case nn.Act:
 			if l.Act != nn.ReLU && l.Act != nn.Linear && l.Act != nn.Softmax {
-				err = fmt.Errorf("activation %s is not supported", l.Act)
+				err = fmt.Errorf("activation %s is not supported on the GPU", l.Act)
 			}
 		case nn.Conv2D:
 			gl.conv, err = cuda.ConvShapeOf(l)
@@ -115,7 +115,12 @@ func compile(c *core, m *nn.Model) (*Net, error) {
 		default:
 			err = fmt.Errorf("%s layers are not supported on the GPU", l.Kind)
 		}
-		if err == nil && l.HasWeights() {
+		if err != nil {
+			// a model the GPU engine does not run (--device auto runs it on the CPU)
+			n.free()
+			return nil, fmt.Errorf("layer %q: %w", l.Name, nn.Unsupported(err))
+		}
+		if l.HasWeights() {
 			if gl.w, err = n.upload(l.W); err == nil && l.B != nil {
 				gl.b, err = n.upload(l.B)
 			}

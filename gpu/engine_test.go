@@ -1,6 +1,7 @@
 package gpu
 
 import (
+	"errors"
 	"math"
 	"math/rand"
 	"sort"
@@ -240,6 +241,12 @@ func TestOtherGraphs(t *testing.T) {
 			{Name: "act", Kind: nn.Act, InputNames: []string{"lin"}, Act: nn.ReLU},
 			{Name: "out", Kind: nn.Dense, InputNames: []string{"act"}, Units: 4, Act: nn.Softmax, UseBias: true},
 		}
+		if it%3 == 2 { // explicit (ONNX) padding, asymmetric
+			c1, p1 := layers[1], layers[2]
+			c1.Padding, p1.Padding = nn.Explicit, nn.Explicit
+			c1.Pad = [4]int{r.Intn(c1.Size[0]), r.Intn(c1.Size[0]), r.Intn(c1.Size[1]), r.Intn(c1.Size[1])}
+			p1.Pad = [4]int{r.Intn(2), r.Intn(2), r.Intn(2), r.Intn(2)}
+		}
 		m, err := nn.New("g", layers, "in", "out")
 		if err != nil {
 			t.Fatal(err)
@@ -431,6 +438,22 @@ func pruned(m *nn.Model, layer string, chans []int) *nn.Model {
 		l.B[ch] = 0
 	}
 	return pm
+}
+
+// TestRefusesUnsupported: a model with a layer the GPU engine does not run is refused with one
+// error naming the layer, marked nn.ErrUnsupported (so that --device auto runs it on the CPU),
+// and nothing stays allocated.
+func TestRefusesUnsupported(t *testing.T) {
+	m := nn.PreActResNet(32, 32, 10, []int{4, 8}, []int{1, 1})
+	nn.RandomWeights(m, 1)
+	c, d := fakeCore(1 << 30)
+	_, err := compile(c, m)
+	if err == nil || !errors.Is(err, nn.ErrUnsupported) || !strings.Contains(err.Error(), `layer "layer1.0.bn1": BatchNormalization layers are not supported on the GPU`) {
+		t.Fatalf("error %v", err)
+	}
+	if len(d.mem) != 0 {
+		t.Fatal("allocations left")
+	}
 }
 
 func TestCompileErrors(t *testing.T) {

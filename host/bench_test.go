@@ -112,3 +112,34 @@ func BenchmarkGemm(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPreActResNet: images → logits, batch 256, the PreAct-ResNets of the benchmarks on
+// CIFAR-sized inputs: the fixture's shape (widths 16/32/64, one block per stage, 25 MFLOP)
+// and PreAct-ResNet-18 (1.1 GFLOP).
+func BenchmarkPreActResNet(b *testing.B) {
+	for _, c := range []struct {
+		name           string
+		widths, blocks []int
+	}{
+		{"fixture", []int{16, 32, 64}, []int{1, 1, 1}},
+		{"18", []int{64, 128, 256, 512}, []int{2, 2, 2, 2}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			const batch = 256
+			m := preactNet(1, c.widths, c.blocks)
+			net, err := New(0).Compile(m)
+			if err != nil {
+				b.Fatal(err)
+			}
+			x := uniform(rand.New(rand.NewSource(1)), batch*m.InputShape().Size(), 0, 1)
+			feeds := map[string][]float32{"input": x}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := net.Run(feeds, batch, "linear"); err != nil {
+					b.Fatal(err)
+				}
+			}
+			report(b, batch, m.FLOPs())
+		})
+	}
+}

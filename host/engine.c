@@ -11,11 +11,14 @@
 #define CAT(a, b) CAT2(a, b)
 
 typedef struct {
-	void (*choose_tile)(int npix, int nout, long kk, int *np, int *no);
+	void (*choose_tile)(int npix, int nout, long kk, int kh, int kw, int sw, int c, int *np, int *no);
 	void (*conv)(const conv_p *, const float *, const float *, const float *, float *);
 	void (*conv_pool)(const conv_p *, const pool_p *, const float *, const float *, const float *, float *, float *);
 	void (*maxpool)(const pool_p *, const float *, float *);
-	void (*dense)(int, int, int, int, int, const float *, const float *, const float *, float *, int);
+	void (*avgpool)(const pool_p *, int, const float *, float *);
+	void (*gap)(long, int, const float *, float *);
+	void (*eltwise)(const elt_p *, const float *, const float *, const float *, const float *, float *);
+	void (*dense)(int, int, int, int, int, const float *, long, const float *, const float *, float *, long, int);
 	void (*add)(float *, const float *, const float *, long);
 	void (*relu)(float *, const float *, long);
 	void (*gemm)(long, long, long, const float *, long, const float *, long, float *, long, int, float *);
@@ -75,7 +78,10 @@ static const isa_ops *const isas[ISA_COUNT] = {&ops_portable, &ops_avx2, &ops_av
 static const isa_ops *const isas[ISA_COUNT] = {&ops_portable, 0, 0};
 #endif
 
-void host_choose_tile(int isa, int npix, int nout, long kk, int *np, int *no) { isas[isa]->choose_tile(npix, nout, kk, np, no); }
+void host_choose_tile(int isa, int npix, int nout, long kk, int kh, int kw, int sw, int c, int *np, int *no)
+{
+	isas[isa]->choose_tile(npix, nout, kk, kh, kw, sw, c, np, no);
+}
 
 void host_conv(int isa, const conv_p *c, const float *in, const float *wp, const float *bp, float *out)
 {
@@ -90,10 +96,30 @@ void host_conv_pool(int isa, const conv_p *c, const pool_p *p, const float *in, 
 
 void host_maxpool(int isa, const pool_p *p, const float *in, float *out) { isas[isa]->maxpool(p, in, out); }
 
-void host_dense(int isa, int nb, int k, int o, int np, int no, const float *in, const float *wp, const float *bp,
-                float *out, int relu)
+void host_avgpool(int isa, const pool_p *p, int count_pad, const float *in, float *out)
 {
-	isas[isa]->dense(nb, k, o, np, no, in, wp, bp, out, relu);
+	isas[isa]->avgpool(p, count_pad, in, out);
+}
+
+void host_gap(int isa, long npos, int C, const float *in, float *out) { isas[isa]->gap(npos, C, in, out); }
+
+void host_eltwise(int isa, const elt_p *p, const float *a, const float *b, const float *scale, const float *shift,
+                  float *out)
+{
+	isas[isa]->eltwise(p, a, b, scale, shift, out);
+}
+
+/* host_copy_rows copies rows of len floats from src (sstride apart) to dst (dstride apart):
+ * Concatenate's channel slices. */
+void host_copy_rows(const float *src, long sstride, float *dst, long dstride, long len, long rows)
+{
+	for (long r = 0; r < rows; r++) memcpy(dst + r * dstride, src + r * sstride, sizeof(float) * len);
+}
+
+void host_dense(int isa, int nb, int k, int o, int np, int no, const float *in, long istride, const float *wp,
+                const float *bp, float *out, long ostride, int relu)
+{
+	isas[isa]->dense(nb, k, o, np, no, in, istride, wp, bp, out, ostride, relu);
 }
 
 void host_add(int isa, float *dst, const float *a, const float *b, long n) { isas[isa]->add(dst, a, b, n); }

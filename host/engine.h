@@ -37,21 +37,39 @@ typedef struct {
 	int np, no;       /* micro-kernel tile */
 } conv_p;
 
-/* A max pool on one block; windows are clipped to the input ("same" padding is ignored). */
+/* A max or average pool on one block; windows are clipped to the input (padded positions
+ * are ignored, or, for an average with count_pad, count in the divisor). */
 typedef struct {
 	int H, W, C;
 	int OH, OW;
 	int PH, PW, SH, SW, PT, PL;
 } pool_p;
 
-void host_choose_tile(int isa, int npix, int nout, long kk, int *np, int *no);
+/* An element-wise step on one block: out = act((a [+ b]) · scale[c] + shift[c]) for every
+ * position and channel c (scale, shift: NULL for none). */
+enum { ACT_LINEAR = 0, ACT_RELU = 1, ACT_LEAKY = 2 };
+typedef struct {
+	int C;            /* channels (the last axis) */
+	long npos;        /* positions: elements / C */
+	int act;          /* ACT_* */
+	float alpha;      /* ACT_LEAKY: the slope below 0 */
+} elt_p;
+
+/* the micro-kernel tile for npix pixels × nout channels of kk taps; a pixel reads kh rows of
+ * kw pixels of c channels, sw pixels after the previous one (a dense layer: 1, k, k, 1). */
+void host_choose_tile(int isa, int npix, int nout, long kk, int kh, int kw, int sw, int c, int *np, int *no);
 
 void host_conv(int isa, const conv_p *c, const float *in, const float *wp, const float *bp, float *out);
 void host_conv_pool(int isa, const conv_p *c, const pool_p *p, const float *in, const float *wp,
                     const float *bp, float *rows, float *out);
 void host_maxpool(int isa, const pool_p *p, const float *in, float *out);
-void host_dense(int isa, int nb, int k, int o, int np, int no, const float *in, const float *wp,
-                const float *bp, float *out, int relu);
+void host_dense(int isa, int nb, int k, int o, int np, int no, const float *in, long istride, const float *wp,
+                const float *bp, float *out, long ostride, int relu);
+void host_avgpool(int isa, const pool_p *p, int count_pad, const float *in, float *out);
+void host_gap(int isa, long npos, int C, const float *in, float *out);
+void host_eltwise(int isa, const elt_p *p, const float *a, const float *b, const float *scale, const float *shift,
+                  float *out);
+void host_copy_rows(const float *src, long sstride, float *dst, long dstride, long len, long rows);
 void host_pad(const float *in, float *out, int H, int W, int C, int Hp, int Wp, int pt, int pl);
 void host_pack(const float *src, float *dst, long s, int nvalid);
 void host_unpack(const float *src, float *dst, long s, int nvalid);

@@ -110,21 +110,23 @@ type layer struct {
 	idx   int
 	size  int   // per-image output size
 	ins   []int // indices of the inputs
-	alias bool  // shares its input's buffer (Flatten, Dropout, linear Activation)
+	cons  []int // indices of the consumers (in the whole model)
+	alias bool  // shares its input's buffer (Flatten, Dropout, linear or softmax Activation)
 
-	// Conv2D: the C parameters (on the padded input), the padding, the weight panels.
-	conv           C.conv_p
-	pad            bool
-	inH, inW       int
-	padT, padL     int
-	wp, bp         []float32
-	fusesWithPool  bool // the only consumer is a MaxPool2D
-	rowsFloats     int  // conv_pool row scratch when fused into its pool
-	padFloats      int  // padded-input scratch
-	pool           C.pool_p
-	poolConv       int // MaxPool2D: index of the Conv2D it can fuse, or -1
-	denseK, denseO int
-	np, no         int
+	// Conv2D: the C parameters (on the padded input), the padding, the weight panels, and
+	// the panels with the BatchNormalization that is its only consumer folded in (nil if none).
+	conv         C.conv_p
+	pad          bool
+	inH, inW     int
+	padT, padL   int
+	wp, bp       []float32
+	wpBN, bpBN   []float32
+	padFloats    int // padded-input scratch
+	pool         C.pool_p
+	denseK       int
+	denseO       int
+	np, no       int
+	scale, shift []float32 // BatchNormalization as an affine map
 }
 
 // Net is a model compiled for the CPU. It is safe for concurrent use: each Run takes its own
@@ -135,14 +137,17 @@ type Net struct {
 	layers []*layer
 	index  map[*nn.Layer]int
 
-	padFloats, rowsFloats int
+	padFloats int
 
 	mu     sync.Mutex
 	free   []*workspace
 	closed bool
 }
 
-// Compile copies m (graph and weights) and repacks the weights into the kernels' panels.
+// Compile copies m (graph and weights) and repacks the weights into the kernels' panels. A
+// BatchNormalization whose input is a linear Conv2D read by nothing else is also folded into a
+// second set of that conv's panels (w·scale, b·scale + shift per output channel, in float64),
+// used whenever a Run does not need the conv's own output.
 func (b *Backend) Compile(m *nn.Model) (nn.Net, error) {
 	if err := m.CheckWeights(); err != nil {
 		return nil, err
@@ -153,25 +158,37 @@ func (b *Backend) Compile(m *nn.Model) (nn.Net, error) {
 		n.index[l] = i
 	}
 	for i, l := range mc.Layers {
-		cl := &layer{Layer: l, idx: i, size: l.OutShape.Size(), poolConv: -1}
+		cl := &layer{Layer: l, idx: i, size: l.OutShape.Size()}
 		for _, in := range l.Inputs {
 			cl.ins = append(cl.ins, n.index[in])
 		}
+		for _, u := range mc.Consumers(l) {
+			cl.cons = append(cl.cons, n.index[u])
+		}
 		switch l.Kind {
+		case nn.Input, nn.Add, nn.Concat, nn.GlobalAvgPool, nn.ZeroPad2D:
 		case nn.Flatten, nn.Dropout:
 			cl.alias = true
 		case nn.Act:
-			cl.alias = l.Act != nn.ReLU // softmax is not applied (logits)
+			cl.alias = l.Act == nn.Linear || l.Act == nn.Softmax // softmax is not applied (logits)
 		case nn.Conv2D:
 			n.compileConv(cl)
-		case nn.MaxPool2D:
+		case nn.MaxPool2D, nn.AvgPool2D:
 			cl.pool = poolParams(l)
 		case nn.Dense:
 			cl.denseK, cl.denseO = l.InShape[0], l.Units
 			var np, no C.int
-			C.host_choose_tile(C.int(b.isa), maxChunk, C.int(cl.denseO), C.long(cl.denseK), &np, &no)
+			C.host_choose_tile(C.int(b.isa), maxChunk, C.int(cl.denseO), C.long(cl.denseK), 1, C.int(cl.denseK), C.int(cl.denseK), 1, &np, &no)
 			cl.np, cl.no = int(np), int(no)
 			cl.wp, cl.bp = panels(l.W, l.B, cl.denseK, cl.denseO, cl.no)
+		case nn.BatchNorm:
+			sc, sh := l.BNAffine()
+			cl.scale, cl.shift = make([]float32, len(sc)), make([]float32, len(sh))
+			for c := range sc {
+				cl.scale[c], cl.shift[c] = float32(sc[c]), float32(sh[c])
+			}
+		default:
+			return nil, fmt.Errorf("layer %q: %w", l.Name, nn.Unsupported(fmt.Errorf("%s layers are not supported by the CPU engine", l.Kind)))
 		}
 		n.layers = append(n.layers, cl)
 	}
@@ -179,14 +196,25 @@ func (b *Backend) Compile(m *nn.Model) (nn.Net, error) {
 		if cl.Kind != nn.Conv2D {
 			continue
 		}
-		if cons := mc.Consumers(cl.Layer); len(cons) == 1 && cons[0].Kind == nn.MaxPool2D && cons[0].Size[0] <= maxFusedPool {
-			p := n.layers[n.index[cons[0]]]
-			p.poolConv = cl.idx
-			cl.fusesWithPool = true
-			cl.rowsFloats = int(p.pool.PH) * cl.OutShape[1] * cl.OutShape[2] * C.LANES
-			n.rowsFloats = max(n.rowsFloats, cl.rowsFloats)
-		}
 		n.padFloats = max(n.padFloats, cl.padFloats)
+		if len(cl.cons) == 1 && n.layers[cl.cons[0]].Kind == nn.BatchNorm && cl.Act == nn.Linear {
+			bn := n.layers[cl.cons[0]].Layer
+			sc, sh := bn.BNAffine()
+			kk, O := len(cl.W)/cl.Filters, cl.Filters
+			w := make([]float32, len(cl.W))
+			b := make([]float32, O)
+			for o := 0; o < O; o++ {
+				for q := 0; q < kk; q++ {
+					w[q*O+o] = float32(float64(cl.W[q*O+o]) * sc[o])
+				}
+				bias := 0.0
+				if cl.B != nil {
+					bias = float64(cl.B[o])
+				}
+				b[o] = float32(bias*sc[o] + sh[o])
+			}
+			cl.wpBN, cl.bpBN = panels(w, b, kk, O, cl.no)
+		}
 	}
 	return n, nil
 }
@@ -197,18 +225,17 @@ func (n *Net) compileConv(cl *layer) {
 	OH, OW, O := l.OutShape[0], l.OutShape[1], l.OutShape[2]
 	KH, KW, SH, SW := l.Size[0], l.Size[1], l.Strides[0], l.Strides[1]
 	cl.inH, cl.inW = H, W
-	Hp, Wp := H, W
-	if l.Padding == nn.Same {
-		cl.padT, cl.padL = l.Pads()
-		// rows/columns read by the last output, at least the input
-		Hp = max(H+cl.padT, (OH-1)*SH+KH)
-		Wp = max(W+cl.padL, (OW-1)*SW+KW)
-		cl.pad = Hp != H || Wp != W || cl.padT != 0 || cl.padL != 0
+	cl.padT, cl.padL = l.Pads()
+	// rows/columns read by the last output, at least the input
+	Hp := max(H+cl.padT, (OH-1)*SH+KH)
+	Wp := max(W+cl.padL, (OW-1)*SW+KW)
+	cl.pad = Hp != H || Wp != W || cl.padT != 0 || cl.padL != 0
+	if cl.pad {
 		cl.padFloats = Hp * Wp * Cin * C.LANES
 	}
 	kk := KH * KW * Cin
 	var np, no C.int
-	C.host_choose_tile(C.int(n.b.isa), C.int(OW), C.int(O), C.long(kk), &np, &no)
+	C.host_choose_tile(C.int(n.b.isa), C.int(OW), C.int(O), C.long(kk), C.int(KH), C.int(KW), C.int(SW), C.int(Cin), &np, &no)
 	cl.np, cl.no = int(np), int(no)
 	cl.conv = C.conv_p{
 		H: C.int(Hp), W: C.int(Wp), C: C.int(Cin), OH: C.int(OH), OW: C.int(OW), O: C.int(O),
@@ -275,10 +302,10 @@ func (n *Net) Close() error {
 	return nil
 }
 
-// workspace is one worker's scratch: a chunk-wide buffer per layer (allocated on first use),
-// the padded-input and conv-row scratch.
+// workspace is one worker's scratch: chunk-wide buffers ("slots", reused by layers whose
+// values are no longer needed; grown on demand) and the padded-input and conv-row scratch.
 type workspace struct {
-	bufs      [][]float32
+	slots     [][]float32
 	pad, rows []float32
 }
 
@@ -290,12 +317,9 @@ func (n *Net) getWorkspace() *workspace {
 		n.free = n.free[:k-1]
 		return w
 	}
-	w := &workspace{bufs: make([][]float32, len(n.layers))}
+	w := &workspace{}
 	if n.padFloats > 0 {
 		w.pad = alignedFloats(n.padFloats)
-	}
-	if n.rowsFloats > 0 {
-		w.rows = alignedFloats(n.rowsFloats)
 	}
 	return w
 }
@@ -308,32 +332,54 @@ func (n *Net) putWorkspace(w *workspace) {
 	}
 }
 
-// buf is layer i's chunk-wide buffer (maxChunk blocks of size*16 floats).
-func (w *workspace) buf(n *Net, i int) []float32 {
-	if w.bufs[i] == nil {
-		w.bufs[i] = alignedFloats(maxChunk * n.layers[i].size * C.LANES)
+// prepare sizes the workspace's slots and row scratch for a schedule.
+func (w *workspace) prepare(r *run) {
+	for len(w.slots) < len(r.slotFloats) {
+		w.slots = append(w.slots, nil)
 	}
-	return w.bufs[i]
+	for s, f := range r.slotFloats {
+		if len(w.slots[s]) < maxChunk*f {
+			w.slots[s] = alignedFloats(maxChunk * f)
+		}
+	}
+	if len(w.rows) < r.rowsFloats {
+		w.rows = alignedFloats(r.rowsFloats)
+	}
 }
 
 type stepKind int
 
 const (
-	sConv stepKind = iota
-	sConvPool
+	sConv     stepKind = iota
+	sConvPool          // a conv whose rows are max-pooled at once
 	sPool
+	sAvgPool
+	sGAP
 	sDense
-	sAdd
-	sRelu
+	sElt // sum of one or more inputs, per-channel affine, activation
+	sZeroPad
+	sConcat
 )
 
 // step is one kernel call per block (or per chunk for sDense); buffers are layer indices.
+// A step may compute a chain of layers (a conv, the BatchNormalization folded into it, a ReLU
+// and a max pool; or an Add, a BatchNormalization and an activation): lay is the last, whose
+// buffer receives the output; the others are never materialised.
 type step struct {
 	kind stepKind
-	lay  *layer // the layer computed (for sConvPool the pool)
-	conv *layer // sConvPool: the fused convolution
+	lay  *layer // the layer computed (the last of a chain)
+	conv *layer // sConv, sConvPool: the convolution; sDense: the Dense
+	cp   C.conv_p
+	wp   []float32 // sConv, sConvPool: panels (plain or BN-folded)
+	bp   []float32
+	pool *layer // sConvPool: the pool
 	out  int
 	ins  []int
+	// sElt
+	elt          C.elt_p
+	scale, shift []float32
+	// sDense
+	relu bool
 }
 
 // segment is a run of per-block steps, or one dense step.
@@ -355,6 +401,13 @@ type run struct {
 	res           [][]float32
 	next          atomic.Int64
 	nchunks       int64
+	// slot[i] is the workspace slot holding layer i's values (-1: none). A slot holds up to
+	// maxChunk blocks, block k at k·slotFloats[slot] (so that a layer's block k and another
+	// layer's block k+1 that share the slot never overlap). rowsFloats: the conv_pool row
+	// scratch.
+	slot       []int
+	slotFloats []int
+	rowsFloats int
 }
 
 var errClosed = errors.New("host: Run on a closed Net")
@@ -392,6 +445,7 @@ func (n *Net) Run(feeds map[string][]float32, count int, outs ...string) ([][]fl
 			defer wg.Done()
 			ws := n.getWorkspace()
 			defer n.putWorkspace(ws)
+			ws.prepare(r)
 			for {
 				c := r.next.Add(1) - 1
 				if c >= r.nchunks {
@@ -405,7 +459,8 @@ func (n *Net) Run(feeds map[string][]float32, count int, outs ...string) ([][]fl
 	return res, nil
 }
 
-// schedule turns the plan for (feeds, outs) into segments of kernel calls.
+// schedule turns the plan for (feeds, outs) into segments of kernel calls, fusing chains of
+// layers where no one needs the values in between, and assigns workspace slots.
 func (n *Net) schedule(feeds map[string][]float32, outs []*nn.Layer) *run {
 	r := &run{n: n}
 	plan := nn.Plan(n.m, feeds, outs)
@@ -427,66 +482,195 @@ func (n *Net) schedule(feeds map[string][]float32, outs []*nn.Layer) *run {
 	for _, l := range plan {
 		inPlan[n.index[l]] = true
 	}
-	fused := map[int]bool{}
-	for _, l := range plan {
-		cl := n.layers[n.index[l]]
-		if cl.Kind == nn.MaxPool2D && cl.poolConv >= 0 && inPlan[cl.poolConv] && !isOut[cl.poolConv] {
-			fused[cl.poolConv] = true
+	// next returns the only consumer of cl if the two may run as one step: cl's values are
+	// not requested and nothing else reads them, and the consumer is computed in this run.
+	next := func(cl *layer) *layer {
+		if isOut[cl.idx] || len(cl.cons) != 1 || !inPlan[cl.cons[0]] {
+			return nil
 		}
+		return n.layers[cl.cons[0]]
 	}
-	var cur []step
-	flush := func() {
-		if len(cur) > 0 {
-			r.segs = append(r.segs, segment{steps: cur})
-			cur = nil
-		}
-	}
+	absorbed := map[int]bool{}
+	var steps []step
 	for _, l := range plan {
 		cl := n.layers[n.index[l]]
 		if cl.alias {
 			owner[cl.idx] = owner[cl.ins[0]]
 			continue
 		}
-		owner[cl.idx] = cl.idx
-		if fused[cl.idx] {
+		if absorbed[cl.idx] {
 			continue
 		}
-		st := step{lay: cl, out: cl.idx}
+		st := step{lay: cl}
 		for _, in := range cl.ins {
 			st.ins = append(st.ins, owner[in])
 		}
 		switch cl.Kind {
 		case nn.Conv2D:
-			st.kind = sConv
+			st.kind, st.conv, st.cp, st.wp, st.bp = sConv, cl, cl.conv, cl.wp, cl.bp
+			last := cl
+			if u := next(last); u != nil && u.Kind == nn.BatchNorm && cl.wpBN != nil {
+				st.wp, st.bp = cl.wpBN, cl.bpBN
+				absorbed[u.idx], last = true, u
+			}
+			if u := next(last); u != nil && u.Kind == nn.Act && u.Act == nn.ReLU {
+				st.cp.relu = 1
+				absorbed[u.idx], last = true, u
+			}
+			if u := next(last); u != nil && u.Kind == nn.MaxPool2D && u.Size[0] <= maxFusedPool {
+				st.kind, st.pool = sConvPool, u
+				absorbed[u.idx], last = true, u
+				r.rowsFloats = max(r.rowsFloats, int(u.pool.PH)*cl.OutShape[1]*cl.OutShape[2]*C.LANES)
+			}
+			st.lay = last
+		case nn.Add, nn.BatchNorm, nn.Act:
+			st.kind = sElt
+			st.elt.C = C.int(cl.OutShape[len(cl.OutShape)-1])
+			st.elt.npos = C.long(cl.size / int(st.elt.C))
+			last := cl
+			if cl.Kind == nn.BatchNorm {
+				st.scale, st.shift = cl.scale, cl.shift
+			} else if u := next(last); cl.Kind == nn.Add && u != nil && u.Kind == nn.BatchNorm {
+				st.scale, st.shift = u.scale, u.shift
+				absorbed[u.idx], last = true, u
+			}
+			if cl.Kind == nn.Act {
+				st.elt.act, st.elt.alpha = actOf(cl)
+			} else if u := next(last); u != nil && u.Kind == nn.Act && !u.alias {
+				st.elt.act, st.elt.alpha = actOf(u)
+				absorbed[u.idx], last = true, u
+			}
+			st.lay = last
 		case nn.MaxPool2D:
 			st.kind = sPool
-			if fused[cl.poolConv] {
-				st.kind, st.conv = sConvPool, n.layers[cl.poolConv]
-				st.ins = []int{owner[st.conv.ins[0]]}
-			}
+		case nn.AvgPool2D:
+			st.kind = sAvgPool
+		case nn.GlobalAvgPool:
+			st.kind = sGAP
+		case nn.ZeroPad2D:
+			st.kind = sZeroPad
+		case nn.Concat:
+			st.kind = sConcat
 		case nn.Dense:
-			st.kind = sDense
-		case nn.Add:
-			st.kind = sAdd
-		case nn.Act:
-			st.kind = sRelu
+			st.kind, st.conv = sDense, cl
+			st.relu = cl.Act == nn.ReLU
+			if u := next(cl); u != nil && u.Kind == nn.Act && u.Act == nn.ReLU {
+				st.relu = true
+				absorbed[u.idx] = true
+				st.lay = u
+			}
 		default:
 			panic(fmt.Sprintf("host: layer %q: unexpected kind %v", cl.Name, cl.Kind))
 		}
-		if st.kind == sDense {
-			flush()
-			r.segs = append(r.segs, segment{dense: true, steps: []step{st}})
-		} else {
-			cur = append(cur, st)
-		}
+		st.out = st.lay.idx
+		owner[st.lay.idx] = st.lay.idx
+		steps = append(steps, st)
 	}
-	flush()
 	for _, l := range outs {
 		i := n.index[l]
 		r.outs = append(r.outs, owner[i])
 		r.outSize = append(r.outSize, n.layers[i].size)
 	}
+	r.assignSlots(steps)
+	var cur []step
+	for _, st := range steps {
+		if st.kind == sDense {
+			if len(cur) > 0 {
+				r.segs = append(r.segs, segment{steps: cur})
+				cur = nil
+			}
+			r.segs = append(r.segs, segment{dense: true, steps: []step{st}})
+		} else {
+			cur = append(cur, st)
+		}
+	}
+	if len(cur) > 0 {
+		r.segs = append(r.segs, segment{steps: cur})
+	}
 	return r
+}
+
+func actOf(cl *layer) (C.int, C.float) {
+	switch cl.Act {
+	case nn.ReLU:
+		return C.ACT_RELU, 0
+	case nn.LeakyReLU:
+		return C.ACT_LEAKY, C.float(cl.Alpha)
+	}
+	return C.ACT_LINEAR, 0
+}
+
+// assignSlots gives every buffer (fed layers and step outputs) a workspace slot, reusing the
+// slot of a buffer whose last reader has run (outputs are kept to the end). A step never
+// writes into a slot it reads.
+func (r *run) assignSlots(steps []step) {
+	n := r.n
+	r.slot = make([]int, len(n.layers))
+	for i := range r.slot {
+		r.slot[i] = -1
+	}
+	last := map[int]int{} // buffer → index of its last reading step (len(steps): the end)
+	for i, st := range steps {
+		for _, in := range st.ins {
+			last[in] = i
+		}
+	}
+	for _, o := range r.outs {
+		last[o] = len(steps)
+	}
+	var free []int
+	take := func(buf int) {
+		need := n.layers[buf].size * C.LANES
+		s := -1
+		// the smallest free slot that is large enough, else the largest free one (grown)
+		for k, f := range free {
+			if r.slotFloats[f] >= need && (s < 0 || r.slotFloats[f] < r.slotFloats[free[s]]) {
+				s = k
+			}
+		}
+		if s < 0 && len(free) > 0 {
+			s = 0
+			for k, f := range free {
+				if r.slotFloats[f] > r.slotFloats[free[s]] {
+					s = k
+				}
+			}
+		}
+		if s < 0 {
+			r.slot[buf] = len(r.slotFloats)
+			r.slotFloats = append(r.slotFloats, need)
+			return
+		}
+		r.slot[buf] = free[s]
+		r.slotFloats[free[s]] = max(r.slotFloats[free[s]], need)
+		free = append(free[:s], free[s+1:]...)
+	}
+	release := func(buf, at int) {
+		if l, ok := last[buf]; (!ok || l == at) && r.slot[buf] >= 0 {
+			free = append(free, r.slot[buf])
+		}
+	}
+	for _, i := range r.fed {
+		take(i)
+	}
+	for _, i := range r.fed {
+		if _, read := last[i]; !read {
+			release(i, -1)
+		}
+	}
+	for i, st := range steps {
+		take(st.out)
+		seen := map[int]bool{}
+		for _, in := range st.ins {
+			if !seen[in] {
+				seen[in] = true
+				release(in, i)
+			}
+		}
+		if _, read := last[st.out]; !read {
+			release(st.out, i)
+		}
+	}
 }
 
 func fp(s []float32) *C.float { return (*C.float)(unsafe.Pointer(&s[0])) }
@@ -497,9 +681,11 @@ func (r *run) runChunk(ws *workspace, c int) {
 	isa := C.int(n.b.isa)
 	b0 := c * r.chunk
 	nb := min(r.chunk, r.blocks-b0)
+	buf := func(i int) []float32 { return ws.slots[r.slot[i]] }
+	stride := func(i int) int { return r.slotFloats[r.slot[i]] }
 	blk := func(i, k int) []float32 { // block k of layer i's buffer
-		s := n.layers[i].size * C.LANES
-		return ws.buf(n, i)[k*s : (k+1)*s]
+		s := stride(i)
+		return buf(i)[k*s : k*s+n.layers[i].size*C.LANES]
 	}
 	valid := func(k int) int { return min(C.LANES, r.count-(b0+k)*C.LANES) }
 	for f, i := range r.fed {
@@ -513,42 +699,74 @@ func (r *run) runChunk(ws *workspace, c int) {
 		seg := &r.segs[si]
 		if seg.dense {
 			st := &seg.steps[0]
-			l := st.lay
+			l := st.conv // the Dense
 			C.host_dense(isa, C.int(nb), C.int(l.denseK), C.int(l.denseO), C.int(l.np), C.int(l.no),
-				fp(ws.buf(n, st.ins[0])), fp(l.wp), fp(l.bp), fp(ws.buf(n, st.out)), cbool(l.Act == nn.ReLU))
+				fp(buf(st.ins[0])), C.long(stride(st.ins[0])), fp(l.wp), fp(l.bp), fp(buf(st.out)), C.long(stride(st.out)), cbool(st.relu))
 			continue
 		}
 		for k := 0; k < nb; k++ {
 			for j := range seg.steps {
 				st := &seg.steps[j]
 				out := fp(blk(st.out, k))
+				in0 := func() *C.float { return fp(blk(st.ins[0], k)) }
 				switch st.kind {
 				case sConv, sConvPool:
-					cv := st.lay
-					if st.kind == sConvPool {
-						cv = st.conv
-					}
-					in := fp(blk(st.ins[0], k))
+					cv := st.conv
+					in := in0()
 					if cv.pad {
 						C.host_pad(in, fp(ws.pad), C.int(cv.inH), C.int(cv.inW), cv.conv.C, cv.conv.H, cv.conv.W,
 							C.int(cv.padT), C.int(cv.padL))
 						in = fp(ws.pad)
 					}
 					if st.kind == sConv {
-						C.host_conv(isa, &cv.conv, in, fp(cv.wp), fp(cv.bp), out)
+						C.host_conv(isa, &st.cp, in, fp(st.wp), fp(st.bp), out)
 					} else {
-						C.host_conv_pool(isa, &cv.conv, &st.lay.pool, in, fp(cv.wp), fp(cv.bp), fp(ws.rows), out)
+						C.host_conv_pool(isa, &st.cp, &st.pool.pool, in, fp(st.wp), fp(st.bp), fp(ws.rows), out)
 					}
 				case sPool:
-					C.host_maxpool(isa, &st.lay.pool, fp(blk(st.ins[0], k)), out)
-				case sAdd:
-					sz := C.long(st.lay.size * C.LANES)
-					C.host_add(isa, out, fp(blk(st.ins[0], k)), fp(blk(st.ins[1], k)), sz)
-					for _, in := range st.ins[2:] {
-						C.host_add(isa, out, out, fp(blk(in, k)), sz)
+					C.host_maxpool(isa, &st.lay.pool, in0(), out)
+				case sAvgPool:
+					C.host_avgpool(isa, &st.lay.pool, cbool(st.lay.CountPad), in0(), out)
+				case sGAP:
+					in := st.lay.InShape
+					C.host_gap(isa, C.long(in[0]*in[1]), C.int(in[2]), in0(), out)
+				case sZeroPad:
+					in, o := st.lay.InShape, st.lay.OutShape
+					C.host_pad(in0(), out, C.int(in[0]), C.int(in[1]), C.int(in[2]), C.int(o[0]), C.int(o[1]),
+						C.int(st.lay.Pad[0]), C.int(st.lay.Pad[2]))
+				case sConcat:
+					oc := st.lay.OutShape[len(st.lay.OutShape)-1]
+					pos := st.lay.size / oc
+					off := 0
+					for q, in := range st.ins {
+						ic := n.layers[st.lay.ins[q]].OutShape
+						ci := ic[len(ic)-1]
+						C.host_copy_rows(fp(blk(in, k)), C.long(ci*C.LANES), (*C.float)(unsafe.Add(unsafe.Pointer(out), 4*off*C.LANES)),
+							C.long(oc*C.LANES), C.long(ci*C.LANES), C.long(pos))
+						off += ci
 					}
-				case sRelu:
-					C.host_relu(isa, out, fp(blk(st.ins[0], k)), C.long(st.lay.size*C.LANES))
+				case sElt:
+					var b, sc, sh *C.float
+					if len(st.ins) > 1 {
+						b = fp(blk(st.ins[1], k))
+					}
+					if st.scale != nil {
+						sc, sh = fp(st.scale), fp(st.shift)
+					}
+					if len(st.ins) <= 2 {
+						C.host_eltwise(isa, &st.elt, in0(), b, sc, sh, out)
+						break
+					}
+					// Add of three or more: sum in order, the affine map and activation last
+					plain := C.elt_p{C: st.elt.C, npos: st.elt.npos}
+					C.host_eltwise(isa, &plain, in0(), b, nil, nil, out)
+					for q := 2; q < len(st.ins); q++ {
+						if q < len(st.ins)-1 {
+							C.host_eltwise(isa, &plain, out, fp(blk(st.ins[q], k)), nil, nil, out)
+						} else {
+							C.host_eltwise(isa, &st.elt, out, fp(blk(st.ins[q], k)), sc, sh, out)
+						}
+					}
 				}
 			}
 		}

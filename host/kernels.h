@@ -107,17 +107,22 @@ TILES(TILE)
 static const SFX(tile_fn) SFX(tiles)[9][9] = {TILES(TILE_ENTRY)};
 
 /* choose_tile picks the tile (np ≤ npix, no ≤ nout) with the fewest estimated cycles:
- * per step max(FMAs/2, loads/2, FMA latency 4), plus stores and call overhead per tile,
- * counting the pixels and channels that the shifted last tiles compute twice. */
-static void SFX(choose_tile)(int npix, int nout, long kk, int *bnp, int *bno)
+ * per step max(FMAs/2, loads, FMA latency 4), plus stores and call overhead per tile,
+ * counting the pixels and channels that the shifted last tiles compute twice. Loads are the
+ * np input vectors (half a cycle each while a tile's inputs stay in L1, a whole one when they
+ * come from L2: every panel of weights passes over them again) and the no broadcasts (half a
+ * cycle each). A tile of np pixels reads kh rows of (np−1)·sw + kw pixels of c channels. */
+static void SFX(choose_tile)(int npix, int nout, long kk, int kh, int kw, int sw, int c, int *bnp, int *bno)
 {
 	double best = -1;
 	*bnp = *bno = 1;
 	for (int no = 1; no <= 8 && no <= nout; no++)
 		for (int np = 1; np <= 8 && np <= npix; np++) {
 			if (!SFX(tiles)[np][no]) continue;
+			const double bytes = (double)kh * ((np - 1) * sw + kw) * c * LANES * 4;
+			const double load = bytes <= 32 * 1024 ? 0.5 : 1.0;
 			double step = np * no / 2.0;
-			if ((np + no) / 2.0 > step) step = (np + no) / 2.0;
+			if (np * load + no * 0.5 > step) step = np * load + no * 0.5;
 			if (step < 4) step = 4;
 			double tiles = (double)((npix + np - 1) / np) * ((nout + no - 1) / no) * (LANES / VW);
 			double cost = tiles * (kk * step + np * no + 12);
@@ -201,14 +206,103 @@ static void SFX(conv_pool)(const conv_p *c, const pool_p *p, const float *in, co
 	}
 }
 
+/* avgpool: the sum over each window's clipped positions times 1/count (count: the clipped
+ * window, or the whole window with count_pad). */
+static void SFX(avgpool)(const pool_p *p, int count_pad, const float *in, float *out)
+{
+	const long cl = (long)p->C * LANES;
+	for (int i = 0; i < p->OH; i++) {
+		int r0 = i * p->SH - p->PT, r1 = r0 + p->PH;
+		if (r0 < 0) r0 = 0;
+		if (r1 > p->H) r1 = p->H;
+		for (int j = 0; j < p->OW; j++) {
+			int c0 = j * p->SW - p->PL, c1 = c0 + p->PW;
+			if (c0 < 0) c0 = 0;
+			if (c1 > p->W) c1 = p->W;
+			const float inv = 1.0f / (float)(count_pad ? p->PH * p->PW : (r1 - r0) * (c1 - c0));
+			float *o = out + ((long)i * p->OW + j) * cl;
+			for (long e = 0; e < cl; e += VW) {
+				VT s = (VT){};
+				for (int r = r0; r < r1; r++)
+					for (int x = c0; x < c1; x++) s += LOAD(in + ((long)r * p->W + x) * cl + e);
+				STORE(o + e, s * inv);
+			}
+		}
+	}
+}
+
+/* gap: each channel's mean over npos positions (4 partial sums per vector, for accuracy). */
+static void SFX(gap)(long npos, int C, const float *in, float *out)
+{
+	const long cl = (long)C * LANES;
+	const float inv = 1.0f / (float)npos;
+	for (long e = 0; e < cl; e += VW) {
+		VT s[4] = {(VT){}, (VT){}, (VT){}, (VT){}};
+		long q = 0;
+		for (; q + 4 <= npos; q += 4)
+			for (int k = 0; k < 4; k++) s[k] += LOAD(in + (q + k) * cl + e);
+		for (; q < npos; q++) s[0] += LOAD(in + q * cl + e);
+		STORE(out + e, ((s[0] + s[1]) + (s[2] + s[3])) * inv);
+	}
+}
+
+/* ---- element-wise steps ------------------------------------------------------------------
+ * out = act((a [+ b]) · scale[c] + shift[c]); the flags are constants after inlining. */
+static inline __attribute__((always_inline)) void SFX(elt_impl)(const elt_p *p, const float *a, const float *b,
+                                                                const float *scale, const float *shift, float *out,
+                                                                const int two, const int affine, const int act)
+{
+	const int C = p->C;
+	const VT alpha = (VT){} + p->alpha;
+	for (long q = 0; q < p->npos; q++) {
+		const long base = q * C * LANES;
+		for (int c = 0; c < C; c++) {
+			const float s = affine ? scale[c] : 1, t = affine ? shift[c] : 0;
+#pragma GCC unroll 4
+			for (int g = 0; g < LANES; g += VW) {
+				const long i = base + (long)c * LANES + g;
+				VT v = LOAD(a + i);
+				if (two) v += LOAD(b + i);
+				if (affine) v = v * s + t;
+				if (act == ACT_RELU) v = SFX(vrelu)(v);
+				if (act == ACT_LEAKY) {
+					VI m = v > 0;
+					v = (VT)(((VI)v & m) | ((VI)(v * alpha) & ~m));
+				}
+				STORE(out + i, v);
+			}
+		}
+	}
+}
+
+#define ELT(two, affine, act) \
+	static void SFX(elt_##two##affine##act)(const elt_p *p, const float *a, const float *b, const float *scale, \
+	                                        const float *shift, float *out) \
+	{ SFX(elt_impl)(p, a, b, scale, shift, out, two, affine, act); }
+ELT(0, 0, 0) ELT(0, 0, 1) ELT(0, 0, 2) ELT(0, 1, 0) ELT(0, 1, 1) ELT(0, 1, 2)
+ELT(1, 0, 0) ELT(1, 0, 1) ELT(1, 0, 2) ELT(1, 1, 0) ELT(1, 1, 1) ELT(1, 1, 2)
+#undef ELT
+
+static void SFX(eltwise)(const elt_p *p, const float *a, const float *b, const float *scale, const float *shift,
+                         float *out)
+{
+	typedef void (*fn)(const elt_p *, const float *, const float *, const float *, const float *, float *);
+	static const fn fns[2][2][3] = {
+		{{SFX(elt_000), SFX(elt_001), SFX(elt_002)}, {SFX(elt_010), SFX(elt_011), SFX(elt_012)}},
+		{{SFX(elt_100), SFX(elt_101), SFX(elt_102)}, {SFX(elt_110), SFX(elt_111), SFX(elt_112)}},
+	};
+	fns[b != 0][scale != 0][p->act](p, a, b, scale, shift, out);
+}
+
 /* ---- dense ------------------------------------------------------------------------------
- * nb blocks of k inputs → o outputs: the micro-kernel with blocks as pixels. */
-static void SFX(dense)(int nb, int k, int o, int np, int no, const float *in, const float *wp,
-                       const float *bp, float *out, int relu)
+ * nb blocks of k inputs (istride floats apart) → o outputs (ostride apart): the micro-kernel
+ * with blocks as pixels. */
+static void SFX(dense)(int nb, int k, int o, int np, int no, const float *in, long istride, const float *wp,
+                       const float *bp, float *out, long ostride, int relu)
 {
 	const tile_args a = {
-		.in = in, .pstride = (long)k * LANES, .rowstride = 0, .kh = 1, .kwc = k, .npix = nb, .nout = o,
-		.w = wp, .bias = bp, .out = out, .ostride = (long)o * LANES, .relu = relu,
+		.in = in, .pstride = istride, .rowstride = 0, .kh = 1, .kwc = k, .npix = nb, .nout = o,
+		.w = wp, .bias = bp, .out = out, .ostride = ostride, .relu = relu,
 	};
 	SFX(tiles)[np > nb ? nb : np][no](&a);
 }
@@ -303,7 +397,8 @@ static void SFX(gemm)(long m, long n, long k, const float *a, long lda, const fl
 }
 
 static const isa_ops SFX(ops) = {
-	SFX(choose_tile), SFX(conv), SFX(conv_pool), SFX(maxpool), SFX(dense), SFX(add), SFX(relu), SFX(gemm),
+	SFX(choose_tile), SFX(conv), SFX(conv_pool), SFX(maxpool), SFX(avgpool), SFX(gap), SFX(eltwise),
+	SFX(dense), SFX(add), SFX(relu), SFX(gemm),
 };
 
 #undef TILES

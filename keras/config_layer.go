@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"goodnet/nn"
 )
@@ -138,8 +139,102 @@ func parseLayer(entry map[string]any, index int) (*nn.Layer, nn.Shape, error) {
 		}
 		o.get("noise_shape") // identity at inference whatever they are
 		o.get("seed")
+	case "BatchNormalization":
+		l.Kind = nn.BatchNorm
+		if err = o.channelAxis("axis"); err != nil {
+			return nil, nil, err
+		}
+		if l.Eps, err = o.number("epsilon", 1e-3); err != nil {
+			return nil, nil, err
+		}
+		if l.Center, err = o.boolean("center", true); err != nil {
+			return nil, nil, err
+		}
+		if l.Scale, err = o.boolean("scale", true); err != nil {
+			return nil, nil, err
+		}
+		for _, k := range []string{"renorm", "synchronized"} {
+			if b, err := o.boolean(k, false); err != nil || b {
+				if err != nil {
+					return nil, nil, err
+				}
+				return nil, nil, o.errf("%s is not supported", k)
+			}
+		}
+		for _, k := range []string{"momentum", "beta_initializer", "gamma_initializer", "moving_mean_initializer",
+			"moving_variance_initializer", "beta_regularizer", "gamma_regularizer", "beta_constraint", "gamma_constraint",
+			"fused", "renorm_clipping", "renorm_momentum"} {
+			o.get(k) // training only
+		}
+	case "GlobalAveragePooling2D", "GlobalAvgPool2D":
+		l.Kind = nn.GlobalAvgPool
+		if err = o.channelsLast(); err != nil {
+			return nil, nil, err
+		}
+		if l.KeepDims, err = o.boolean("keepdims", false); err != nil {
+			return nil, nil, err
+		}
+	case "AveragePooling2D", "AvgPool2D":
+		l.Kind = nn.AvgPool2D
+		if l.Size, err = o.pair("pool_size", &[2]int{2, 2}); err != nil {
+			return nil, nil, err
+		}
+		if l.Strides, err = o.pair("strides", &l.Size); err != nil {
+			return nil, nil, err
+		}
+		if l.Padding, err = o.padding(); err != nil {
+			return nil, nil, err
+		}
+		if err = o.channelsLast(); err != nil {
+			return nil, nil, err
+		}
+	case "ZeroPadding2D":
+		l.Kind = nn.ZeroPad2D
+		if l.Pad, err = o.zeroPadding(); err != nil {
+			return nil, nil, err
+		}
+		if err = o.channelsLast(); err != nil {
+			return nil, nil, err
+		}
+	case "ReLU":
+		l.Kind, l.Act = nn.Act, nn.ReLU
+		if v, ok := o.get("max_value"); ok {
+			return nil, nil, o.errf("max_value %s is not supported (only none)", short(v))
+		}
+		th, err := o.number("threshold", 0)
+		if err != nil {
+			return nil, nil, err
+		}
+		if th != 0 {
+			return nil, nil, o.errf("threshold %g is not supported (only 0)", th)
+		}
+		if l.Alpha, err = o.number("negative_slope", 0); err != nil {
+			return nil, nil, err
+		}
+		if l.Alpha != 0 {
+			l.Act = nn.LeakyReLU
+		}
+	case "LeakyReLU":
+		l.Kind, l.Act = nn.Act, nn.LeakyReLU
+		key := "alpha" // Keras 2; Keras 3: negative_slope
+		if _, ok := o.m["negative_slope"]; ok {
+			key = "negative_slope"
+		}
+		if l.Alpha, err = o.number(key, 0.3); err != nil {
+			return nil, nil, err
+		}
+	case "Softmax":
+		l.Kind, l.Act = nn.Act, nn.Softmax
+		if err = o.channelAxis("axis"); err != nil {
+			return nil, nil, err
+		}
+	case "Concatenate":
+		l.Kind = nn.Concat
+		if err = o.channelAxis("axis"); err != nil {
+			return nil, nil, err
+		}
 	default:
-		return nil, nil, fmt.Errorf("layer %q: unsupported layer class %q (supported: InputLayer, Conv2D, MaxPooling2D, Flatten, Dense, Add, Activation, Dropout)", name, class)
+		return nil, nil, fmt.Errorf("layer %q: unsupported layer class %q (supported: %s)", name, class, strings.Join(Classes, ", "))
 	}
 	if l.Kind != nn.Input {
 		// The first layer of a Sequential model declares the input shape.

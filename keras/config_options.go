@@ -167,6 +167,80 @@ func (o *opts) channelsLast() error {
 	return nil
 }
 
+// Classes are the Keras layer classes ParseConfig reads.
+var Classes = []string{"InputLayer", "Conv2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
+	"ZeroPadding2D", "BatchNormalization", "Flatten", "Dense", "Add", "Concatenate", "Activation", "ReLU", "LeakyReLU",
+	"Softmax", "Dropout"}
+
+// number reads a float option.
+func (o *opts) number(key string, def float64) (float64, error) {
+	v, ok := o.get(key)
+	if !ok {
+		return def, nil
+	}
+	num, isNum := v.(json.Number)
+	f, err := strconv.ParseFloat(string(num), 64)
+	if !isNum || err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, o.errf("option %q is %s, not a finite number", key, short(v))
+	}
+	return f, nil
+}
+
+// channelAxis reads an axis option that must be the channel axis (-1, or 3 of an image).
+func (o *opts) channelAxis(key string) error {
+	v, ok := o.get(key)
+	if !ok {
+		return nil
+	}
+	if list, isList := v.([]any); isList && len(list) == 1 {
+		v = list[0] // Keras 2.x BatchNormalization writes [3]
+	}
+	n, err := toInt(v)
+	if err != nil || (n != -1 && n != 3) {
+		return o.errf("%s %s is not supported (only the channel axis, -1)", key, short(v))
+	}
+	return nil
+}
+
+// zeroPadding reads ZeroPadding2D's padding: n, (h, w) or ((top, bottom), (left, right)).
+func (o *opts) zeroPadding() ([4]int, error) {
+	var p [4]int
+	v, ok := o.get("padding")
+	if !ok {
+		return [4]int{1, 1, 1, 1}, nil
+	}
+	bad := o.errf("padding %s: want n, [h, w] or [[top, bottom], [left, right]] of integers ≥ 0", short(v))
+	nat := func(x any) (int, bool) {
+		n, err := toInt(x)
+		return n, err == nil && n >= 0
+	}
+	if n, isInt := nat(v); isInt {
+		return [4]int{n, n, n, n}, nil
+	}
+	list, isList := v.([]any)
+	if !isList || len(list) != 2 {
+		return p, bad
+	}
+	for i, e := range list {
+		if n, isInt := nat(e); isInt {
+			p[2*i], p[2*i+1] = n, n
+			continue
+		}
+		pair, isPair := e.([]any)
+		if !isPair || len(pair) != 2 {
+			return p, bad
+		}
+		for j := range pair {
+			n, isInt := nat(pair[j])
+			if !isInt {
+				return p, bad
+			}
+			p[2*i+j] = n
+		}
+	}
+	return p, nil
+}
+
 // ignored options: they do not change inference.
 var ignored = map[string]bool{
 	"name": true, "trainable": true, "dtype": true,

@@ -50,7 +50,7 @@ func sameWeights(t *testing.T, a, b *nn.Model) {
 			t.Errorf("layer %q missing", l.Name)
 			continue
 		}
-		for i, pair := range [][2][]float32{{l.W, k.W}, {l.B, k.B}} {
+		for i, pair := range [][2][]float32{{l.W, k.W}, {l.B, k.B}, {l.Gamma, k.Gamma}, {l.Beta, k.Beta}, {l.Mean, k.Mean}, {l.Var, k.Var}} {
 			if len(pair[0]) != len(pair[1]) {
 				t.Errorf("layer %q tensor %d: %d vs %d values", l.Name, i, len(pair[0]), len(pair[1]))
 				continue
@@ -564,11 +564,11 @@ func TestLoadErrors(t *testing.T) {
 	p := model("notjson.h5", "{this is not json")
 	_, err = LoadModel(p)
 	wantErr(t, err, p+": model_config: not valid JSON")
-	p = model("unknown.h5", strings.Replace(orig, `{"class_name": "Flatten", "config": {"name": "flatten_2"`, `{"class_name": "GlobalAveragePooling2D", "config": {"name": "flatten_2"`, 1))
+	p = model("unknown.h5", strings.Replace(orig, `{"class_name": "Flatten", "config": {"name": "flatten_2"`, `{"class_name": "GlobalMaxPooling2D", "config": {"name": "flatten_2"`, 1))
 	_, err = LoadModel(p)
-	wantErr(t, err, p+": model_config: ", `layer "flatten_2"`, `unsupported layer class "GlobalAveragePooling2D"`)
+	wantErr(t, err, p+": model_config: ", `layer "flatten_2"`, `unsupported layer class "GlobalMaxPooling2D"`)
 	// Inspect still describes such a file.
-	if in, err := Inspect(p); err != nil || !in.HasArchitecture || in.Arch != nil || !strings.Contains(in.ArchErr, "GlobalAveragePooling2D") || len(in.Layers) != 15 || in.ModelClass != "Functional" {
+	if in, err := Inspect(p); err != nil || !in.HasArchitecture || in.Arch != nil || !strings.Contains(in.ArchErr, "GlobalMaxPooling2D") || len(in.Layers) != 15 || in.ModelClass != "Functional" {
 		t.Errorf("Inspect of a file whose config does not load: %v %+v", err, in)
 	}
 	p = writeFile(t, filepath.Join(dir, "noweights.h5"), func(f *h5.File) error {

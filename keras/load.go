@@ -123,8 +123,8 @@ func loadWeightsFile(m *nn.Model, path string) error {
 }
 
 type loaded struct {
-	l    *nn.Layer
-	w, b []float32
+	l  *nn.Layer
+	ts [][]float32 // in the order of l.Weights()
 }
 
 func loadWeights(f *h5.File, m *nn.Model, g string) error {
@@ -148,14 +148,19 @@ func loadWeights(f *h5.File, m *nn.Model, g string) error {
 		if !l.HasWeights() {
 			continue
 		}
-		w, b, err := readLayer(f, g, l, fileLayers)
+		ts, err := readLayer(f, g, l, fileLayers)
 		if err != nil {
 			return fmt.Errorf("%s: layer %q: %w", p, l.Name, err)
 		}
-		all = append(all, loaded{l, w, b})
+		all = append(all, loaded{l, ts})
 	}
 	for _, x := range all {
-		x.l.W, x.l.B = x.w, x.b
+		for i, w := range x.l.Weights() {
+			*w.Data = x.ts[i]
+		}
+		if err := x.l.CheckLoaded(); err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
 	}
 	m.KerasVersion, m.KerasBackend, m.Source = version, backend, p
 	return nil
@@ -178,51 +183,59 @@ func validName(name string) bool {
 	return name != "" && name != "." && name != ".." && !strings.ContainsAny(name, "/\x00")
 }
 
-// readLayer reads and checks the kernel and bias of one layer.
-func readLayer(f *h5.File, g string, l *nn.Layer, fileLayers []string) (w, b []float32, err error) {
+// readLayer reads and checks the weights of one layer (kernel and bias; BatchNormalization's
+// gamma, beta, moving mean and variance), in the order of Layer.Weights().
+func readLayer(f *h5.File, g string, l *nn.Layer, fileLayers []string) ([][]float32, error) {
 	if !validName(l.Name) {
-		return nil, nil, fmt.Errorf("the name cannot be an HDF5 group name")
+		return nil, fmt.Errorf("the name cannot be an HDF5 group name")
 	}
 	lg := h5.Join(g, l.Name)
 	if f.Kind(lg) != h5.Group {
 		if len(fileLayers) > 0 {
-			return nil, nil, fmt.Errorf("no weights in the file (its layers: %s)", strings.Join(fileLayers, ", "))
+			return nil, fmt.Errorf("no weights in the file (its layers: %s)", strings.Join(fileLayers, ", "))
 		}
-		return nil, nil, fmt.Errorf("no weights in the file (no group %q)", lg)
+		return nil, fmt.Errorf("no weights in the file (no group %q)", lg)
 	}
 	paths, err := weightPaths(f, lg)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	shapes := l.WeightShapes()
-	what := []string{"kernel", "bias"}
-	if len(paths) != len(shapes) {
+	ws := l.Weights()
+	if len(paths) != len(ws) {
 		var need []string
-		for i, s := range shapes {
-			need = append(need, what[i]+" "+h5.ShapeString(s))
+		for _, w := range ws {
+			need = append(need, w.Name+" "+h5.ShapeString(w.Shape))
 		}
 		var have []string
 		for _, q := range paths {
 			have = append(have, strings.TrimPrefix(q, lg+"/"))
 		}
-		return nil, nil, fmt.Errorf("the file has %d weight tensors [%s], the architecture needs %d [%s]",
-			len(paths), strings.Join(have, ", "), len(shapes), strings.Join(need, ", "))
+		return nil, fmt.Errorf("the file has %d weight tensors [%s], the architecture needs %d [%s]",
+			len(paths), strings.Join(have, ", "), len(ws), strings.Join(need, ", "))
 	}
-	// Keras stores kernel then bias; trust the names when they say otherwise.
-	if len(paths) == 2 && strings.HasPrefix(path.Base(paths[0]), "bias") && strings.HasPrefix(path.Base(paths[1]), "kernel") {
-		paths[0], paths[1] = paths[1], paths[0]
+	// Keras stores them in the order of Weights(); trust the names when they say otherwise
+	byName := map[string]string{}
+	for _, q := range paths {
+		byName[strings.SplitN(path.Base(q), ":", 2)[0]] = q
 	}
-	out := make([][]float32, len(shapes))
-	for i, q := range paths {
-		if out[i], err = readTensor(f, q, what[i], shapes[i]); err != nil {
-			return nil, nil, err
+	if len(byName) == len(ws) {
+		named := make([]string, 0, len(ws))
+		for _, w := range ws {
+			if q, ok := byName[w.Name]; ok {
+				named = append(named, q)
+			}
+		}
+		if len(named) == len(ws) {
+			paths = named
 		}
 	}
-	w = out[0]
-	if len(out) > 1 {
-		b = out[1]
+	out := make([][]float32, len(ws))
+	for i, q := range paths {
+		if out[i], err = readTensor(f, q, ws[i].Name, ws[i].Shape); err != nil {
+			return nil, err
+		}
 	}
-	return w, b, nil
+	return out, nil
 }
 
 // weightPaths lists a layer's weight datasets: from its weight_names attribute, each name

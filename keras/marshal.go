@@ -32,7 +32,7 @@ func MarshalConfig(m *nn.Model) ([]byte, error) {
 			inbound = []any{}
 		}
 		layers = append(layers, obj{
-			{"class_name", l.Kind.String()},
+			{"class_name", className(l)},
 			{"config", cfg},
 			{"name", l.Name},
 			{"inbound_nodes", inbound},
@@ -65,8 +65,20 @@ var (
 	zeros  = obj{{"class_name", "Zeros"}, {"config", obj{}}}
 )
 
+// className is the Keras class of a layer: its kind's, but LeakyReLU for a leaky-ReLU
+// activation (ReLU and Softmax layers are written as Activation layers, which compute the same).
+func className(l *nn.Layer) string {
+	if l.Kind == nn.Act && l.Act == nn.LeakyReLU {
+		return "LeakyReLU"
+	}
+	return l.Kind.String()
+}
+
 func layerConfig(l *nn.Layer) (obj, error) {
 	head := obj{{"name", l.Name}, {"trainable", true}, {"dtype", "float32"}}
+	if l.Padding == nn.Explicit {
+		return nil, fmt.Errorf("layer %q: explicit (ONNX) padding %v has no Keras form", l.Name, l.Pad)
+	}
 	weighted := func(o obj) obj {
 		return append(o,
 			kv{"activation", l.Act.String()},
@@ -108,7 +120,32 @@ func layerConfig(l *nn.Layer) (obj, error) {
 	case nn.Add:
 		return head, nil
 	case nn.Act:
+		if l.Act == nn.LeakyReLU {
+			return append(head, kv{"alpha", l.Alpha}), nil
+		}
 		return append(head, kv{"activation", l.Act.String()}), nil
+	case nn.BatchNorm:
+		ones := obj{{"class_name", "Ones"}, {"config", obj{}}}
+		return append(head,
+			kv{"axis", []any{3}}, kv{"momentum", 0.99}, kv{"epsilon", l.Eps}, kv{"center", l.Center}, kv{"scale", l.Scale},
+			kv{"beta_initializer", zeros}, kv{"gamma_initializer", ones}, kv{"moving_mean_initializer", zeros},
+			kv{"moving_variance_initializer", ones}, kv{"beta_regularizer", nil}, kv{"gamma_regularizer", nil},
+			kv{"beta_constraint", nil}, kv{"gamma_constraint", nil}), nil
+	case nn.GlobalAvgPool:
+		return append(head, kv{"data_format", "channels_last"}, kv{"keepdims", l.KeepDims}), nil
+	case nn.AvgPool2D:
+		if l.CountPad && l.Padding == nn.Same {
+			return nil, fmt.Errorf("layer %q: average pooling that counts padded positions has no Keras form", l.Name)
+		}
+		return append(head,
+			kv{"pool_size", pair(l.Size)},
+			kv{"padding", l.Padding.String()},
+			kv{"strides", pair(l.Strides)},
+			kv{"data_format", "channels_last"}), nil
+	case nn.ZeroPad2D:
+		return append(head, kv{"padding", []any{[]any{l.Pad[0], l.Pad[1]}, []any{l.Pad[2], l.Pad[3]}}}, kv{"data_format", "channels_last"}), nil
+	case nn.Concat:
+		return append(head, kv{"axis", -1}), nil
 	case nn.Dropout:
 		return append(head, kv{"rate", l.Rate}, kv{"noise_shape", nil}, kv{"seed", nil}), nil
 	}
@@ -224,4 +261,88 @@ func pyString(b *bytes.Buffer, s string) {
 		}
 	}
 	b.WriteByte('"')
+}
+
+// MarshalConfig3 is m's architecture as the config.json of a Keras 3 .keras archive: class
+// Functional, layer configs as Keras 3 names their options (batch_shape, negative_slope, an
+// integer BatchNormalization axis), inbound nodes as {"args": [...keras tensors...]} with
+// keras_history references. ParseConfig and Keras 3 load it.
+func MarshalConfig3(m *nn.Model) ([]byte, error) {
+	ref := func(l *nn.Layer) obj {
+		shape := []any{nil}
+		for _, d := range l.OutShape {
+			shape = append(shape, d)
+		}
+		return obj{{"class_name", "__keras_tensor__"}, {"config", obj{
+			{"shape", shape}, {"dtype", "float32"}, {"keras_history", []any{l.Name, 0, 0}}}}}
+	}
+	layers := make([]any, 0, len(m.Layers))
+	for _, l := range m.Layers {
+		cfg, err := layerConfig(l)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case l.Kind == nn.Input:
+			shape := []any{nil}
+			for _, d := range l.InShape {
+				shape = append(shape, d)
+			}
+			cfg = obj{{"batch_shape", shape}, {"dtype", "float32"}, {"sparse", false}, {"name", l.Name}}
+		case l.Kind == nn.Act && l.Act == nn.LeakyReLU:
+			cfg = cfg.set("alpha", "negative_slope", l.Alpha)
+		case l.Kind == nn.BatchNorm:
+			cfg = cfg.set("axis", "axis", -1)
+		}
+		inbound := []any{}
+		if len(l.Inputs) == 1 {
+			inbound = []any{obj{{"args", []any{ref(l.Inputs[0])}}, {"kwargs", obj{}}}}
+		} else if len(l.Inputs) > 1 {
+			var refs []any
+			for _, in := range l.Inputs {
+				refs = append(refs, ref(in))
+			}
+			inbound = []any{obj{{"args", []any{refs}}, {"kwargs", obj{}}}}
+		}
+		layers = append(layers, obj{
+			{"module", "keras.layers"},
+			{"class_name", className(l)},
+			{"config", cfg},
+			{"registered_name", nil},
+			{"name", l.Name},
+			{"inbound_nodes", inbound},
+		})
+	}
+	name := m.Name
+	if name == "" {
+		name = "model"
+	}
+	top := obj{
+		{"module", "keras"},
+		{"class_name", "Functional"},
+		{"config", obj{
+			{"name", name},
+			{"trainable", true},
+			{"layers", layers},
+			{"input_layers", []any{[]any{m.Input.Name, 0, 0}}},
+			{"output_layers", []any{[]any{m.Output.Name, 0, 0}}},
+		}},
+		{"registered_name", "Functional"},
+	}
+	var b bytes.Buffer
+	if err := pyJSON(&b, top); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// set replaces key old by key new with value v (appending it when old is absent).
+func (o obj) set(old, key string, v any) obj {
+	for i := range o {
+		if o[i].k == old {
+			o[i] = kv{key, v}
+			return o
+		}
+	}
+	return append(o, kv{key, v})
 }

@@ -109,11 +109,8 @@ func WriteLayers(f *h5.File, m *nn.Model, g, version string, edit func(layer str
 	}
 	for _, l := range m.Layers {
 		var ts []*WeightTensor
-		if l.HasWeights() {
-			data := []any{l.W, l.B}
-			for i, s := range l.WeightShapes() {
-				ts = append(ts, &WeightTensor{Name: l.Name + []string{"/kernel:0", "/bias:0"}[i], Elem: h5.Float32, Dims: s, Data: data[i]})
-			}
+		for _, w := range l.Weights() {
+			ts = append(ts, &WeightTensor{Name: l.Name + "/" + w.Name + ":0", Elem: h5.Float32, Dims: w.Shape, Data: *w.Data})
 		}
 		if edit != nil && !edit(l.Name, ts) {
 			continue

@@ -42,10 +42,30 @@ func DeepID(h, w, classes int) *Model {
 }
 
 // RandomWeights sets every weighted layer's kernel to He-uniform values and its bias to small
-// uniform values, deterministically from seed (for tests, benchmarks and training).
+// uniform values, and a BatchNormalization's mean to U(−0.5, 0.5), variance U(0.5, 2), gamma
+// U(0.5, 1.5) and beta U(−0.2, 0.2), deterministically from seed (for tests, benchmarks and
+// training).
 func RandomWeights(m *Model, seed int64) {
 	r := rand.New(rand.NewSource(seed))
 	for _, l := range m.Layers {
+		if l.Kind == BatchNorm {
+			c := l.InShape[len(l.InShape)-1]
+			u := func(lo, hi float64) []float32 {
+				v := make([]float32, c)
+				for i := range v {
+					v[i] = float32(lo + (hi-lo)*r.Float64())
+				}
+				return v
+			}
+			l.Mean, l.Var = u(-0.5, 0.5), u(0.5, 2)
+			if l.Scale {
+				l.Gamma = u(0.5, 1.5)
+			}
+			if l.Center {
+				l.Beta = u(-0.2, 0.2)
+			}
+			continue
+		}
 		if !l.HasWeights() {
 			continue
 		}

@@ -100,16 +100,21 @@ func GPUUnavailable(opts ...OpenOption) string {
 }
 
 // Open returns the backend for device d: the CPU's, the GPU's, or for Auto the GPU's when one
-// is registered and opens, else the CPU's.
+// is registered and opens (as a Fallback to the CPU for the models whose layers the GPU does
+// not run), else the CPU's.
 func Open(d Device, opts ...OpenOption) (Backend, error) {
 	regMu.Lock()
 	gpu, cpu := registry[string(GPU)], registry[string(CPU)]
 	regMu.Unlock()
 	switch d {
 	case Auto, "":
-		if gpu != nil {
+		if gpu != nil && cpu != nil {
 			if b, err := gpu(); err == nil {
-				return b, nil
+				c, err := cpu()
+				if err != nil {
+					return nil, err
+				}
+				return &Fallback{First: b, Second: c}, nil
 			}
 		}
 		fallthrough

@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"math"
 	"slices"
 )
 
@@ -16,6 +17,10 @@ type Model struct {
 	KerasVersion string
 	KerasBackend string
 	Source       string
+	// Origin is what the file format's package keeps of the file the model was read from, to
+	// write the model back in that format (goodnet/onnx: the original graph and where each
+	// weight came from); nil for Keras files. Opaque here; Clone shares it.
+	Origin any
 
 	byName map[string]*Layer
 }
@@ -61,9 +66,9 @@ func New(name string, layers []*Layer, input, output string) (*Model, error) {
 		switch {
 		case l.Kind == Input && len(l.Inputs) != 0:
 			return nil, fmt.Errorf("layer %q: an InputLayer has no inbound layers", l.Name)
-		case l.Kind == Add && len(l.Inputs) < 2:
-			return nil, fmt.Errorf("layer %q: Add needs at least 2 inbound layers, has %d", l.Name, len(l.Inputs))
-		case l.Kind != Input && l.Kind != Add && len(l.Inputs) != 1:
+		case (l.Kind == Add || l.Kind == Concat) && len(l.Inputs) < 2:
+			return nil, fmt.Errorf("layer %q: %s needs at least 2 inbound layers, has %d", l.Name, l.Kind, len(l.Inputs))
+		case l.Kind != Input && l.Kind != Add && l.Kind != Concat && len(l.Inputs) != 1:
 			return nil, fmt.Errorf("layer %q: %s needs exactly 1 inbound layer, has %d", l.Name, l.Kind, len(l.Inputs))
 		}
 		if l.Kind == Input && l != m.Input {
@@ -156,6 +161,20 @@ func (m *Model) reaches(from, to *Layer) bool {
 
 const maxDim = 1 << 20
 
+// Infer sets l's inputs to ins (their shapes known) and infers l's shapes and checks its
+// weights as New does: for format converters that need shapes while they build a graph
+// (New still validates the whole graph at the end).
+func Infer(l *Layer, ins ...*Layer) error {
+	l.Inputs = append(l.Inputs[:0], ins...)
+	if l.Kind != Input && len(ins) == 0 {
+		return fmt.Errorf("layer %q: no inbound layers", l.Name)
+	}
+	if err := inferShape(l); err != nil {
+		return fmt.Errorf("layer %q (%s): %v", l.Name, l.Kind, err)
+	}
+	return l.checkWeights()
+}
+
 func inferShape(l *Layer) error {
 	if l.Kind == Input {
 		if len(l.InShape) != 3 && len(l.InShape) != 1 {
@@ -172,7 +191,7 @@ func inferShape(l *Layer) error {
 	in := l.Inputs[0].OutShape
 	l.InShape = append(Shape(nil), in...)
 	switch l.Kind {
-	case Conv2D, MaxPool2D:
+	case Conv2D, MaxPool2D, AvgPool2D:
 		if len(in) != 3 {
 			return fmt.Errorf("input shape %v: want (height, width, channels)", in)
 		}
@@ -180,10 +199,24 @@ func inferShape(l *Layer) error {
 			l.Size[0] > maxDim || l.Size[1] > maxDim || l.Strides[0] > maxDim || l.Strides[1] > maxDim {
 			return fmt.Errorf("window %v and strides %v must be positive", l.Size, l.Strides)
 		}
-		h := outDim(in[0], l.Size[0], l.Strides[0], l.Padding)
-		w := outDim(in[1], l.Size[1], l.Strides[1], l.Padding)
+		p := l.Pad
+		if l.Padding == Explicit {
+			for i, v := range p {
+				if v < 0 || v > maxDim {
+					return fmt.Errorf("padding %v must be in 0..%d", p, maxDim)
+				}
+				// a pooling window must hold an input position
+				if l.Kind != Conv2D && v >= l.Size[i/2] {
+					return fmt.Errorf("padding %v: a pad must be smaller than the window %dx%d", p, l.Size[0], l.Size[1])
+				}
+			}
+		} else if p != [4]int{} {
+			return fmt.Errorf("padding %v given with %s padding", p, l.Padding)
+		}
+		h := outDim(in[0], l.Size[0], l.Strides[0], l.Padding, p[0], p[1])
+		w := outDim(in[1], l.Size[1], l.Strides[1], l.Padding, p[2], p[3])
 		if h <= 0 || w <= 0 {
-			return fmt.Errorf("window %dx%d does not fit input %v with %s padding", l.Size[0], l.Size[1], in, l.Padding)
+			return fmt.Errorf("window %dx%d does not fit input %v with %s padding", l.Size[0], l.Size[1], in, l.padString())
 		}
 		c := in[2]
 		if l.Kind == Conv2D {
@@ -191,11 +224,34 @@ func inferShape(l *Layer) error {
 				return fmt.Errorf("filters %d must be in 1..%d", l.Filters, maxDim)
 			}
 			c = l.Filters
-			if l.Act == Softmax {
-				return fmt.Errorf("softmax activation on a Conv2D is not supported")
+			if l.Act != Linear && l.Act != ReLU {
+				return fmt.Errorf("%s activation on a Conv2D is not supported (linear, relu)", l.Act)
 			}
 		}
 		l.OutShape = Shape{h, w, c}
+	case ZeroPad2D:
+		if len(in) != 3 {
+			return fmt.Errorf("input shape %v: want (height, width, channels)", in)
+		}
+		for _, v := range l.Pad {
+			if v < 0 || v > maxDim {
+				return fmt.Errorf("padding %v must be in 0..%d", l.Pad, maxDim)
+			}
+		}
+		l.OutShape = Shape{in[0] + l.Pad[0] + l.Pad[1], in[1] + l.Pad[2] + l.Pad[3], in[2]}
+	case GlobalAvgPool:
+		if len(in) != 3 {
+			return fmt.Errorf("input shape %v: want (height, width, channels)", in)
+		}
+		l.OutShape = Shape{in[2]}
+		if l.KeepDims {
+			l.OutShape = Shape{1, 1, in[2]}
+		}
+	case BatchNorm:
+		if !(l.Eps >= 0) || math.IsInf(l.Eps, 0) {
+			return fmt.Errorf("epsilon %g must be finite and ≥ 0", l.Eps)
+		}
+		l.OutShape = append(Shape(nil), in...)
 	case Flatten:
 		l.OutShape = Shape{in.Size()}
 	case Dense:
@@ -205,6 +261,9 @@ func inferShape(l *Layer) error {
 		if l.Units <= 0 || l.Units > maxDim {
 			return fmt.Errorf("units %d must be in 1..%d", l.Units, maxDim)
 		}
+		if l.Act == LeakyReLU {
+			return fmt.Errorf("%s activation on a Dense is not supported (linear, relu, softmax)", l.Act)
+		}
 		l.OutShape = Shape{l.Units}
 	case Add:
 		for _, o := range l.Inputs[1:] {
@@ -213,7 +272,22 @@ func inferShape(l *Layer) error {
 			}
 		}
 		l.OutShape = append(Shape(nil), in...)
-	case Act, Dropout:
+	case Concat:
+		out := append(Shape(nil), in...)
+		for _, o := range l.Inputs[1:] {
+			s := o.OutShape
+			if len(s) != len(in) || !s[:len(s)-1].Equal(in[:len(in)-1]) {
+				return fmt.Errorf("inputs %q %v and %q %v differ in more than the channel axis", l.Inputs[0].Name, in, o.Name, s)
+			}
+			out[len(out)-1] += s[len(s)-1]
+		}
+		l.OutShape = out
+	case Act:
+		if l.Act == LeakyReLU && (math.IsNaN(l.Alpha) || math.IsInf(l.Alpha, 0)) {
+			return fmt.Errorf("leaky relu slope %g is not finite", l.Alpha)
+		}
+		l.OutShape = append(Shape(nil), in...)
+	case Dropout:
 		l.OutShape = append(Shape(nil), in...)
 	default:
 		return fmt.Errorf("unknown layer kind")
@@ -228,34 +302,55 @@ func inferShape(l *Layer) error {
 // CheckWeights once all are loaded).
 func (l *Layer) checkWeights() error {
 	if !l.HasWeights() {
-		if l.W != nil || l.B != nil {
+		if l.W != nil || l.B != nil || l.Gamma != nil || l.Beta != nil || l.Mean != nil || l.Var != nil {
 			return fmt.Errorf("layer %q: a %s layer has no weights", l.Name, l.Kind)
 		}
 		return nil
 	}
-	shapes := l.WeightShapes()
-	if l.W != nil && len(l.W) != Shape(shapes[0]).Size() {
-		return fmt.Errorf("layer %q: kernel has %d values, the architecture needs %v = %d", l.Name, len(l.W), Shape(shapes[0]), Shape(shapes[0]).Size())
+	if l.Kind != BatchNorm && (l.Gamma != nil || l.Beta != nil || l.Mean != nil || l.Var != nil) {
+		return fmt.Errorf("layer %q: a %s layer has no batch-normalisation weights", l.Name, l.Kind)
 	}
-	if l.B != nil {
-		if !l.UseBias {
-			return fmt.Errorf("layer %q: has a bias but use_bias is false", l.Name)
+	if l.Kind == BatchNorm && (l.W != nil || l.B != nil) {
+		return fmt.Errorf("layer %q: a BatchNormalization layer has no kernel or bias", l.Name)
+	}
+	if l.B != nil && !l.UseBias {
+		return fmt.Errorf("layer %q: has a bias but use_bias is false", l.Name)
+	}
+	if l.Gamma != nil && !l.Scale {
+		return fmt.Errorf("layer %q: has gamma but scale is false", l.Name)
+	}
+	if l.Beta != nil && !l.Center {
+		return fmt.Errorf("layer %q: has beta but center is false", l.Name)
+	}
+	for _, w := range l.Weights() {
+		if *w.Data != nil && len(*w.Data) != w.Shape.Size() {
+			if w.Name == "kernel" {
+				return fmt.Errorf("layer %q: kernel has %d values, the architecture needs %v = %d", l.Name, len(*w.Data), w.Shape, w.Shape.Size())
+			}
+			return fmt.Errorf("layer %q: %s has %d values, the architecture needs %d", l.Name, w.Name, len(*w.Data), w.Shape.Size())
 		}
-		if len(l.B) != shapes[1][0] {
-			return fmt.Errorf("layer %q: bias has %d values, the architecture needs %d", l.Name, len(l.B), shapes[1][0])
+	}
+	if l.Kind == BatchNorm && l.Var != nil {
+		for c, v := range l.Var {
+			if !(v >= 0) || !(float64(v)+l.Eps > 0) {
+				return fmt.Errorf("layer %q: moving variance of channel %d is %g (variance + epsilon must be positive)", l.Name, c, v)
+			}
 		}
 	}
 	return nil
 }
 
+// CheckLoaded checks the weights set on one layer (sizes, variances), as CheckWeights does
+// for all; for loaders.
+func (l *Layer) CheckLoaded() error { return l.checkWeights() }
+
 // CheckWeights verifies that every layer with weights has all of them, of the right size.
 func (m *Model) CheckWeights() error {
 	for _, l := range m.Layers {
-		if !l.HasWeights() {
-			continue
-		}
-		if l.W == nil || (l.UseBias && l.B == nil) {
-			return fmt.Errorf("layer %q: weights missing", l.Name)
+		for _, w := range l.Weights() {
+			if *w.Data == nil {
+				return fmt.Errorf("layer %q: weights missing", l.Name)
+			}
 		}
 		if err := l.checkWeights(); err != nil {
 			return err
@@ -312,11 +407,10 @@ func (m *Model) Clone() *Model {
 		c := *l
 		c.InputNames = append([]string(nil), l.InputNames...)
 		c.Inputs = nil
-		if l.W != nil {
-			c.W = append([]float32(nil), l.W...)
-		}
-		if l.B != nil {
-			c.B = append([]float32(nil), l.B...)
+		for _, p := range []*[]float32{&c.W, &c.B, &c.Gamma, &c.Beta, &c.Mean, &c.Var} {
+			if *p != nil {
+				*p = append([]float32(nil), *p...)
+			}
 		}
 		c.InShape = append(Shape(nil), l.InShape...)
 		c.OutShape = append(Shape(nil), l.OutShape...)
@@ -326,7 +420,7 @@ func (m *Model) Clone() *Model {
 	if err != nil {
 		panic("nn: Clone of a valid model failed: " + err.Error())
 	}
-	c.KerasVersion, c.KerasBackend, c.Source = m.KerasVersion, m.KerasBackend, m.Source
+	c.KerasVersion, c.KerasBackend, c.Source, c.Origin = m.KerasVersion, m.KerasBackend, m.Source, m.Origin
 	return c
 }
 
@@ -341,7 +435,8 @@ func (m *Model) SameArchitecture(o *Model) error {
 		if k == nil {
 			return fmt.Errorf("no layer %q", l.Name)
 		}
-		if l.String() != k.String() || !l.OutShape.Equal(k.OutShape) || !l.InShape.Equal(k.InShape) || l.UseBias != k.UseBias {
+		if l.String() != k.String() || !l.OutShape.Equal(k.OutShape) || !l.InShape.Equal(k.InShape) || l.UseBias != k.UseBias ||
+			l.Scale != k.Scale || l.Center != k.Center {
 			return fmt.Errorf("layer %q is %s %v, expected %s %v", l.Name, k, k.OutShape, l, l.OutShape)
 		}
 		if fmt.Sprint(l.InputNames) != fmt.Sprint(k.InputNames) {

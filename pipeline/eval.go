@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"fmt"
 	"time"
 
 	"goodnet/dataset"
@@ -17,6 +18,7 @@ type EvalOptions struct {
 	Bprime                    string
 	Threshold                 float64
 	Scale                     float32
+	Mean, Std                 []float32 // per-channel normalisation after the scale (nil: none)
 	Backend                   nn.Backend
 }
 
@@ -44,11 +46,11 @@ func Eval(o EvalOptions) (*EvalResult, error) {
 		return nil, err
 	}
 	defer g.Close()
-	clean, err := LoadSet(o.CleanSet, o.Scale, b)
+	clean, err := LoadSetNorm(o.CleanSet, o.Scale, o.Mean, o.Std, b)
 	if err != nil {
 		return nil, err
 	}
-	bad, err := LoadSet(o.BadSet, o.Scale, b)
+	bad, err := LoadSetNorm(o.BadSet, o.Scale, o.Mean, o.Std, b)
 	if err != nil {
 		return nil, err
 	}
@@ -68,6 +70,7 @@ type PredictOptions struct {
 	Set                       string
 	Images                    []string
 	Scale                     float32
+	Mean, Std                 []float32 // per-channel normalisation after the scale (nil: none)
 	Backend                   nn.Backend
 }
 
@@ -80,9 +83,9 @@ func Predict(o PredictOptions) ([]int32, error) {
 	}
 	var in *nn.Set
 	if o.Set != "" {
-		in, err = LoadSet(o.Set, o.Scale, b)
-	} else {
-		in, err = dataset.LoadImages(o.Images, o.Scale, b.InputShape())
+		in, err = LoadSetNorm(o.Set, o.Scale, o.Mean, o.Std, b)
+	} else if in, err = dataset.LoadImages(o.Images, o.Scale, b.InputShape()); err == nil {
+		err = in.Normalize(o.Mean, o.Std)
 	}
 	if err != nil {
 		return nil, err
@@ -116,26 +119,39 @@ func openGoodNet(b *nn.Model, bprime string, threshold float64, be nn.Backend) (
 	}
 	g, err := goodnet.New(b, m, be)
 	if err != nil {
-		return nil, "", err
+		return nil, "", fmt.Errorf("%s: %w", bp, err)
 	}
 	return g, bp, nil
 }
 
-// ZeroChannels lists, for each Conv2D, the output channels whose kernel and bias are all zero.
+// ZeroChannels lists, for each Conv2D, the output channels whose kernel and bias are all
+// zero, and for each BatchNormalization those whose gamma and beta are zero (a pruned
+// channel, see prune).
 func ZeroChannels(m *nn.Model) map[string][]int {
 	out := map[string][]int{}
-	for _, l := range m.Convs() {
-		z := []int{}
-		for c := 0; c < l.Filters; c++ {
-			zero := l.B == nil || l.B[c] == 0
-			for i := c; zero && i < len(l.W); i += l.Filters {
-				zero = l.W[i] == 0
+	for _, l := range m.Layers {
+		switch {
+		case l.Kind == nn.Conv2D:
+			z := []int{}
+			for c := 0; c < l.Filters; c++ {
+				zero := l.B == nil || l.B[c] == 0
+				for i := c; zero && i < len(l.W); i += l.Filters {
+					zero = l.W[i] == 0
+				}
+				if zero {
+					z = append(z, c)
+				}
 			}
-			if zero {
-				z = append(z, c)
+			out[l.Name] = z
+		case l.Kind == nn.BatchNorm && l.Gamma != nil && l.Beta != nil:
+			z := []int{}
+			for c := range l.Gamma {
+				if l.Gamma[c] == 0 && l.Beta[c] == 0 {
+					z = append(z, c)
+				}
 			}
+			out[l.Name] = z
 		}
-		out[l.Name] = z
 	}
 	return out
 }

@@ -6,6 +6,7 @@ import (
 
 	"goodnet/keras"
 	"goodnet/nn"
+	"goodnet/onnx"
 )
 
 // InspectResult describes a Keras file for `goodnet inspect`.
@@ -13,7 +14,8 @@ type InspectResult struct {
 	Path         string           `json:"path"`
 	KerasVersion string           `json:"keras_version"`
 	Backend      string           `json:"backend"`
-	Kind         string           `json:"kind"` // "full model (Functional)" or "weights only"
+	Kind         string           `json:"kind"`   // "full model (Functional)", "weights only", "full model (ONNX IR 7, ...)"
+	Format       string           `json:"format"` // "keras" or "onnx"
 	Layers       []InspectLayer   `json:"layers,omitempty"`
 	Params       int              `json:"params,omitempty"`
 	FLOPs        int64            `json:"flops_per_image,omitempty"`
@@ -32,8 +34,28 @@ type InspectLayer struct {
 	Params int      `json:"params"`
 }
 
-// Inspect reads path (and, for a weights-only file, the architecture from arch).
+// Inspect reads path (and, for a Keras weights-only file, the architecture from arch). An
+// ONNX file (recognised by content) is shown like a Keras model, its layers as goodnet reads
+// them.
 func Inspect(path, arch string) (*InspectResult, error) {
+	if onnx.SniffFile(path) {
+		m, err := LoadModel(path, "")
+		if err != nil {
+			return nil, err
+		}
+		r := &InspectResult{Path: path, Kind: "full model (" + onnx.Describe(m) + ")", Format: "onnx"}
+		r.fill(m)
+		return r, nil
+	}
+	if keras.IsArchive(path) {
+		m, err := LoadModel(path, "")
+		if err != nil {
+			return nil, err
+		}
+		r := &InspectResult{Path: path, KerasVersion: "3", Kind: "full model (Keras 3 .keras archive)", Format: "keras"}
+		r.fill(m)
+		return r, nil
+	}
 	info, err := keras.Inspect(path)
 	if err != nil {
 		return nil, err
@@ -59,26 +81,48 @@ func Inspect(path, arch string) (*InspectResult, error) {
 		r.Note = "weights only: give --model ARCH.h5 to see the graph and the zero channels"
 		return r, nil
 	}
+	r.Format = "keras"
+	r.fill(m)
+	return r, nil
+}
+
+func (r *InspectResult) fill(m *nn.Model) {
 	for _, l := range m.Layers {
 		r.Layers = append(r.Layers, InspectLayer{Name: l.Name, Kind: l.Kind.String(), Config: config(l),
 			Inputs: l.InputNames, Output: l.OutShape, Params: l.Params()})
 	}
 	r.Params, r.FLOPs, r.ZeroChannels = m.Params(), m.FLOPs(), ZeroChannels(m)
-	return r, nil
 }
 
 func config(l *nn.Layer) string {
+	pad := l.Padding.String()
+	if l.Padding == nn.Explicit {
+		pad = fmt.Sprintf("pads %d,%d,%d,%d", l.Pad[0], l.Pad[1], l.Pad[2], l.Pad[3])
+	}
 	switch l.Kind {
 	case nn.Conv2D:
-		return fmt.Sprintf("%d %dx%d stride %dx%d %s %s", l.Filters, l.Size[0], l.Size[1], l.Strides[0], l.Strides[1], l.Padding, l.Act)
+		return fmt.Sprintf("%d %dx%d stride %dx%d %s %s", l.Filters, l.Size[0], l.Size[1], l.Strides[0], l.Strides[1], pad, l.Act)
 	case nn.MaxPool2D:
-		return fmt.Sprintf("%dx%d stride %dx%d %s", l.Size[0], l.Size[1], l.Strides[0], l.Strides[1], l.Padding)
+		return fmt.Sprintf("%dx%d stride %dx%d %s", l.Size[0], l.Size[1], l.Strides[0], l.Strides[1], pad)
+	case nn.AvgPool2D:
+		s := fmt.Sprintf("%dx%d stride %dx%d %s", l.Size[0], l.Size[1], l.Strides[0], l.Strides[1], pad)
+		if l.CountPad {
+			s += " (pads counted)"
+		}
+		return s
 	case nn.Dense:
 		return fmt.Sprintf("%d %s", l.Units, l.Act)
 	case nn.Act:
+		if l.Act == nn.LeakyReLU {
+			return fmt.Sprintf("leaky_relu %g", l.Alpha)
+		}
 		return l.Act.String()
 	case nn.Dropout:
 		return fmt.Sprintf("rate %g (identity at inference)", l.Rate)
+	case nn.BatchNorm:
+		return fmt.Sprintf("eps %.3g", l.Eps)
+	case nn.ZeroPad2D:
+		return fmt.Sprintf("pads %d,%d,%d,%d", l.Pad[0], l.Pad[1], l.Pad[2], l.Pad[3])
 	}
 	return ""
 }
@@ -86,15 +130,24 @@ func config(l *nn.Layer) string {
 // Text renders the result for a terminal.
 func (r *InspectResult) Text() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: Keras %s, backend %s, %s\n", r.Path, dash(r.KerasVersion), dash(r.Backend), r.Kind)
+	if r.Format == "onnx" {
+		fmt.Fprintf(&b, "%s: %s\n", r.Path, r.Kind)
+	} else {
+		fmt.Fprintf(&b, "%s: Keras %s, backend %s, %s\n", r.Path, dash(r.KerasVersion), dash(r.Backend), r.Kind)
+	}
 	if r.Note != "" {
 		b.WriteString(strings.TrimPrefix(r.info.String(), r.info.String()[:strings.Index(r.info.String(), "\n")+1]))
 		fmt.Fprintf(&b, "(%s)\n", r.Note)
 		return b.String()
 	}
-	fmt.Fprintf(&b, "\n%-14s %-13s %-34s %-16s %-15s %9s\n", "layer", "class", "config", "inbound", "output shape", "params")
+	wn, wk, wc, wi := 14, 13, 34, 16 // column widths: Keras names fit these; ONNX node names are longer
 	for _, l := range r.Layers {
-		fmt.Fprintf(&b, "%-14s %-13s %-34s %-16s %-15s %9d\n", l.Name, l.Kind, l.Config, strings.Join(l.Inputs, "+"), nn.Shape(l.Output), l.Params)
+		wn, wk, wc = max(wn, len(l.Name)), max(wk, len(l.Kind)), max(wc, len(l.Config))
+		wi = max(wi, len(strings.Join(l.Inputs, "+")))
+	}
+	fmt.Fprintf(&b, "\n%-*s %-*s %-*s %-*s %-15s %9s\n", wn, "layer", wk, "class", wc, "config", wi, "inbound", "output shape", "params")
+	for _, l := range r.Layers {
+		fmt.Fprintf(&b, "%-*s %-*s %-*s %-*s %-15s %9d\n", wn, l.Name, wk, l.Kind, wc, l.Config, wi, strings.Join(l.Inputs, "+"), nn.Shape(l.Output), l.Params)
 	}
 	fmt.Fprintf(&b, "\n%d parameters, %.2f MFLOP per image\n", r.Params, float64(r.FLOPs)/1e6)
 	for _, l := range r.Layers {

@@ -7,25 +7,25 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"goodnet/dataset"
-	"goodnet/keras"
 	"goodnet/nn"
 	"goodnet/report"
 )
 
-// LoadModel reads B: the architecture (and weights) from a full Keras model file, then, if
-// weights is not "", the weights from that file (weights-only or full), replacing the first.
+// LoadModel reads B: the architecture (and weights) from a full model file (Keras HDF5 or
+// ONNX, recognised by content), then, if weights is not "", the weights from that file
+// (Keras: weights-only or full; ONNX: a model of the same graph), replacing the first.
 func LoadModel(model, weights string) (*nn.Model, error) {
-	m, err := keras.LoadModel(model)
+	m, err := loadModelFile(model)
 	if err != nil {
 		return nil, err
 	}
 	if weights != "" {
-		if err := keras.LoadWeights(m, weights); err != nil {
+		if m, err = loadWeightsInto(m, weights); err != nil {
 			return nil, err
 		}
-		m.Source = weights
 	}
 	if err := m.CheckWeights(); err != nil {
 		return nil, fmt.Errorf("%s: %w", model, err)
@@ -45,24 +45,31 @@ func BprimePath(path string, threshold float64) (string, error) {
 	}
 	p := filepath.Join(path, report.BprimeName(threshold))
 	if _, err := os.Stat(p); err != nil {
+		// B' of an ONNX model is ONNX, of a .keras archive an archive
+		for _, ext := range []string{".onnx", ".keras"} {
+			if q := strings.TrimSuffix(p, ".h5") + ext; fileExists(q) {
+				return q, nil
+			}
+		}
 		return "", fmt.Errorf("%s: no B' for the %g %% threshold in %s (was it reached?)", p, threshold, path)
 	}
 	return p, nil
 }
 
-// LoadBprime reads B' from path (a weights-only or a full Keras model file of B's
-// architecture) into a copy of b.
+// LoadBprime reads B' from path into a copy of b: Keras weights (weights-only or a full model
+// file) for a Keras B; an ONNX file or a .keras archive of B's architecture.
 func LoadBprime(b *nn.Model, path string) (*nn.Model, error) {
-	bp := b.Clone()
-	if err := keras.LoadWeights(bp, path); err != nil {
-		return nil, err
-	}
-	bp.Source = path
-	return bp, nil
+	return loadWeightsInto(b.Clone(), path)
 }
 
 // LoadSet reads a lab h5 set and checks it fits the model's input.
 func LoadSet(path string, scale float32, m *nn.Model) (*nn.Set, error) {
+	return LoadSetNorm(path, scale, nil, nil, m)
+}
+
+// LoadSetNorm is LoadSet, then torchvision's per-channel normalisation (x − mean)/std
+// (nn.Set.Normalize; nil, nil: none).
+func LoadSetNorm(path string, scale float32, mean, std []float32, m *nn.Model) (*nn.Set, error) {
 	s, err := dataset.Load(path, scale)
 	if err != nil {
 		return nil, err
@@ -70,5 +77,13 @@ func LoadSet(path string, scale float32, m *nn.Model) (*nn.Set, error) {
 	if err := s.CheckShape(m.InputShape()); err != nil {
 		return nil, err
 	}
+	if err := s.Normalize(mean, std); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }

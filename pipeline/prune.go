@@ -23,6 +23,7 @@ type PruneOptions struct {
 	Thresholds                []float64
 	MaxSteps                  int
 	Scale                     float32
+	Mean, Std                 []float32 // per-channel normalisation after the scale (nil: none)
 	Backend                   nn.Backend
 	Out                       string
 	Method                    prune.Method
@@ -60,7 +61,7 @@ func Prune(o PruneOptions) (*PruneOutcome, error) {
 		if s.path == "" {
 			continue
 		}
-		if *s.dst, err = LoadSet(s.path, o.Scale, b); err != nil {
+		if *s.dst, err = LoadSetNorm(s.path, o.Scale, o.Mean, o.Std, b); err != nil {
 			return nil, err
 		}
 		sets[s.name] = report.SetInfo{Path: s.path, Images: (*s.dst).N}

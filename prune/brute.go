@@ -11,20 +11,20 @@ import (
 type brute struct {
 	cfg       *Config
 	net       nn.Net
-	conv      *nn.Layer
+	pt        *point
 	pruned    *nn.Model
 	meanAct   []float64
 	cur       preds
 	skipSlice [4]bool
 }
 
-func newBrute(cfg *Config, net nn.Net, conv, cut *nn.Layer) (*brute, error) {
-	means, err := cutMeans(net, cfg.Model, cut, cfg.CleanValid)
+func newBrute(cfg *Config, net nn.Net, pt *point) (*brute, error) {
+	means, err := cutMeans(net, cfg.Model, pt.cut, cfg.CleanValid)
 	if err != nil {
 		net.Close()
 		return nil, err
 	}
-	b := &brute{cfg: cfg, net: net, conv: conv, pruned: cfg.Model.Clone(), meanAct: means}
+	b := &brute{cfg: cfg, net: net, pt: pt, pruned: cfg.Model.Clone(), meanAct: means}
 	b.cur, err = b.predictAll(net)
 	return b, err
 }
@@ -87,7 +87,7 @@ func (b *brute) close()             { b.net.Close() }
 func (b *brute) stats() *Stats      { return nil }
 
 func (b *brute) prune(ch int) (preds, error) {
-	zeroChannel(b.pruned.Layer(b.conv.Name), ch)
+	b.pt.zero(b.pruned, ch)
 	net, err := b.cfg.Backend.Compile(b.pruned)
 	if err != nil {
 		return preds{}, err

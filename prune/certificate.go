@@ -47,6 +47,10 @@ func lipschitz(l *nn.Layer) float64 {
 		return spectralNorm(l.W, l.Size[0]*l.Size[1]*l.InShape[2], l.Filters) * overlap()
 	case nn.MaxPool2D:
 		return overlap()
+	case nn.Act:
+		if l.Act == nn.LeakyReLU {
+			return math.Max(1, math.Abs(l.Alpha))
+		}
 	}
 	return 1
 }

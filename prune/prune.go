@@ -27,7 +27,8 @@ import (
 // Config is one pruning run.
 type Config struct {
 	Model *nn.Model // B, with weights
-	// Layer is the Conv2D to prune; "" → the conv feeding the last MaxPooling2D.
+	// Layer is the layer to prune (see point.go); "" → the default: the conv feeding the
+	// last pooling layer (DeepID: conv_3), or the activation before global pooling.
 	Layer                string
 	CleanValid, BadValid *nn.Set
 	CleanTest, BadTest   *nn.Set   // optional, both or neither
@@ -113,40 +114,14 @@ type Result struct {
 	Stats *Stats `json:"stats,omitempty"`
 }
 
-// Target resolves the conv layer to prune and the cut layer whose output the sweep starts
-// from: the MaxPooling2D the conv feeds when that pool is its only consumer, else the conv.
-// layer names the conv ("": the one feeding the last MaxPooling2D). Its errors are
-// *LayerError.
-func Target(m *nn.Model, layer string) (conv, cut *nn.Layer, err error) {
-	if layer == "" {
-		p := m.LastPool()
-		if p == nil {
-			return nil, nil, &LayerError{Problem: fmt.Sprintf("model %s has no MaxPooling2D layer to cut at; name the conv layer to prune", m.Name)}
-		}
-		if p.Inputs[0].Kind != nn.Conv2D {
-			return nil, nil, &LayerError{Problem: fmt.Sprintf("the last pooling layer %q is fed by %q, a %s, not a Conv2D; name the conv layer to prune", p.Name, p.Inputs[0].Name, p.Inputs[0].Kind)}
-		}
-		layer = p.Inputs[0].Name
+// Target resolves the layer to prune (--layer; "" → the default, see point.go) and the cut
+// layer whose output the sweep starts from: for the lab's DeepID conv_3 and pool_3.
+func Target(m *nn.Model, layer string) (x, cut *nn.Layer, err error) {
+	p, err := resolve(m, layer)
+	if err != nil {
+		return nil, nil, err
 	}
-	conv = m.Layer(layer)
-	if conv == nil {
-		var names []string
-		for _, c := range m.Convs() {
-			names = append(names, c.Name)
-		}
-		return nil, nil, &LayerError{Layer: layer, Problem: fmt.Sprintf(": no such layer (Conv2D layers: %v)", names)}
-	}
-	if conv.Kind != nn.Conv2D {
-		return nil, nil, &LayerError{Layer: layer, Problem: fmt.Sprintf(" is a %s, not a Conv2D", conv.Kind)}
-	}
-	if conv.Act != nn.ReLU && conv.Act != nn.Linear {
-		return nil, nil, &LayerError{Layer: layer, Problem: fmt.Sprintf(": activation %s does not map 0 to 0", conv.Act)}
-	}
-	cut = conv
-	if us := m.Consumers(conv); len(us) == 1 && us[0].Kind == nn.MaxPool2D && conv != m.Output {
-		cut = us[0]
-	}
-	return conv, cut, nil
+	return p.x, p.cut, nil
 }
 
 // LayerError says why the layer to prune (Config.Layer, or the default when Layer is "")
@@ -163,24 +138,18 @@ func (e *LayerError) Error() string {
 	return fmt.Sprintf("layer %q%s", e.Layer, e.Problem)
 }
 
-// ZeroChannels returns a copy of m with the output channels chans of conv zeroed (kernel[..., c]
-// and bias[c]): B' as the seed makes it.
-func ZeroChannels(m *nn.Model, conv string, chans []int) *nn.Model {
+// ZeroChannels returns a copy of m with channels chans pruned at layer (see point.go; for a
+// conv, kernel[..., c] and bias[c] zeroed): B' as the seed makes it.
+func ZeroChannels(m *nn.Model, layer string, chans []int) *nn.Model {
+	p, err := resolve(m, layer)
+	if err != nil {
+		panic("prune: ZeroChannels: " + err.Error())
+	}
 	c := m.Clone()
-	l := c.Layer(conv)
 	for _, ch := range chans {
-		zeroChannel(l, ch)
+		p.zero(c, ch)
 	}
 	return c
-}
-
-func zeroChannel(l *nn.Layer, ch int) {
-	for i := ch; i < len(l.W); i += l.Filters {
-		l.W[i] = 0
-	}
-	if l.B != nil {
-		l.B[ch] = 0
-	}
 }
 
 // ChannelOrder returns the channels sorted by ascending mean, ties in channel-index order.
@@ -240,17 +209,18 @@ func Run(cfg Config) (*Result, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	conv, cut, err := Target(cfg.Model, cfg.Layer)
+	pt, err := resolve(cfg.Model, cfg.Layer)
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Model: cfg.Model.Name, Layer: conv.Name, Cut: cut.Name, Channels: conv.Filters,
+	conv, cut := pt.x, pt.cut
+	res := &Result{Model: cfg.Model.Name, Layer: conv.Name, Cut: cut.Name, Channels: pt.channels,
 		Timings: map[string]float64{}, Device: cfg.Backend.Describe(), Thresholds: cfg.Thresholds}
 	if cfg.Model.Source != "" {
 		res.Model = cfg.Model.Source
 	}
 	t0 := time.Now()
-	sw, err := newSweeper(&cfg, conv, cut)
+	sw, err := newSweeper(&cfg, pt)
 	if err != nil {
 		return nil, err
 	}
@@ -260,7 +230,7 @@ func Run(cfg Config) (*Result, error) {
 
 	res.MeanActivation = sw.means()
 	res.Order = ChannelOrder(res.MeanActivation)
-	steps := conv.Filters
+	steps := pt.channels
 	if cfg.MaxSteps > 0 && cfg.MaxSteps < steps {
 		steps = cfg.MaxSteps
 	}
@@ -279,7 +249,7 @@ func Run(cfg Config) (*Result, error) {
 			return nil, err
 		}
 		m := metricsOf(&cfg, preds)
-		res.Steps = append(res.Steps, Step{Step: k, Channel: ch, Fraction: float64(k) / float64(conv.Filters), Metrics: m})
+		res.Steps = append(res.Steps, Step{Step: k, Channel: ch, Fraction: float64(k) / float64(pt.channels), Metrics: m})
 		drop := res.Baseline.CleanValid - m.CleanValid
 		for len(pending) > 0 && drop >= pending[0]-1e-9 {
 			chans := append([]int(nil), res.Order[:k]...)

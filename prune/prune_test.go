@@ -18,14 +18,48 @@ import (
 
 // bruteRef is the seed's method in float64, written independently of the sweep: means of the
 // cut over the clean validation set, a stable ascending sort, then for each step the whole
-// pruned net (weights zeroed) on every image.
+// pruned net on every image. Pruning is the definition itself, not a weight edit: the pruned
+// channels of layer mask's output are set to zero for every reader (mask: the pruned conv, or
+// the BatchNormalization after it, or any activation).
 type bruteRef struct {
 	order []int
 	means []float64
 	steps [][4][]int32 // predictions per step (step 0: B) and set
 }
 
-func runBruteRef(t *testing.T, m *nn.Model, conv, cut string, sets [4]*nn.Set, steps int) *bruteRef {
+// maskedPredict runs m in float64 on x with channels zero of layer mask's output set to 0.
+func maskedPredict(t *testing.T, m *nn.Model, mask string, zero map[int]bool, x []float64, n int) []int32 {
+	t.Helper()
+	act := map[*nn.Layer][]float64{m.Input: x}
+	for _, l := range m.Layers[1:] {
+		var xs [][]float64
+		for _, in := range l.Inputs {
+			xs = append(xs, act[in])
+		}
+		out := ref.Layer(l, xs, n)
+		if l.Name == mask {
+			c := l.OutShape[len(l.OutShape)-1]
+			for i := range out {
+				if zero[i%c] {
+					out[i] = 0
+				}
+			}
+		}
+		act[l] = out
+	}
+	k := m.NumClasses()
+	return nn.Argmax(toF32(act[m.Output]), n, k)
+}
+
+func toF32(v []float64) []float32 {
+	out := make([]float32, len(v))
+	for i, x := range v {
+		out[i] = float32(x)
+	}
+	return out
+}
+
+func runBruteRef(t *testing.T, m *nn.Model, mask, cut string, sets [4]*nn.Set, steps int) *bruteRef {
 	t.Helper()
 	x := ref.Widen(sets[0].X)
 	out, err := ref.Run(m, map[string][]float64{m.Input.Name: x}, sets[0].N, cut)
@@ -46,26 +80,16 @@ func runBruteRef(t *testing.T, m *nn.Model, conv, cut string, sets [4]*nn.Set, s
 	}
 	sort.SliceStable(order, func(i, j int) bool { return means[order[i]] < means[order[j]] })
 	r := &bruteRef{order: order, means: means}
-	pruned := m.Clone()
+	zero := map[int]bool{}
 	for k := 0; k <= steps; k++ {
 		if k > 0 {
-			l := pruned.Layer(conv)
-			ch := order[k-1]
-			for i := ch; i < len(l.W); i += l.Filters {
-				l.W[i] = 0
-			}
-			l.B[ch] = 0
+			zero[order[k-1]] = true
 		}
 		var p [4][]int32
 		for i, s := range sets {
-			if s == nil {
-				continue
+			if s != nil {
+				p[i] = maskedPredict(t, m, mask, zero, ref.Widen(s.X), s.N)
 			}
-			cls, _, err := ref.Predict(pruned, ref.Widen(s.X), s.N)
-			if err != nil {
-				t.Fatal(err)
-			}
-			p[i] = cls
 		}
 		r.steps = append(r.steps, p)
 	}
@@ -140,15 +164,30 @@ func checkAgainst(t *testing.T, res *Result, want *bruteRef, cfg Config) {
 		if fmt.Sprint(chans) != fmt.Sprint(s.PrunedChannels) {
 			t.Errorf("%s: B' at %g %%: channels %v, want %v", res.Method, s.Threshold, s.PrunedChannels, chans)
 		}
-		// the saved model is B with exactly those channels zeroed
+		// the saved model is B with exactly those channels zeroed (for a conv: its kernel)
 		l, b := s.Model.Layer(res.Layer), cfg.Model.Layer(res.Layer)
 		zero := map[int]bool{}
 		for _, c := range chans {
 			zero[c] = true
 		}
-		for j, v := range l.W {
-			if (zero[j%l.Filters] && v != 0) || (!zero[j%l.Filters] && v != b.W[j]) {
-				t.Fatalf("%s: B' at %g %%: kernel value %d is %g (B: %g)", res.Method, s.Threshold, j, v, b.W[j])
+		if l.Kind == nn.Conv2D {
+			for j, v := range l.W {
+				if (zero[j%l.Filters] && v != 0) || (!zero[j%l.Filters] && v != b.W[j]) {
+					t.Fatalf("%s: B' at %g %%: kernel value %d is %g (B: %g)", res.Method, s.Threshold, j, v, b.W[j])
+				}
+			}
+		}
+		// and its weights compute the definition's predictions
+		for i, set := range sets {
+			if set == nil {
+				continue
+			}
+			cls, _, err := ref.Predict(s.Model, ref.Widen(set.X), set.N)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(cls) != fmt.Sprint(want.steps[s.Step][i]) {
+				t.Errorf("%s: B' at %g %% predicts other classes on set %d than the pruning it stands for", res.Method, s.Threshold, i)
 			}
 		}
 		// GoodNet on the test sets (or validation) from B's and B''s brute-force predictions
@@ -348,7 +387,9 @@ func TestConfigErrors(t *testing.T) {
 		want string
 	}{
 		{func(c *Config) { c.Layer = "nope" }, `layer "nope": no such layer (Conv2D layers: [c1 c2 c3])`},
-		{func(c *Config) { c.Layer = "p1" }, `layer "p1" is a MaxPooling2D, not a Conv2D`},
+		{func(c *Config) { c.Layer = "f1" }, `layer "f1" cannot be pruned: "f1" is a Flatten, whose channels goodnet cannot zero`},
+		{func(c *Config) { c.Layer = "in" }, `layer "in" cannot be pruned: "in" is a InputLayer`},
+		{func(c *Config) { c.Layer = "out" }, `layer "out" is the output layer`},
 		{func(c *Config) { c.Thresholds = []float64{0} }, "threshold 0: must be in (0, 100)"},
 		{func(c *Config) { c.Thresholds = []float64{100} }, "threshold 100: must be in (0, 100)"},
 		{func(c *Config) { c.CleanTest = sets[2] }, "both test sets"},

@@ -89,7 +89,8 @@ func channelMeans(p []float32, n, c int) []float64 {
 	return sum
 }
 
-func newSweeper(cfg *Config, conv, cut *nn.Layer) (sweeper, error) {
+func newSweeper(cfg *Config, pt *point) (sweeper, error) {
+	cut := pt.cut
 	if cfg.Method == Incremental {
 		if plan, _ := planIncremental(cfg.Model, cut); plan != nil {
 			return newIncremental(cfg, cut, plan)
@@ -101,12 +102,12 @@ func newSweeper(cfg *Config, conv, cut *nn.Layer) (sweeper, error) {
 		return nil, err
 	}
 	if cfg.Method == Brute {
-		return newBrute(cfg, net, conv, cut)
+		return newBrute(cfg, net, pt)
 	}
 	if _, err := nn.CheckFeeds(cfg.Model, map[string][]float32{cut.Name: nil}, 0, []string{cfg.Model.Output.Name}); err == nil {
 		return newHeadOnly(cfg, net, cut)
 	}
-	return newBrute(cfg, net, conv, cut) // the output also depends on layers before the cut
+	return newBrute(cfg, net, pt) // the output also depends on layers before the cut
 }
 
 func grow(v []float32, n int) []float32 {

@@ -13,9 +13,12 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"goodnet/internal/atomicfile"
 	"goodnet/keras"
+	"goodnet/nn"
+	"goodnet/onnx"
 	"goodnet/prune"
 )
 
@@ -93,6 +96,29 @@ func BprimeName(t float64) string {
 	return "bprime_" + strconv.FormatFloat(t, 'g', -1, 64) + ".h5"
 }
 
+// BprimeNameFor is the file name of B' at threshold t in the format m was read from:
+// bprime_2.onnx for an ONNX model, bprime_2.keras for a Keras 3 archive, else BprimeName.
+func BprimeNameFor(m *nn.Model, t float64) string {
+	switch {
+	case m != nil && onnx.FromONNX(m):
+		return strings.TrimSuffix(BprimeName(t), ".h5") + ".onnx"
+	case m != nil && keras.FromArchive(m):
+		return strings.TrimSuffix(BprimeName(t), ".h5") + ".keras"
+	}
+	return BprimeName(t)
+}
+
+// saveBprime writes B' in the format B was read from (only the pruned tensors differ).
+func saveBprime(b *atomicfile.Batch, m *nn.Model, path string) error {
+	switch {
+	case onnx.FromONNX(m):
+		return onnx.SaveIn(b, m, path)
+	case keras.FromArchive(m):
+		return keras.SaveArchiveIn(b, m, path)
+	}
+	return keras.SaveWeightsIn(b, m, path)
+}
+
 // JSON renders report.json.
 func JSON(r *prune.Result, sets map[string]SetInfo, timings map[string]float64) ([]byte, error) {
 	j := reportJSON{Model: r.Model, Layer: r.Layer, Cut: r.Cut, Channels: r.Channels, Order: r.Order,
@@ -108,7 +134,7 @@ func JSON(r *prune.Result, sets map[string]SetInfo, timings map[string]float64) 
 		j.Thresholds = append(j.Thresholds, num(t))
 	}
 	for _, s := range r.Saved {
-		j.Saved = append(j.Saved, savedJSON{Threshold: num(s.Threshold), Step: s.Step, File: BprimeName(s.Threshold),
+		j.Saved = append(j.Saved, savedJSON{Threshold: num(s.Threshold), Step: s.Step, File: BprimeNameFor(s.Model, s.Threshold),
 			PrunedChannels: s.PrunedChannels, Metrics: metricsOf(s.Metrics),
 			GoodNet: goodnetJSON{num(s.GoodNet.CleanAcc), num(s.GoodNet.ASR), num(s.GoodNet.Flagged), s.GoodNet.On}})
 	}
@@ -160,8 +186,8 @@ func WriteAll(dir string, r *prune.Result, sets map[string]SetInfo, timings map[
 	defer b.Abort()
 	var written []string
 	for _, s := range r.Saved {
-		p := filepath.Join(dir, BprimeName(s.Threshold))
-		if err := keras.SaveWeightsIn(b, s.Model, p); err != nil {
+		p := filepath.Join(dir, BprimeNameFor(s.Model, s.Threshold))
+		if err := saveBprime(b, s.Model, p); err != nil {
 			return nil, err
 		}
 		written = append(written, p)

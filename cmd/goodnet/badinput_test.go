@@ -740,6 +740,16 @@ func badCases() []badCase {
 			p := e.write(t, "cut.h5", b[:len(b)*2/5])
 			return predictModel(e, p), p
 		}},
+		{name: "model/onnx-truncated", code: 1, want: "not a valid ONNX model (truncated or corrupt protobuf", args: func(t *testing.T, e *badEnv) ([]string, string) {
+			b := read(t, fixtures.Path(t, "onnx/deepid.onnx"))
+			p := e.write(t, "cut.onnx", b[:len(b)*2/5])
+			return predictModel(e, p), p
+		}},
+		{name: "model/onnx-unknown-op", code: 1, want: `(GlobalXxxxxxxPool): operator GlobalXxxxxxxPool is not supported`, args: func(t *testing.T, e *badEnv) ([]string, string) {
+			b := bytes.ReplaceAll(read(t, fixtures.Path(t, "onnx/preact_resnet.onnx")), []byte("GlobalAveragePool"), []byte("GlobalXxxxxxxPool"))
+			p := e.write(t, "op.onnx", b)
+			return predictModel(e, p), p
+		}},
 		{name: "model/a-data-set", code: 1, want: "no model_config attribute: not a Keras model file", args: func(t *testing.T, e *badEnv) ([]string, string) {
 			return predictModel(e, e.clean), e.clean
 		}},
@@ -927,10 +937,10 @@ func badCases() []badCase {
 		{name: "prune/layer-missing", code: 1, want: `--layer "conv_9": no such layer (Conv2D layers: [conv_1 conv_2])`, args: func(t *testing.T, e *badEnv) ([]string, string) {
 			return pruneTo(e, filepath.Join(t.TempDir(), "out"), "--layer", "conv_9"), "--layer"
 		}},
-		{name: "prune/layer-pool", code: 1, want: `--layer "pool_2" is a MaxPooling2D, not a Conv2D`, args: func(t *testing.T, e *badEnv) ([]string, string) {
-			return pruneTo(e, filepath.Join(t.TempDir(), "out"), "--layer", "pool_2"), "--layer"
+		{name: "prune/layer-flatten", code: 1, want: `--layer "flatten_1" cannot be pruned: "flatten_1" is a Flatten, whose channels goodnet cannot zero`, args: func(t *testing.T, e *badEnv) ([]string, string) {
+			return pruneTo(e, filepath.Join(t.TempDir(), "out"), "--layer", "flatten_1"), "--layer"
 		}},
-		{name: "prune/layer-dense", code: 1, want: `--layer "output" is a Dense, not a Conv2D`, args: func(t *testing.T, e *badEnv) ([]string, string) {
+		{name: "prune/layer-output", code: 1, want: `--layer "output" is the output layer`, args: func(t *testing.T, e *badEnv) ([]string, string) {
 			return pruneTo(e, filepath.Join(t.TempDir(), "out"), "--layer", "output"), "--layer"
 		}},
 		{name: "prune/threshold-0", code: 2, want: `threshold "0": want a number in (0, 100)`, args: thresholds("2,0")},

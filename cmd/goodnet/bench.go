@@ -37,7 +37,7 @@ given.
 
 With --write-sets DIR it only writes those four sets (every face distinct) into DIR as
 cl_valid.h5, bd_valid.h5, cl_test.h5 and bd_test.h5 for 'goodnet prune' (make bench-sweep).`, stderr)
-	model := fs.String("bad_model", "", "B: a full Keras model file (default: DeepID with random weights)")
+	model := fs.String("bad_model", "", "B: a full model file, Keras HDF5 or ONNX (default: DeepID with random weights)")
 	weights := fs.String("bad_model_weights", "", "B's weights (overrides those in --bad_model)")
 	images := fs.Int("images", bench.LabTest, "images per timed batch and per test set (the validation sets scale with it)")
 	device := fs.String("device", "auto", "comma-separated devices to time: cpu, gpu; auto: the CPU, and the GPU when usable")

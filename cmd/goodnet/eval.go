@@ -20,15 +20,19 @@ classification accuracy on the clean set, and its attack success rate on the poi
 B''s own numbers and the share of poisoned inputs GoodNet flags as class N.`, stderr)
 	clean := fs.String("clean_set", "", "clean test set (lab h5: data N×3×H×W, label N)")
 	bad := fs.String("bad_set", "", "poisoned test set, labelled with the attacker's target")
-	model := fs.String("bad_model", "", "B: a full Keras model file (architecture and weights)")
+	model := fs.String("bad_model", "", "B: a full model file (architecture and weights), Keras HDF5 or ONNX")
 	weights := fs.String("bad_model_weights", "", "B's weights (overrides those in --bad_model)")
-	bprime := fs.String("pruned_bad_model_weights", "", "B': weights-only or full Keras file, or the --out directory of goodnet prune (with --threshold)")
+	bprime := fs.String("pruned_bad_model_weights", "", "B': weights-only or full Keras file, an ONNX file (for an ONNX B), or the --out directory of goodnet prune (with --threshold)")
 	threshold := fs.Float64("threshold", 0, "the pruning threshold (percent) of B'; picks bprime_T.h5 when --pruned_bad_model_weights is a directory")
 	scale := scaleVar(fs)
+	mean, std := normVars(fs)
 	device := deviceVar(fs)
 	asJSON := fs.Bool("json", false, "print one JSON object instead of text")
 	pos, err := parse(fs, args)
 	if err != nil {
+		return err
+	}
+	if err := checkNorm(mean, std); err != nil {
 		return err
 	}
 	if len(pos) > 0 {
@@ -42,7 +46,7 @@ B''s own numbers and the share of poisoned inputs GoodNet flags as class N.`, st
 		return err
 	}
 	r, err := pipeline.Eval(pipeline.EvalOptions{CleanSet: *clean, BadSet: *bad, BadModel: *model, BadModelWeights: *weights,
-		Bprime: *bprime, Threshold: *threshold, Scale: float32(*scale), Backend: backend})
+		Bprime: *bprime, Threshold: *threshold, Scale: float32(*scale), Mean: *mean, Std: *std, Backend: backend})
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"strconv"
 	"strings"
 
 	"goodnet/internal/devprobe"
@@ -127,4 +129,45 @@ func scaleVar(fs *flag.FlagSet) *scaleFlag {
 
 func deviceVar(fs *flag.FlagSet) *string {
 	return fs.String("device", "auto", "where to compute: auto (the GPU when one is usable), cpu or gpu")
+}
+
+// floatsFlag is a comma-separated list of numbers (--mean, --std).
+type floatsFlag []float32
+
+func (f *floatsFlag) String() string { return fmt.Sprint([]float32(*f)) }
+func (f *floatsFlag) Set(v string) error {
+	var out []float32
+	for _, p := range strings.Split(v, ",") {
+		x, err := strconv.ParseFloat(strings.TrimSpace(p), 32)
+		if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+			return fmt.Errorf("%q is not a number (want one per channel, comma-separated: 0.4914,0.4822,0.4465)", p)
+		}
+		out = append(out, float32(x))
+	}
+	*f = out
+	return nil
+}
+
+// normVars are --mean and --std: torchvision's per-channel normalisation after --scale.
+func normVars(fs *flag.FlagSet) (mean, std *floatsFlag) {
+	mean, std = new(floatsFlag), new(floatsFlag)
+	fs.Var(mean, "mean", "`m1,m2,m3`: per-channel means subtracted after --scale, as torchvision's Normalize (with --std)")
+	fs.Var(std, "std", "`s1,s2,s3`: per-channel standard deviations dividing after --mean (with --mean)")
+	return mean, std
+}
+
+// checkNorm checks --mean and --std together: both or neither, positive std.
+func checkNorm(mean, std *floatsFlag) error {
+	if (*mean == nil) != (*std == nil) {
+		return usagef("--mean and --std go together (torchvision's Normalize(mean, std))")
+	}
+	if len(*mean) != len(*std) {
+		return usagef("--mean has %d values, --std %d: give one per channel to each", len(*mean), len(*std))
+	}
+	for _, s := range *std {
+		if !(s > 0) {
+			return usagef("--std %v: every value must be positive", []float32(*std))
+		}
+	}
+	return nil
 }

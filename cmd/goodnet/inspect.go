@@ -9,15 +9,17 @@ import (
 )
 
 func init() {
-	register(&command{name: "inspect", summary: "show a Keras file: layer graph, shapes, parameters, zero conv channels", run: runInspect})
+	register(&command{name: "inspect", summary: "show a Keras or ONNX file: layer graph, shapes, parameters, zero channels", run: runInspect})
 }
 
 func runInspect(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("inspect", "[--model ARCH.h5] [--json] MODEL.h5", `
-Shows a Keras HDF5 file: Keras version and backend, the layer graph (inbound layers, output
-shapes, parameter counts, FLOPs) and, for each Conv2D, the output channels whose kernel and bias
-are all zero — a pruned B' shows them. A weights-only file has no architecture: give the
-architecture with --model (a full model file) to see its graph and zero channels.`, stderr)
+Shows a Keras HDF5 or an ONNX file (recognised by content): Keras version and backend (ONNX:
+IR, opset, producer), the layer graph as goodnet reads it (inbound layers, output shapes,
+parameter counts, FLOPs) and, for each Conv2D, the output channels whose kernel and bias are all
+zero (for each BatchNormalization, those whose gamma and beta are zero) — a pruned B' shows
+them. A Keras weights-only file has no architecture: give the architecture with --model (a
+full model file) to see its graph and zero channels.`, stderr)
 	arch := fs.String("model", "", "a full model file giving the architecture, for a weights-only MODEL.h5")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	pos, err := parse(fs, args)
@@ -25,7 +27,7 @@ architecture with --model (a full model file) to see its graph and zero channels
 		return err
 	}
 	if len(pos) != 1 {
-		return usagef("give one Keras file")
+		return usagef("give one Keras or ONNX file")
 	}
 	r, err := pipeline.Inspect(pos[0], *arch)
 	if err != nil {

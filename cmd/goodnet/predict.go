@@ -17,15 +17,19 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 Prints one predicted class per line, in input order: B's, or GoodNet's when B' is given (then
 class N, the number of classes of B, marks an input that looks poisoned). Inputs are a lab h5
 set (--set) or PNG/JPEG images of the model's input size.`, stderr)
-	model := fs.String("bad_model", "", "B: a full Keras model file")
+	model := fs.String("bad_model", "", "B: a full model file, Keras HDF5 or ONNX")
 	weights := fs.String("bad_model_weights", "", "B's weights (overrides those in --bad_model)")
-	bprime := fs.String("pruned_bad_model_weights", "", "B' (optional): weights-only or full Keras file, or a goodnet prune output directory with --threshold")
+	bprime := fs.String("pruned_bad_model_weights", "", "B' (optional): weights-only or full Keras file, an ONNX file (for an ONNX B), or a goodnet prune output directory with --threshold")
 	threshold := fs.Float64("threshold", 0, "picks bprime_T.h5 when --pruned_bad_model_weights is a directory")
 	set := fs.String("set", "", "a lab h5 set to predict")
 	scale := scaleVar(fs)
+	mean, std := normVars(fs)
 	device := deviceVar(fs)
 	images, err := parse(fs, args)
 	if err != nil {
+		return err
+	}
+	if err := checkNorm(mean, std); err != nil {
 		return err
 	}
 	if err := required(fs, "bad_model"); err != nil {
@@ -39,7 +43,7 @@ set (--set) or PNG/JPEG images of the model's input size.`, stderr)
 		return err
 	}
 	p, err := pipeline.Predict(pipeline.PredictOptions{BadModel: *model, BadModelWeights: *weights, Bprime: *bprime,
-		Threshold: *threshold, Set: *set, Images: images, Scale: float32(*scale), Backend: backend})
+		Threshold: *threshold, Set: *set, Images: images, Scale: float32(*scale), Mean: *mean, Std: *std, Backend: backend})
 	if err != nil {
 		return err
 	}

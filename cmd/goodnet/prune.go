@@ -32,7 +32,7 @@ success rate after each step. B' is saved the first time validation accuracy has
 least each threshold. Writes into DIR: bprime_<t>.h5 (Keras weights-only), sweep.csv,
 report.json and sweep.png, all renamed into place together at the end (a failure or Ctrl-C
 leaves DIR's previous files as they were); prints a table per threshold.`, stderr)
-	model := fs.String("bad_model", "", "B: a full Keras model file")
+	model := fs.String("bad_model", "", "B: a full model file, Keras HDF5 or ONNX")
 	weights := fs.String("bad_model_weights", "", "B's weights (overrides those in --bad_model)")
 	cv := fs.String("clean_valid", "", "clean validation set (lab h5)")
 	bv := fs.String("bad_valid", "", "poisoned validation set")
@@ -45,9 +45,13 @@ leaves DIR's previous files as they were); prints a table per threshold.`, stder
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	method := fs.String("method", "incremental", "incremental (fast, identical results) or brute (full forward of B' every step, as the seed)")
 	scale := scaleVar(fs)
+	mean, std := normVars(fs)
 	device := deviceVar(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
+		return err
+	}
+	if err := checkNorm(mean, std); err != nil {
 		return err
 	}
 	if len(pos) > 0 {
@@ -82,7 +86,7 @@ leaves DIR's previous files as they were); prints a table per threshold.`, stder
 	bar := report.NewProgress(os.Stderr, "pruning", *quiet)
 	o, err := pipeline.Prune(pipeline.PruneOptions{BadModel: *model, BadModelWeights: *weights,
 		CleanValid: *cv, BadValid: *bv, CleanTest: *ct, BadTest: *bt, Layer: *layer, Thresholds: thresholds,
-		MaxSteps: *maxSteps, Scale: float32(*scale), Backend: backend, Out: *out, Method: m,
+		MaxSteps: *maxSteps, Scale: float32(*scale), Mean: *mean, Std: *std, Backend: backend, Out: *out, Method: m,
 		Progress: func(done, total int) { bar.Update(done, total, "channels") }})
 	bar.Done()
 	var le *prune.LayerError

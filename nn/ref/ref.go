@@ -61,9 +61,28 @@ func Layer(l *nn.Layer, xs [][]float64, n int) []float64 {
 		}
 		return out
 	case nn.Act:
+		if l.Act == nn.LeakyReLU {
+			out := append([]float64(nil), xs[0]...)
+			for i, x := range out {
+				if x < 0 {
+					out[i] = l.Alpha * x
+				}
+			}
+			return out
+		}
 		return activate(append([]float64(nil), xs[0]...), l.Act)
 	case nn.Flatten, nn.Dropout:
 		return append([]float64(nil), xs[0]...)
+	case nn.BatchNorm:
+		return BatchNorm(l, xs[0])
+	case nn.AvgPool2D:
+		return AvgPool(l, xs[0], n)
+	case nn.GlobalAvgPool:
+		return GlobalAvgPool(l, xs[0], n)
+	case nn.ZeroPad2D:
+		return ZeroPad(l, xs[0], n)
+	case nn.Concat:
+		return Concat(l, xs, n)
 	}
 	panic(fmt.Sprintf("ref: layer %q: unsupported kind %v", l.Name, l.Kind))
 }
@@ -79,8 +98,112 @@ func activate(v []float64, a nn.Activation) []float64 {
 	return v // linear, and softmax (not applied: logits)
 }
 
+// BatchNorm (inference): out = gamma·(x − mean)/√(var + ε) + beta for each channel (the last
+// axis); gamma 1 and beta 0 where absent.
+func BatchNorm(l *nn.Layer, x []float64) []float64 {
+	C := len(l.Mean)
+	out := make([]float64, len(x))
+	for i, v := range x {
+		c := i % C
+		g, b := 1.0, 0.0
+		if l.Gamma != nil {
+			g = float64(l.Gamma[c])
+		}
+		if l.Beta != nil {
+			b = float64(l.Beta[c])
+		}
+		out[i] = g*(v-float64(l.Mean[c]))/math.Sqrt(float64(l.Var[c])+l.Eps) + b
+	}
+	return out
+}
+
+// AvgPool: the mean of each window's positions inside the input; with CountPad the sum is
+// divided by the whole window (padded positions count as zeros).
+func AvgPool(l *nn.Layer, x []float64, n int) []float64 {
+	H, W, C := l.InShape[0], l.InShape[1], l.InShape[2]
+	OH, OW := l.OutShape[0], l.OutShape[1]
+	pt, pl := l.Pads()
+	out := make([]float64, n*OH*OW*C)
+	for b := 0; b < n; b++ {
+		for i := 0; i < OH; i++ {
+			for j := 0; j < OW; j++ {
+				for c := 0; c < C; c++ {
+					s, cnt := 0.0, 0
+					for di := 0; di < l.Size[0]; di++ {
+						for dj := 0; dj < l.Size[1]; dj++ {
+							y, xx := i*l.Strides[0]+di-pt, j*l.Strides[1]+dj-pl
+							if y < 0 || y >= H || xx < 0 || xx >= W {
+								continue
+							}
+							s += x[((b*H+y)*W+xx)*C+c]
+							cnt++
+						}
+					}
+					if l.CountPad {
+						cnt = l.Size[0] * l.Size[1]
+					}
+					out[((b*OH+i)*OW+j)*C+c] = s / float64(cnt)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// GlobalAvgPool: each channel's mean over rows and columns.
+func GlobalAvgPool(l *nn.Layer, x []float64, n int) []float64 {
+	H, W, C := l.InShape[0], l.InShape[1], l.InShape[2]
+	out := make([]float64, n*C)
+	for b := 0; b < n; b++ {
+		for c := 0; c < C; c++ {
+			s := 0.0
+			for p := 0; p < H*W; p++ {
+				s += x[(b*H*W+p)*C+c]
+			}
+			out[b*C+c] = s / float64(H*W)
+		}
+	}
+	return out
+}
+
+// ZeroPad: the input in the middle of zero rows and columns (Pad: top, bottom, left, right).
+func ZeroPad(l *nn.Layer, x []float64, n int) []float64 {
+	H, W, C := l.InShape[0], l.InShape[1], l.InShape[2]
+	OH, OW := l.OutShape[0], l.OutShape[1]
+	out := make([]float64, n*OH*OW*C)
+	for b := 0; b < n; b++ {
+		for i := 0; i < H; i++ {
+			for j := 0; j < W; j++ {
+				for c := 0; c < C; c++ {
+					out[((b*OH+i+l.Pad[0])*OW+j+l.Pad[2])*C+c] = x[((b*H+i)*W+j)*C+c]
+				}
+			}
+		}
+	}
+	return out
+}
+
+// Concat joins the inputs along the channel axis: at each position, the first input's
+// channels, then the second's, ...
+func Concat(l *nn.Layer, xs [][]float64, n int) []float64 {
+	C := l.OutShape[len(l.OutShape)-1]
+	pos := l.OutShape.Size() / C
+	out := make([]float64, n*pos*C)
+	off := 0
+	for k, in := range l.Inputs {
+		ci := in.OutShape[len(in.OutShape)-1]
+		for p := 0; p < n*pos; p++ {
+			for c := 0; c < ci; c++ {
+				out[p*C+off+c] = xs[k][p*ci+c]
+			}
+		}
+		off += ci
+	}
+	return out
+}
+
 // Conv2D: out[b,i,j,o] = bias[o] + Σ_{di,dj,c} in[b, i*sh+di-pt, j*sw+dj-pl, c] · W[di,dj,c,o],
-// with zeros outside the input (the "same" padding). No activation.
+// with zeros outside the input (the "same" or explicit padding). No activation.
 func Conv2D(l *nn.Layer, x []float64, n int) []float64 {
 	H, W, C := l.InShape[0], l.InShape[1], l.InShape[2]
 	OH, OW, O := l.OutShape[0], l.OutShape[1], l.OutShape[2]
