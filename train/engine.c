@@ -1,0 +1,286 @@
+/* engine.c — the training engine's C side: kernels.h compiled for each instruction set
+ * (portable, AVX2+FMA, AVX-512), the run-time dispatch between them, and the plain loops that
+ * move data (element-wise steps, layouts, the loss). The Go driver is step.go. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-math-errno") /* sqrtf in Adam vectorises (cgo refuses the flag) */
+#endif
+#include <math.h>
+#include <string.h>
+
+#include "engine.h"
+
+#define CAT2(a, b) a##_##b
+#define CAT(a, b) CAT2(a, b)
+
+typedef struct {
+	void (*choose_tile)(int npix, int nout, long kk, int *np, int *no);
+	void (*wgrad_tile)(int *nk, int *no);
+	void (*fwd)(const fwd_args *);
+	void (*conv)(const conv_g *, const fwd_args *, const float *, float *);
+	void (*conv_back)(const conv_g *, const fwd_args *, const float *, float *, int, int, int, int);
+	void (*wgrad)(const wgrad_args *);
+	void (*maxpool)(const pool_p *, const float *, float *);
+	void (*maxpool_back)(const pool_p *, const float *, const float *, const float *, float *, int, int);
+	void (*dense_wgrad)(int, int, const float *, const float *, float *, int);
+	void (*adam)(long, float *, float *const *, int, float *, float *, const unsigned char *, float, float, float);
+} isa_ops;
+
+/* portable: 4-wide vectors of the build target (SSE2 on x86-64, NEON on arm64) */
+#define ISA_SFX portable
+#define VW 4
+#define REGS 16
+#include "kernels.h"
+#undef ISA_SFX
+#undef VW
+#undef REGS
+
+#if defined(__x86_64__) || defined(__i386__)
+#define HAVE_X86 1
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#endif
+#define ISA_SFX avx2
+#define VW 8
+#define REGS 16
+#include "kernels.h"
+#undef ISA_SFX
+#undef VW
+#undef REGS
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")
+#endif
+#define ISA_SFX avx512
+#define VW 16
+#define REGS 32
+#include "kernels.h"
+#undef ISA_SFX
+#undef VW
+#undef REGS
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+
+static const isa_ops *const isas[ISA_COUNT] = {&ops_portable, &ops_avx2, &ops_avx512};
+#else
+static const isa_ops *const isas[ISA_COUNT] = {&ops_portable, 0, 0};
+#endif
+
+int train_isa_supported(int isa)
+{
+	if (isa < 0 || isa >= ISA_COUNT || !isas[isa]) return 0;
+#ifdef HAVE_X86
+	__builtin_cpu_init();
+	if (isa == ISA_AVX2) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+	if (isa == ISA_AVX512)
+		return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+		       __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
+		       __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+	return isa == ISA_PORTABLE;
+}
+
+void train_choose_tile(int isa, int npix, int nout, long kk, int *np, int *no)
+{
+	isas[isa]->choose_tile(npix, nout, kk, np, no);
+}
+void train_wgrad_tile(int isa, int *nk, int *no) { isas[isa]->wgrad_tile(nk, no); }
+void train_fwd(int isa, const fwd_args *a) { isas[isa]->fwd(a); }
+void train_conv(int isa, const conv_g *g, const fwd_args *row, const float *in, float *out)
+{
+	isas[isa]->conv(g, row, in, out);
+}
+void train_conv_back(int isa, const conv_g *g, const fwd_args *row, const float *dpad, float *dx, int pt, int pl,
+                     int H, int W)
+{
+	isas[isa]->conv_back(g, row, dpad, dx, pt, pl, H, W);
+}
+void train_wgrad(int isa, const wgrad_args *a) { isas[isa]->wgrad(a); }
+void train_maxpool(int isa, const pool_p *p, const float *in, float *out) { isas[isa]->maxpool(p, in, out); }
+void train_maxpool_back(int isa, const pool_p *p, const float *x, const float *y, const float *dy, float *dx,
+                        int acc, int gate)
+{
+	isas[isa]->maxpool_back(p, x, y, dy, dx, acc, gate);
+}
+void train_dense_wgrad(int isa, int K, int O, const float *x, const float *dt, float *dw, int acc)
+{
+	isas[isa]->dense_wgrad(K, O, x, dt, dw, acc);
+}
+void train_adam(int isa, long n, float *w, float *const *g, int ng, float *m, float *v, const unsigned char *fix,
+                float step, float rc2, float l2)
+{
+	isas[isa]->adam(n, w, g, ng, m, v, fix, step, rc2, l2);
+}
+
+/* ---- plain loops (the compiler vectorises them; they move O(activations) data) ------------ */
+
+/* train_lanesum: dst[i] (+)= Σ_v s[i*16 + v] — folds wgrad's per-lane sums into a gradient. */
+void train_lanesum(const float *s, float *dst, long n, int acc)
+{
+	for (long i = 0; i < n; i++) {
+		float t = 0;
+		for (int v = 0; v < LANES; v++) t += s[i * LANES + v];
+		dst[i] = acc ? dst[i] + t : t;
+	}
+}
+
+/* train_colsum: db[o] (+)= Σ_{r<oh, p<ow, v} d[r*drow + p*dpix + o*16 + v] — a bias gradient. */
+void train_colsum(const float *d, int oh, int ow, long drow, long dpix, int nout, float *db, int acc)
+{
+	float s[LANES];
+	for (int o = 0; o < nout; o++) {
+		for (int v = 0; v < LANES; v++) s[v] = 0;
+		for (int r = 0; r < oh; r++)
+			for (int p = 0; p < ow; p++) {
+				const float *q = d + r * drow + p * dpix + (long)o * LANES;
+				for (int v = 0; v < LANES; v++) s[v] += q[v];
+			}
+		float t = 0;
+		for (int v = 0; v < LANES; v++) t += s[v];
+		db[o] = acc ? db[o] + t : t;
+	}
+}
+
+/* train_transpose: dt[v*O + o] = d[o*16 + v] (a Dense output gradient, lanes to rows). */
+void train_transpose(const float *d, float *dt, int O)
+{
+	for (int o = 0; o < O; o++)
+		for (int v = 0; v < LANES; v++) dt[(long)v * O + o] = d[(long)o * LANES + v];
+}
+
+/* train_relu_mask: d = d where y > 0, else 0 (in place; y is the ReLU's output). */
+void train_relu_mask(float *d, const float *y, long n)
+{
+	for (long i = 0; i < n; i++) d[i] = y[i] > 0 ? d[i] : 0;
+}
+
+/* train_relu_back: dx (+)= dy where y > 0. */
+void train_relu_back(float *dx, const float *dy, const float *y, long n, int acc)
+{
+	if (acc)
+		for (long i = 0; i < n; i++) dx[i] += y[i] > 0 ? dy[i] : 0;
+	else
+		for (long i = 0; i < n; i++) dx[i] = y[i] > 0 ? dy[i] : 0;
+}
+
+/* train_add_to: dst (+)= src. */
+void train_add_to(float *dst, const float *src, long n, int acc)
+{
+	if (acc)
+		for (long i = 0; i < n; i++) dst[i] += src[i];
+	else
+		memcpy(dst, src, sizeof(float) * n);
+}
+
+void train_add(float *dst, const float *a, const float *b, long n)
+{
+	for (long i = 0; i < n; i++) dst[i] = a[i] + b[i];
+}
+
+void train_relu(float *dst, const float *src, long n)
+{
+	for (long i = 0; i < n; i++) dst[i] = src[i] > 0 ? src[i] : 0;
+}
+
+/* train_pad copies a block of H×W×C into the middle of a zeroed Hp×Wp×C block at (pt, pl). */
+void train_pad(const float *in, float *out, int H, int W, int C, int Hp, int Wp, int pt, int pl)
+{
+	const long pix = (long)C * LANES;
+	memset(out, 0, sizeof(float) * Hp * Wp * pix);
+	for (int i = 0; i < H; i++)
+		memcpy(out + ((long)(i + pt) * Wp + pl) * pix, in + (long)i * W * pix, sizeof(float) * W * pix);
+}
+
+/* train_scatter writes a conv's output gradient d (OH×OW×O) into the frame dpad read by
+ * conv_back: pixel (r, p) at p0 + r*prow + p*ppix; where y is set, only where y > 0 (ReLU). */
+void train_scatter(const float *d, const float *y, float *dpad, int OH, int OW, int O, long prow, long ppix, long p0)
+{
+	const long pix = (long)O * LANES;
+	for (int r = 0; r < OH; r++)
+		for (int p = 0; p < OW; p++) {
+			const long s = ((long)r * OW + p) * pix;
+			float *dst = dpad + p0 + r * prow + p * ppix;
+			if (y)
+				for (long e = 0; e < pix; e++) dst[e] = y[s + e] > 0 ? d[s + e] : 0;
+			else
+				memcpy(dst, d + s, sizeof(float) * pix);
+		}
+}
+
+/* train_gather interleaves nvalid images of s floats, image v at src + off[v], times scale,
+ * into a block: dst[e*16 + v] = scale·src[off[v] + e]; lanes nvalid..15 are zero. */
+void train_gather(const float *src, const long *off, float *dst, long s, int nvalid, float scale)
+{
+	for (int v = 0; v < LANES; v++) {
+		const float *img = src + (v < nvalid ? off[v] : 0);
+		if (v < nvalid)
+			for (long e = 0; e < s; e++) dst[e * LANES + v] = img[e] * scale;
+		else
+			for (long e = 0; e < s; e++) dst[e * LANES + v] = 0;
+	}
+}
+
+/* train_unpack is the inverse of train_gather (scale 1, images one after the other) for the
+ * first nvalid images. */
+void train_unpack(const float *src, float *dst, long s, int nvalid)
+{
+	for (int v = 0; v < nvalid; v++)
+		for (long e = 0; e < s; e++) dst[v * s + e] = src[e * LANES + v];
+}
+
+/* train_flip writes the kernel of the input gradient of a convolution: the Keras kernel
+ * w (KH, KW, C, O) flipped in both spatial axes and transposed to (KH, KW, O, C). */
+void train_flip(const float *w, float *wt, int KH, int KW, int C, int O)
+{
+	for (int di = 0; di < KH; di++)
+		for (int dj = 0; dj < KW; dj++)
+			for (int c = 0; c < C; c++)
+				for (int o = 0; o < O; o++)
+					wt[(((long)(KH - 1 - di) * KW + (KW - 1 - dj)) * O + o) * C + c] =
+					    w[(((long)di * KW + dj) * C + c) * O + o];
+}
+
+/* train_xent: the softmax cross-entropy of a block's logits z (K × 16) against label[v] for
+ * the first nvalid lanes, in float64: loss[v] = log Σ_o e^{z_o} − z_label, and the gradient of
+ * the batch's mean loss, dz = (softmax(z) − onehot)·inv_batch (0 on the other lanes). argmax[v]
+ * is the first largest logit. Returns Σ_v loss[v]. */
+double train_xent(const float *z, float *dz, int K, int nvalid, const int *label, double inv_batch, double *loss,
+                  int *argmax)
+{
+	double total = 0;
+	for (int v = 0; v < LANES; v++) {
+		if (v >= nvalid) {
+			for (int o = 0; o < K; o++) dz[(long)o * LANES + v] = 0;
+			continue;
+		}
+		int am = 0;
+		float mx = z[v];
+		for (int o = 1; o < K; o++)
+			if (z[(long)o * LANES + v] > mx) mx = z[(long)o * LANES + v], am = o;
+		double s = 0;
+		for (int o = 0; o < K; o++) s += exp((double)z[(long)o * LANES + v] - mx);
+		const double lse = (double)mx + log(s);
+		loss[v] = lse - z[(long)label[v] * LANES + v];
+		total += loss[v];
+		for (int o = 0; o < K; o++) {
+			const double p = exp((double)z[(long)o * LANES + v] - lse);
+			dz[(long)o * LANES + v] = (float)((p - (o == label[v])) * inv_batch);
+		}
+		argmax[v] = am;
+	}
+	return total;
+}

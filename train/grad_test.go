@@ -1,0 +1,344 @@
+package train
+
+import (
+	"fmt"
+	"math"
+	"math/rand"
+	"testing"
+
+	"goodnet/nn"
+	"goodnet/nn/ref"
+)
+
+// forEachISA runs f once per kernel variant this CPU supports.
+func forEachISA(t *testing.T, f func(t *testing.T)) {
+	for _, i := range supportedISAs() {
+		t.Run(i.String(), func(t *testing.T) {
+			old := kernelISA
+			kernelISA = func() isa { return i }
+			defer func() { kernelISA = old }()
+			f(t)
+		})
+	}
+}
+
+// asymModel exercises "same" padding whose extra row and column come after (even kernels),
+// strided "same" convolutions, a linear conv feeding a pool (the pool routes without a ReLU),
+// a ReLU conv read by a pool and by another layer (its ReLU gradient is not left to the pool),
+// overlapping pools, and an Add of three branches, one of which passes a pooled map through
+// a Flatten that another Dense also reads.
+func asymModel(t testing.TB) *nn.Model {
+	conv := func(name, in string, f, kh, kw, sh, sw int, pad nn.Padding, act nn.Activation, bias bool) *nn.Layer {
+		return &nn.Layer{Name: name, Kind: nn.Conv2D, InputNames: []string{in}, Size: [2]int{kh, kw},
+			Strides: [2]int{sh, sw}, Padding: pad, Filters: f, Act: act, UseBias: bias}
+	}
+	layers := []*nn.Layer{
+		{Name: "in", Kind: nn.Input, InShape: nn.Shape{10, 13, 3}},
+		conv("a", "in", 4, 2, 4, 1, 1, nn.Same, nn.ReLU, true),  // pads (0,1) rows, (1,2) columns
+		conv("b", "a", 5, 4, 3, 3, 2, nn.Same, nn.Linear, true), // strided, same
+		{Name: "pb", Kind: nn.MaxPool2D, InputNames: []string{"b"}, Size: [2]int{2, 2}, Strides: [2]int{1, 1}},
+		conv("c", "a", 3, 3, 3, 1, 1, nn.Valid, nn.ReLU, false),
+		{Name: "pc", Kind: nn.MaxPool2D, InputNames: []string{"c"}, Size: [2]int{3, 2}, Strides: [2]int{2, 2}, Padding: nn.Same},
+		{Name: "rc", Kind: nn.Act, InputNames: []string{"c"}, Act: nn.ReLU}, // c's second reader
+		conv("d", "rc", 2, 2, 2, 2, 2, nn.Valid, nn.ReLU, true),
+		{Name: "fb", Kind: nn.Flatten, InputNames: []string{"pb"}},
+		{Name: "fc", Kind: nn.Flatten, InputNames: []string{"pc"}},
+		{Name: "fd", Kind: nn.Flatten, InputNames: []string{"d"}},
+		{Name: "db", Kind: nn.Dense, InputNames: []string{"fb"}, Units: 6, UseBias: true, Act: nn.ReLU},
+		{Name: "db2", Kind: nn.Dense, InputNames: []string{"fb"}, Units: 6},
+		{Name: "dc", Kind: nn.Dense, InputNames: []string{"fc"}, Units: 6, UseBias: true},
+		{Name: "dd", Kind: nn.Dense, InputNames: []string{"fd"}, Units: 6, UseBias: true},
+		{Name: "sum", Kind: nn.Add, InputNames: []string{"db", "dc", "dd", "db2"}},
+		{Name: "out", Kind: nn.Dense, InputNames: []string{"sum"}, Units: 5, UseBias: true, Act: nn.Softmax},
+	}
+	m, err := nn.New("asym", layers, "in", "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// vectorModel: a flat input, Dense layers only, a Dropout, Add of a layer with itself, and a
+// softmax Activation as the output layer.
+func vectorModel(t testing.TB) *nn.Model {
+	layers := []*nn.Layer{
+		{Name: "in", Kind: nn.Input, InShape: nn.Shape{23}},
+		{Name: "h1", Kind: nn.Dense, InputNames: []string{"in"}, Units: 19, UseBias: true, Act: nn.ReLU},
+		{Name: "drop", Kind: nn.Dropout, InputNames: []string{"h1"}, Rate: 0.3},
+		{Name: "h2", Kind: nn.Dense, InputNames: []string{"drop"}, Units: 17, UseBias: true},
+		{Name: "twice", Kind: nn.Add, InputNames: []string{"h2", "h2"}},
+		{Name: "r", Kind: nn.Act, InputNames: []string{"twice"}, Act: nn.ReLU},
+		{Name: "logits", Kind: nn.Dense, InputNames: []string{"r"}, Units: 7, UseBias: true},
+		{Name: "out", Kind: nn.Act, InputNames: []string{"logits"}, Act: nn.Softmax},
+	}
+	m, err := nn.New("vector", layers, "in", "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// refLoss is the mean softmax cross-entropy of m's logits on (x, y) in float64 (nn/ref).
+func refLoss(t testing.TB, m *nn.Model, x []float64, y []int32, n int) float64 {
+	return refLossFed(t, m, map[string][]float64{m.Input.Name: x}, y, n)
+}
+
+// refLossFed is refLoss from the given layers' outputs.
+func refLossFed(t testing.TB, m *nn.Model, feeds map[string][]float64, y []int32, n int) float64 {
+	out, err := ref.Run(m, feeds, n, m.Output.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := m.NumClasses()
+	s := 0.0
+	for i := 0; i < n; i++ {
+		row := out[0][i*k : (i+1)*k]
+		mx := math.Inf(-1)
+		for _, v := range row {
+			mx = math.Max(mx, v)
+		}
+		z := 0.0
+		for _, v := range row {
+			z += math.Exp(v - mx)
+		}
+		s += math.Log(z) + mx - row[y[i]]
+	}
+	return s / float64(n)
+}
+
+// engineGrad is the engine's loss and gradient (plan.params' layout) of the mean loss over the
+// n samples, computed in blocks of at most 16 on the given number of workers.
+func engineGrad(t testing.TB, m *nn.Model, x []float32, y []int32, n, workers int) (float64, []float32, *plan) {
+	ar := &arena{}
+	t.Cleanup(ar.free)
+	p, err := compile(m, ar, true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := newStepper(p, n, workers)
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	loss, _ := st.run(x, y, idx, nil, 1)
+	g := make([]float32, len(p.params))
+	for _, w := range st.ws {
+		for i, v := range w.g {
+			g[i] += v
+		}
+	}
+	return loss, g, p
+}
+
+// TestGradients compares the engine's gradient with central differences of the float64
+// reference loss, on nets that cover every layer kind and option, over several blocks (odd
+// batch sizes) and workers, for each kernel variant: every weight of small tensors, 40 of
+// each larger one.
+func TestGradients(t *testing.T) {
+	models := []struct {
+		m            *nn.Model
+		n, perTensor int
+	}{
+		{oddModel(t), 21, 40},
+		{asymModel(t), 19, 40},
+		{vectorModel(t), 35, 40},
+		{nn.DeepID(33, 31, 5), 17, 16},
+	}
+	for mi, c := range models {
+		m := c.m
+		t.Run(m.Name, func(t *testing.T) {
+			nn.RandomWeights(m, int64(100+mi))
+			x, y := toyData(m, c.n, int64(200+mi))
+			fd := finiteDifferences(t, m, x, y, c.n, c.perTensor, rand.New(rand.NewSource(int64(mi))))
+			forEachISA(t, func(t *testing.T) {
+				for _, workers := range []int{1, 2} {
+					t.Run(fmt.Sprintf("workers%d", workers), func(t *testing.T) {
+						checkGradients(t, m, x, y, c.n, workers, fd)
+					})
+				}
+			})
+		})
+	}
+}
+
+// fdCheck is one weight's central difference: tensor (layer name + "/kernel" or "/bias"),
+// index, value.
+type fdCheck struct {
+	tensor string
+	i      int
+	fd     float64
+}
+
+func tensorsOf(l *nn.Layer) map[string][]float32 {
+	ts := map[string][]float32{l.Name + "/kernel": l.W}
+	if l.B != nil {
+		ts[l.Name+"/bias"] = l.B
+	}
+	return ts
+}
+
+func finiteDifferences(t *testing.T, m *nn.Model, x []float32, y []int32, n, perTensor int, r *rand.Rand) []fdCheck {
+	var names []string
+	for _, l := range m.Layers[1:] {
+		names = append(names, l.Name)
+	}
+	acts, err := ref.Run(m, map[string][]float64{m.Input.Name: ref.Widen(x)}, n, names...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []fdCheck
+	for _, l := range m.Layers {
+		if !l.HasWeights() {
+			continue
+		}
+		// feed every layer that l does not affect: only l and what follows it are recomputed
+		after := map[*nn.Layer]bool{l: true}
+		for _, u := range m.Layers {
+			for _, in := range u.Inputs {
+				if after[in] {
+					after[u] = true
+				}
+			}
+		}
+		feeds := map[string][]float64{m.Input.Name: ref.Widen(x)}
+		for i, name := range names {
+			if !after[m.Layer(name)] {
+				feeds[name] = acts[i]
+			}
+		}
+		for _, name := range []string{l.Name + "/kernel", l.Name + "/bias"} {
+			w := tensorsOf(l)[name]
+			if w == nil {
+				continue
+			}
+			idx := r.Perm(len(w))
+			if len(idx) > perTensor {
+				idx = idx[:perTensor]
+			}
+			for _, i := range idx {
+				// a tiny step: larger ones cross ReLU and max-pool kinks; the difference of the
+				// float32 weights is exact in float64, the losses are float64
+				old := w[i]
+				eps := float32(1e-7) * max(1, float32(math.Abs(float64(old))))
+				w[i] = old + eps
+				hi := float64(w[i])
+				lp := refLossFed(t, m, feeds, y, n)
+				w[i] = old - eps
+				lo := float64(w[i])
+				lm := refLossFed(t, m, feeds, y, n)
+				w[i] = old
+				out = append(out, fdCheck{name, i, (lp - lm) / (hi - lo)})
+			}
+		}
+	}
+	return out
+}
+
+func checkGradients(t *testing.T, m *nn.Model, x []float32, y []int32, n, workers int, fds []fdCheck) {
+	loss, g, p := engineGrad(t, m, x, y, n, workers)
+	if want := refLoss(t, m, ref.Widen(x), y, n); math.Abs(loss-want) > 1e-5*math.Abs(want) {
+		t.Fatalf("loss: engine %g, ref %g", loss, want)
+	}
+	grads := map[string][]float32{}
+	for _, nd := range p.nodes {
+		if nd.l.HasWeights() {
+			grads[nd.l.Name+"/kernel"] = g[nd.wOff : nd.wOff+len(nd.l.W)]
+			if nd.bOff >= 0 {
+				grads[nd.l.Name+"/bias"] = g[nd.bOff : nd.bOff+len(nd.l.B)]
+			}
+		}
+	}
+	scale := map[string]float64{}
+	for name, gs := range grads {
+		for _, v := range gs {
+			scale[name] = math.Max(scale[name], math.Abs(float64(v)))
+		}
+	}
+	bad := 0
+	for _, c := range fds {
+		got := float64(grads[c.tensor][c.i])
+		if d := math.Abs(c.fd - got); d > 2e-4*scale[c.tensor]+2e-3*math.Abs(c.fd)+1e-7 {
+			bad++
+			if bad <= 10 {
+				t.Errorf("%s[%d]: engine gradient %.7g, finite difference %.7g (largest |gradient| of the tensor %.3g)",
+					c.tensor, c.i, got, c.fd, scale[c.tensor])
+			}
+		}
+	}
+	if len(fds) < 50 {
+		t.Fatalf("only %d gradients checked", len(fds))
+	}
+	if bad > 0 {
+		t.Errorf("%d of %d gradients differ", bad, len(fds))
+	}
+}
+
+// TestGradientsAcrossWorkers: the split over workers changes only the rounding.
+func TestGradientsAcrossWorkers(t *testing.T) {
+	m := nn.DeepID(35, 31, 9)
+	nn.RandomWeights(m, 3)
+	x, y := toyData(m, 50, 4)
+	_, g1, _ := engineGrad(t, m, x, y, 50, 1)
+	_, g3, _ := engineGrad(t, m, x, y, 50, 3)
+	for i := range g1 {
+		if d := math.Abs(float64(g1[i] - g3[i])); d > 1e-5*math.Abs(float64(g1[i]))+1e-7 {
+			t.Fatalf("parameter %d: gradient %g with 1 worker, %g with 3", i, g1[i], g3[i])
+		}
+	}
+}
+
+// TestAdam checks the Adam kernel against a float64 implementation of its definition over
+// several steps: the workers' gradients summed, coupled L2, fixed parameters left alone.
+func TestAdam(t *testing.T) {
+	forEachISA(t, func(t *testing.T) {
+		const n, workers, steps = 1000, 3, 5
+		r := rand.New(rand.NewSource(1))
+		ar := &arena{}
+		defer ar.free()
+		p := &plan{isa: kernelISA(), ar: ar, params: ar.floats(n), fix: ar.bytes(n)}
+		w64 := make([]float64, n)
+		for i := range p.params {
+			p.params[i] = float32(r.NormFloat64())
+			w64[i] = float64(p.params[i])
+			if r.Intn(7) == 0 {
+				p.fix[i] = 1
+			}
+		}
+		ws := make([]*worker, workers)
+		for i := range ws {
+			ws[i] = &worker{g: ar.floats(n)}
+		}
+		a := newAdam(p, ws)
+		m64, v64 := make([]float64, n), make([]float64, n)
+		const l2 = 0.01
+		for s := 1; s <= steps; s++ {
+			lr := 1e-2 / float64(s)
+			g := make([]float64, n)
+			for _, w := range ws {
+				for i := range w.g {
+					w.g[i] = float32(r.NormFloat64())
+					g[i] += float64(w.g[i])
+				}
+			}
+			a.step(lr, l2)
+			for i := range g {
+				if p.fix[i] != 0 {
+					continue
+				}
+				gi := g[i] + l2*w64[i]
+				m64[i] = 0.9*m64[i] + 0.1*gi
+				v64[i] = 0.999*v64[i] + 0.001*gi*gi
+				mh, vh := m64[i]/(1-math.Pow(0.9, float64(s))), v64[i]/(1-math.Pow(0.999, float64(s)))
+				w64[i] -= lr * mh / (math.Sqrt(vh) + 1e-8)
+			}
+			for i := range w64 {
+				if p.fix[i] != 0 && float64(p.params[i]) != w64[i] {
+					t.Fatalf("step %d: fixed parameter %d moved", s, i)
+				}
+				if d := math.Abs(float64(p.params[i]) - w64[i]); d > 1e-5 {
+					t.Fatalf("step %d: parameter %d: %g, float64 reference %g", s, i, p.params[i], w64[i])
+				}
+			}
+		}
+	})
+}

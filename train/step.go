@@ -1,0 +1,262 @@
+package train
+
+/*
+#include "engine.h"
+*/
+import "C"
+
+import "goodnet/nn"
+
+// worker is one goroutine's part of a step: the activations and gradients of one block of 16
+// images (engine.h's layout), and the sum of the weight gradients of its blocks.
+type worker struct {
+	p         *plan
+	val, grad [][]float32 // per node that owns its buffers: size·16 floats (grad: if needed)
+	padIn     [][]float32 // Conv2D with "same" padding: the framed input (kept for its weight gradient)
+	dpad      [][]float32 // Conv2D whose input needs a gradient: the framed output gradient
+	s         [][]float32 // trainable Conv2D: per-lane sums of its weight gradient (kk·O·16)
+	dt        []float32   // a Dense output gradient, lanes to rows
+	g         []float32   // the gradient, laid out as plan.params
+	off       []C.long    // the lanes' offsets for train_gather
+	labels    []C.int
+	loss      []C.double
+	argmax    []C.int
+	stage     []float32 // 16 augmented images (Go memory, read by train_gather)
+}
+
+func newWorker(p *plan) *worker {
+	ar := p.ar
+	n := len(p.nodes)
+	w := &worker{p: p, val: make([][]float32, n), grad: make([][]float32, n), padIn: make([][]float32, n),
+		dpad: make([][]float32, n), s: make([][]float32, n),
+		off: ar.longs(C.LANES), labels: ar.ints(C.LANES), loss: ar.doubles(C.LANES), argmax: ar.ints(C.LANES)}
+	maxO := 0
+	for i, nd := range p.nodes {
+		if nd.alias {
+			continue
+		}
+		w.val[i] = ar.floats(nd.size * C.LANES)
+		if p.train && nd.needGrad {
+			w.grad[i] = ar.floats(nd.size * C.LANES)
+		}
+		if nd.kind() == nn.Conv2D {
+			if nd.pad {
+				w.padIn[i] = ar.floats(int(nd.geo.H * nd.geo.W * nd.geo.C * C.LANES))
+			}
+			if nd.dH > 0 {
+				w.dpad[i] = ar.floats(nd.dH * nd.dW * int(nd.geo.O) * C.LANES)
+			}
+			if nd.trainable {
+				w.s[i] = ar.floats(nd.kk * int(nd.geo.O) * C.LANES)
+			}
+		}
+		if nd.kind() == nn.Dense && nd.trainable {
+			maxO = max(maxO, nd.l.Units)
+		}
+	}
+	if p.train {
+		w.dt = ar.floats(maxO * C.LANES)
+		w.g = ar.floats(len(p.params))
+	}
+	return w
+}
+
+// load fills the input block with the images idx of x (n × size), each transformed by xf[i]
+// when xf is not nil, times scale.
+func (w *worker) load(x []float32, idx []int, xf []xform, scale float32) {
+	in := w.p.m.InputShape()
+	s := in.Size()
+	src := x
+	if xf != nil {
+		if w.stage == nil {
+			w.stage = make([]float32, C.LANES*s)
+		}
+		for i, j := range idx {
+			xf[i].apply(w.stage[i*s:(i+1)*s], x[j*s:(j+1)*s], in[0], in[1], in[2], scale)
+			w.off[i] = C.long(i * s)
+		}
+		src, scale = w.stage, 1
+	} else {
+		for i, j := range idx {
+			w.off[i] = C.long(j * s)
+		}
+	}
+	C.train_gather(fp(src), &w.off[0], fp(w.val[0]), C.long(s), C.int(len(idx)), C.float(scale))
+}
+
+func (w *worker) in(n *node, j int) []float32 { return w.val[w.p.nodes[n.ins[j]].owner] }
+
+// forward runs the loaded block through every layer, keeping each layer's output.
+func (w *worker) forward() {
+	p := w.p
+	isa := C.int(p.isa)
+	for i, n := range p.nodes[1:] {
+		i++
+		if n.alias {
+			continue
+		}
+		out := fp(w.val[i])
+		switch n.kind() {
+		case nn.Conv2D:
+			in := fp(w.in(n, 0))
+			if n.pad {
+				l := n.l
+				C.train_pad(in, fp(w.padIn[i]), C.int(l.InShape[0]), C.int(l.InShape[1]), n.geo.C, n.geo.H, n.geo.W,
+					C.int(n.pt), C.int(n.pl))
+				in = fp(w.padIn[i])
+			}
+			C.train_conv(isa, &n.geo, &n.fwd, in, out)
+		case nn.MaxPool2D:
+			C.train_maxpool(isa, &n.pool, fp(w.in(n, 0)), out)
+		case nn.Dense:
+			a := n.dfwd
+			a.in, a.out = fp(w.in(n, 0)), out
+			C.train_fwd(isa, &a)
+		case nn.Add:
+			sz := C.long(n.size * C.LANES)
+			C.train_add(out, fp(w.in(n, 0)), fp(w.in(n, 1)), sz)
+			for j := 2; j < len(n.ins); j++ {
+				C.train_add(out, out, fp(w.in(n, j)), sz)
+			}
+		case nn.Act: // ReLU (the others are aliases)
+			C.train_relu(out, fp(w.in(n, 0)), C.long(n.size*C.LANES))
+		}
+	}
+}
+
+// lossGrad computes the loss of the block's nvalid images against labels, the output gradient
+// of the batch's mean loss (1/batch per image), and the predicted classes. It returns the sum of
+// the images' losses.
+func (w *worker) lossGrad(labels []int32, batch int) float64 {
+	p := w.p
+	o := p.nodes[p.out].owner
+	for i, c := range labels {
+		w.labels[i] = C.int(c)
+	}
+	return float64(C.train_xent(fp(w.val[o]), fp(w.grad[o]), C.int(p.nodes[p.out].size), C.int(len(labels)),
+		&w.labels[0], C.double(1/float64(batch)), &w.loss[0], &w.argmax[0]))
+}
+
+// backward propagates the output gradient back through the layers, adding the weight
+// gradients of this block to w.g (first, the worker's first block, assigns them).
+func (w *worker) backward(first bool) {
+	p := w.p
+	isa := C.int(p.isa)
+	acc := cbool(!first)
+	for i := len(p.nodes) - 1; i >= 1; i-- {
+		n := p.nodes[i]
+		if n.alias || !n.needGrad {
+			continue
+		}
+		dy := fp(w.grad[i])
+		src := p.nodes[n.ins[0]]
+		var dx *C.float
+		if src.needGrad {
+			dx = fp(w.grad[src.owner])
+		}
+		sz := C.long(n.size * C.LANES)
+		switch n.kind() {
+		case nn.Conv2D:
+			w.convBack(i, n, acc)
+		case nn.MaxPool2D:
+			if dx != nil {
+				C.train_maxpool_back(isa, &n.pool, fp(w.in(n, 0)), fp(w.val[i]), dy, dx, cbool(n.accIn[0]), cbool(n.gate))
+			}
+		case nn.Dense:
+			if n.l.Act == nn.ReLU {
+				C.train_relu_mask(dy, fp(w.val[i]), sz)
+			}
+			O := C.int(n.l.Units)
+			if n.trainable {
+				gw, gb := w.grads(n)
+				C.train_transpose(dy, fp(w.dt), O)
+				if gb != nil {
+					C.train_colsum(dy, 1, 1, 0, 0, O, fp(gb), acc)
+				}
+				C.train_dense_wgrad(isa, C.int(n.l.InShape[0]), O, fp(w.in(n, 0)), fp(w.dt), fp(gw), acc)
+			}
+			if dx != nil {
+				a := n.dback
+				a.in, a.out = dy, dx
+				C.train_fwd(isa, &a)
+			}
+		case nn.Add:
+			for j, in := range n.ins {
+				if s := p.nodes[in]; s.needGrad {
+					C.train_add_to(fp(w.grad[s.owner]), dy, sz, cbool(n.accIn[j]))
+				}
+			}
+		case nn.Act: // ReLU
+			if dx != nil {
+				C.train_relu_back(dx, dy, fp(w.val[i]), sz, cbool(n.accIn[0]))
+			}
+		}
+	}
+}
+
+// grads are node n's kernel and bias gradients (bias nil without one) in w.g.
+func (w *worker) grads(n *node) (gw, gb []float32) {
+	gw = w.g[n.wOff : n.wOff+len(n.l.W)]
+	if n.bOff >= 0 {
+		gb = w.g[n.bOff : n.bOff+len(n.l.B)]
+	}
+	return gw, gb
+}
+
+// convBack: the ReLU's gradient (unless its pool applied it), the bias and weight gradients,
+// and the input gradient.
+func (w *worker) convBack(i int, n *node, acc C.int) {
+	p := w.p
+	isa := C.int(p.isa)
+	l := n.l
+	OH, OW, O := C.int(l.OutShape[0]), C.int(l.OutShape[1]), C.int(l.OutShape[2])
+	dy, y := fp(w.grad[i]), fp(w.val[i])
+	relu := l.Act == nn.ReLU && !n.gated
+	d := dy
+	if n.dH > 0 {
+		var mask *C.float
+		if relu {
+			mask = y
+		}
+		C.train_scatter(dy, mask, fp(w.dpad[i]), OH, OW, O, C.long(n.prow), C.long(n.ppix), C.long(n.p0))
+		d = fp(w.dpad[i][n.p0:])
+	} else if relu {
+		C.train_relu_mask(dy, y, C.long(n.size*C.LANES))
+	}
+	if n.trainable {
+		_, gb := w.grads(n)
+		if gb != nil {
+			C.train_colsum(d, OH, OW, n.wg.drow, n.wg.dpix, O, fp(gb), acc)
+		}
+		a := n.wg
+		a.x = fp(w.in(n, 0))
+		if n.pad {
+			a.x = fp(w.padIn[i])
+		}
+		a.d, a.s = d, fp(w.s[i])
+		C.train_wgrad(isa, &a)
+	}
+	if n.dH > 0 {
+		src := p.nodes[n.ins[0]]
+		C.train_conv_back(isa, &n.geo, &n.back, fp(w.dpad[i]), fp(w.grad[src.owner]), C.int(n.pt), C.int(n.pl),
+			C.int(l.InShape[0]), C.int(l.InShape[1]))
+	}
+}
+
+// startStep clears the per-lane weight-gradient sums.
+func (w *worker) startStep() {
+	for _, s := range w.s {
+		clear(s)
+	}
+}
+
+// endStep folds the per-lane sums into the conv kernels' gradients.
+func (w *worker) endStep() {
+	for i, s := range w.s {
+		if s == nil {
+			continue
+		}
+		gw, _ := w.grads(w.p.nodes[i])
+		C.train_lanesum(fp(s), fp(gw), C.long(len(gw)), 0)
+	}
+}
