@@ -1,6 +1,7 @@
 // Package bench times goodnet's work on each compute device — what `goodnet bench` prints:
 // DeepID forward passes, activation collection at the last pool, GoodNet's double inference,
-// the whole pruning sweep on sets of the lab's sizes, and reading lab-sized HDF5 files.
+// the whole pruning sweep on sets of the lab's sizes, fine-tuning B' (training, on the CPU),
+// and reading lab-sized HDF5 files.
 //
 // Every timing is one warm-up run, then Repeats timed runs; the median is reported with the
 // spread (min–max). The inputs are synthetic but realistic (LabSets: demo's procedural faces,
@@ -68,6 +69,7 @@ const (
 	GoodNet     = "goodnet"     // G(B, B'): B and B' on every image, merged
 	Sweep       = "sweep"       // prune.Run on the four sets: features, order, all steps
 	Read        = "read"        // dataset.Load of the four lab-layout HDF5 files
+	// FineTune (train.go) is training B' with its pruned channels held at zero.
 )
 
 // Row is one measurement on one device.
@@ -187,6 +189,11 @@ func Run(o Options) (*Report, error) {
 		}
 		r.Rows = append(r.Rows, rows...)
 	}
+	ft, err := fineTuneRow(o, bp, conv.Name, chans, sets.CleanValid)
+	if err != nil {
+		return nil, err
+	}
+	r.Rows = append(r.Rows, ft)
 	row, err := readRow(o, sets)
 	if err != nil {
 		return nil, err

@@ -32,7 +32,7 @@ func TestRunStructure(t *testing.T) {
 	if r.FLOPs != nn.DeepID(55, 47, 1283).FLOPs() || r.Machine.Cores < 1 || r.Machine.CPU == "" || r.Machine.Devices["cpu"] == "" || r.Machine.GPU == "" {
 		t.Errorf("machine %+v, flops %d", r.Machine, r.FLOPs)
 	}
-	want := []struct{ name, device string }{{Forward, "cpu"}, {Activations, "cpu"}, {GoodNet, "cpu"}, {Sweep, "cpu"}, {Read, "host"}}
+	want := []struct{ name, device string }{{Forward, "cpu"}, {Activations, "cpu"}, {GoodNet, "cpu"}, {Sweep, "cpu"}, {FineTune, "cpu"}, {Read, "host"}}
 	if len(r.Rows) != len(want) {
 		t.Fatalf("%d rows, want %d: %+v", len(r.Rows), len(want), r.Rows)
 	}
@@ -65,7 +65,10 @@ func TestRunStructure(t *testing.T) {
 			}
 		}
 	}
-	if rd := r.Rows[4]; rd.Images != 152 || rd.MBPerS <= 0 {
+	if ft := r.Rows[4]; ft.Images != 32 || !strings.Contains(ft.What, "45 of conv_3 held at 0") {
+		t.Errorf("fine-tune row %+v (the 36 validation images make one minibatch of 32)", ft)
+	}
+	if rd := r.Rows[5]; rd.Images != 152 || rd.MBPerS <= 0 {
 		t.Errorf("read row %+v", rd)
 	}
 	if len(r.Ratios) != 0 {
@@ -75,7 +78,7 @@ func TestRunStructure(t *testing.T) {
 	if err := r.WriteTable(&tab); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{"img/s", "GFLOP/s", "pruning sweep", "phases (medians)", "read the 4", "[", "median of 2 runs"} {
+	for _, s := range []string{"img/s", "GFLOP/s", "pruning sweep", "phases (medians)", "fine-tune B'", "read the 4", "[", "median of 2 runs"} {
 		if !strings.Contains(tab.String(), s) {
 			t.Errorf("table lacks %q:\n%s", s, tab.String())
 		}
@@ -241,5 +244,17 @@ func TestLabSets(t *testing.T) {
 	nn.RandomWeights(small, 1)
 	if _, err := LabSets(small, b, SetOptions{Valid: 1, Test: 1}); err == nil {
 		t.Error("31×31 model accepted")
+	}
+}
+
+// TestTrainSpeed runs the side-by-side training measurement on a tiny epoch.
+func TestTrainSpeed(t *testing.T) {
+	var log bytes.Buffer
+	rates, err := TrainSpeed(TrainSpeedOptions{Classes: 32, Images: 64, Repeats: 2, Log: &log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rates) != 2 || rates[0] <= 0 || rates[1] <= 0 || strings.Count(log.String(), "goodnet epoch") != 2 {
+		t.Fatalf("rates %v, log:\n%s", rates, log.String())
 	}
 }

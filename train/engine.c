@@ -1,11 +1,14 @@
 /* engine.c — the training engine's C side: kernels.h compiled for each instruction set
  * (portable, AVX2+FMA, AVX-512), the run-time dispatch between them, and the plain loops that
  * move data (element-wise steps, layouts, the loss). The Go driver is step.go. */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("no-math-errno") /* sqrtf in Adam vectorises (cgo refuses the flag) */
-#endif
 #include <math.h>
 #include <string.h>
+#include <time.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#elif defined(__aarch64__)
+#include <arm_neon.h>
+#endif
 
 #include "engine.h"
 
@@ -29,10 +32,18 @@ typedef struct {
 #define ISA_SFX portable
 #define VW 4
 #define REGS 16
+#if defined(__x86_64__) || defined(__i386__)
+#define VSQRT(v) ((__typeof__(v))_mm_sqrt_ps((__m128)(v)))
+#elif defined(__aarch64__)
+#define VSQRT(v) ((__typeof__(v))vsqrtq_f32((float32x4_t)(v)))
+#else
+#define VSQRT(v) ((__typeof__(v)){__builtin_sqrtf((v)[0]), __builtin_sqrtf((v)[1]), __builtin_sqrtf((v)[2]), __builtin_sqrtf((v)[3])})
+#endif
 #include "kernels.h"
 #undef ISA_SFX
 #undef VW
 #undef REGS
+#undef VSQRT
 
 #if defined(__x86_64__) || defined(__i386__)
 #define HAVE_X86 1
@@ -46,10 +57,12 @@ typedef struct {
 #define ISA_SFX avx2
 #define VW 8
 #define REGS 16
+#define VSQRT(v) ((__typeof__(v))_mm256_sqrt_ps((__m256)(v)))
 #include "kernels.h"
 #undef ISA_SFX
 #undef VW
 #undef REGS
+#undef VSQRT
 #if defined(__clang__)
 #pragma clang attribute pop
 #else
@@ -65,10 +78,12 @@ typedef struct {
 #define ISA_SFX avx512
 #define VW 16
 #define REGS 32
+#define VSQRT(v) ((__typeof__(v))_mm512_sqrt_ps((__m512)(v)))
 #include "kernels.h"
 #undef ISA_SFX
 #undef VW
 #undef REGS
+#undef VSQRT
 #if defined(__clang__)
 #pragma clang attribute pop
 #else
@@ -126,6 +141,14 @@ void train_adam(int isa, long n, float *w, float *const *g, int ng, float *m, fl
 	isas[isa]->adam(n, w, g, ng, m, v, fix, step, rc2, l2);
 }
 
+/* train_thread_ns is the calling thread's CPU time in nanoseconds (for profiles). */
+long long train_thread_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 /* ---- plain loops (the compiler vectorises them; they move O(activations) data) ------------ */
 
 /* train_lanesum: dst[i] (+)= Σ_v s[i*16 + v] — folds wgrad's per-lane sums into a gradient. */
@@ -138,20 +161,25 @@ void train_lanesum(const float *s, float *dst, long n, int acc)
 	}
 }
 
-/* train_colsum: db[o] (+)= Σ_{r<oh, p<ow, v} d[r*drow + p*dpix + o*16 + v] — a bias gradient. */
+/* train_colsum: db[o] (+)= Σ_{r<oh, p<ow, v} d[r*drow + p*dpix + o*16 + v] — a bias gradient
+ * (pixels outside, channels inside: one pass over d). */
 void train_colsum(const float *d, int oh, int ow, long drow, long dpix, int nout, float *db, int acc)
 {
-	float s[LANES];
-	for (int o = 0; o < nout; o++) {
-		for (int v = 0; v < LANES; v++) s[v] = 0;
+	enum { CH = 256 };
+	float s[CH * LANES];
+	for (int o0 = 0; o0 < nout; o0 += CH) {
+		const int no = nout - o0 < CH ? nout - o0 : CH;
+		memset(s, 0, sizeof(float) * no * LANES);
 		for (int r = 0; r < oh; r++)
 			for (int p = 0; p < ow; p++) {
-				const float *q = d + r * drow + p * dpix + (long)o * LANES;
-				for (int v = 0; v < LANES; v++) s[v] += q[v];
+				const float *q = d + r * drow + p * dpix + (long)o0 * LANES;
+				for (long e = 0; e < (long)no * LANES; e++) s[e] += q[e];
 			}
-		float t = 0;
-		for (int v = 0; v < LANES; v++) t += s[v];
-		db[o] = acc ? db[o] + t : t;
+		for (int o = 0; o < no; o++) {
+			float t = 0;
+			for (int v = 0; v < LANES; v++) t += s[o * LANES + v];
+			db[o0 + o] = acc ? db[o0 + o] + t : t;
+		}
 	}
 }
 
@@ -225,13 +253,14 @@ void train_scatter(const float *d, const float *y, float *dpad, int OH, int OW, 
  * into a block: dst[e*16 + v] = scale·src[off[v] + e]; lanes nvalid..15 are zero. */
 void train_gather(const float *src, const long *off, float *dst, long s, int nvalid, float scale)
 {
-	for (int v = 0; v < LANES; v++) {
-		const float *img = src + (v < nvalid ? off[v] : 0);
-		if (v < nvalid)
-			for (long e = 0; e < s; e++) dst[e * LANES + v] = img[e] * scale;
-		else
-			for (long e = 0; e < s; e++) dst[e * LANES + v] = 0;
-	}
+	const float *img[LANES];
+	for (int v = 0; v < nvalid; v++) img[v] = src + off[v];
+	if (nvalid == LANES) /* 16 read streams, sequential writes */
+		for (long e = 0; e < s; e++)
+			for (int v = 0; v < LANES; v++) dst[e * LANES + v] = img[v][e] * scale;
+	else
+		for (long e = 0; e < s; e++)
+			for (int v = 0; v < LANES; v++) dst[e * LANES + v] = v < nvalid ? img[v][e] * scale : 0;
 }
 
 /* train_unpack is the inverse of train_gather (scale 1, images one after the other) for the

@@ -56,7 +56,8 @@ typedef struct {
 /* The weight gradient of a convolution, one block: for every kernel entry kq = (di, dj, c) and
  * output channel o, s[(kq*nout + o)*16 + v] += Σ_{r<oh, p<ow} x[r*xrow + p*xpix + xoff[kq] + v]
  *                                                           · d[r*drow + p*dpix + o*16 + v].
- * The lane sums stay in s (one vector per weight); train_lanesum folds them. */
+ * The lane sums stay in s (one vector per weight); train_lanesum folds them. With sb set, also
+ * sb[o*16 + v] += Σ_{r, p} d[…] (the bias gradient, lane by lane). */
 typedef struct {
 	const float *x;
 	long xpix, xrow;
@@ -67,6 +68,7 @@ typedef struct {
 	int nout;
 	int oh, ow;
 	float *s;
+	float *sb; /* per-lane sums of d over the pixels (nout*16), or NULL */
 	int nk, no; /* the tile */
 } wgrad_args;
 
@@ -99,6 +101,7 @@ void train_scatter(const float *d, const float *y, float *dpad, int OH, int OW, 
 void train_gather(const float *src, const long *off, float *dst, long s, int nvalid, float scale);
 void train_unpack(const float *src, float *dst, long s, int nvalid);
 void train_flip(const float *w, float *wt, int KH, int KW, int C, int O);
+long long train_thread_ns(void);
 double train_xent(const float *z, float *dz, int K, int nvalid, const int *label, double inv_batch, double *loss,
                   int *argmax);
 

@@ -4,6 +4,7 @@
  *   ISA_SFX  the suffix of every name (portable, avx2, avx512),
  *   VW       floats per vector (4, 8, 16): a block's 16 lanes are LANES/VW vectors,
  *   REGS     vector registers (16 or 32), which bounds the micro-kernel tiles,
+ *   VSQRT    the square root of a vector,
  * and (for avx2/avx512) a target pragma, so that the same C becomes SSE/NEON, AVX2+FMA or
  * AVX-512 code through GCC's vector extensions (as host/kernels.h). The layout is in engine.h.
  *
@@ -273,7 +274,8 @@ static void SFX(wgrad_tile)(int *nk, int *no)
 }
 
 /* wgrad adds one block's lane-wise products to a->s, in chunks of output rows (~192 KB of
- * output gradient each). */
+ * output gradient each), and, when a->sb is set, the output gradient's per-lane sums over the
+ * pixels to a->sb (the bias gradient) while the chunk is in cache. */
 static void SFX(wgrad)(const wgrad_args *a)
 {
 	const int NK = a->nk, NO = a->no, km = a->kk / NK * NK, om = a->nout / NO * NO;
@@ -283,6 +285,12 @@ static void SFX(wgrad)(const wgrad_args *a)
 	if (chunk < 1) chunk = 1;
 	for (int r0 = 0; r0 < a->oh; r0 += chunk) {
 		const int r1 = r0 + chunk < a->oh ? r0 + chunk : a->oh;
+		if (a->sb)
+			for (int r = r0; r < r1; r++)
+				for (int p = 0; p < a->ow; p++) {
+					const float *d = a->d + r * a->drow + p * a->dpix;
+					for (long e = 0; e < (long)a->nout * LANES; e += VW) STORE(a->sb + e, LOAD(a->sb + e) + LOAD(d + e));
+				}
 		if (km && om) SFX(wg_tab)[NK][NO](a, r0, r1, 0, km, 0, om);
 		if (rk && om) SFX(wg_tab)[rk][NO](a, r0, r1, km, a->kk, 0, om);
 		if (km && ro) SFX(wg_tab)[NK][ro](a, r0, r1, 0, km, om, a->nout);
@@ -421,7 +429,8 @@ static void SFX(dense_wgrad)(int K, int O, const float *x, const float *dt, floa
  * The gradient is g[0] + g[1] + … (the workers' sums, in this order, into g[0]) + l2·w; then
  * m ← β1·m + (1−β1)·g, v ← β2·v + (1−β2)·g², w ← w − step·m / (√v·rc2 + ε), except where fix
  * is set (frozen or masked weights keep their value, bit for bit). Chunks of 2048 keep the
- * sum in L1 for the update. */
+ * sum in L1 for the update. (An explicit vector loop: cgo refuses -fno-math-errno, without
+ * which GCC does not vectorise sqrtf.) */
 static void SFX(adam)(long n, float *w, float *const *g, int ng, float *m, float *v, const unsigned char *fix,
                       float step, float rc2, float l2)
 {
@@ -433,15 +442,26 @@ static void SFX(adam)(long n, float *w, float *const *g, int ng, float *m, float
 			const float *gk = g[k];
 			for (long i = lo; i < hi; i++) g0[i] += gk[i];
 		}
-		for (long i = lo; i < hi; i++) {
+		long i = lo;
+		for (; i + VW <= hi; i += VW) {
+			VI keep;
+#pragma GCC unroll 16
+			for (int j = 0; j < VW; j++) keep[j] = -(fix[i + j] != 0);
+			const VT wv = LOADU(w + i), mv = LOADU(m + i), vv = LOADU(v + i);
+			const VT gi = LOADU(g0 + i) + l2 * wv;
+			const VT mi = b1 * mv + (1 - b1) * gi;
+			const VT vi = b2 * vv + (1 - b2) * gi * gi;
+			const VT wi = wv - step * mi / (VSQRT(vi) * rc2 + eps);
+			STOREU(m + i, (VT)(((VI)mv & keep) | ((VI)mi & ~keep)));
+			STOREU(v + i, (VT)(((VI)vv & keep) | ((VI)vi & ~keep)));
+			STOREU(w + i, (VT)(((VI)wv & keep) | ((VI)wi & ~keep)));
+		}
+		for (; i < hi; i++) {
+			if (fix[i]) continue;
 			const float gi = g0[i] + l2 * w[i];
-			const float mi = b1 * m[i] + (1 - b1) * gi;
-			const float vi = b2 * v[i] + (1 - b2) * gi * gi;
-			const float wi = w[i] - step * mi / (__builtin_sqrtf(vi) * rc2 + eps);
-			const int keep = fix[i];
-			m[i] = keep ? m[i] : mi;
-			v[i] = keep ? v[i] : vi;
-			w[i] = keep ? w[i] : wi;
+			m[i] = b1 * m[i] + (1 - b1) * gi;
+			v[i] = b2 * v[i] + (1 - b2) * gi * gi;
+			w[i] -= step * m[i] / (__builtin_sqrtf(v[i]) * rc2 + eps);
 		}
 	}
 }

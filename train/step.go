@@ -5,7 +5,11 @@ package train
 */
 import "C"
 
-import "goodnet/nn"
+import (
+	"time"
+
+	"goodnet/nn"
+)
 
 // worker is one goroutine's part of a step: the activations and gradients of one block of 16
 // images (engine.h's layout), and the sum of the weight gradients of its blocks.
@@ -15,6 +19,7 @@ type worker struct {
 	padIn     [][]float32 // Conv2D with "same" padding: the framed input (kept for its weight gradient)
 	dpad      [][]float32 // Conv2D whose input needs a gradient: the framed output gradient
 	s         [][]float32 // trainable Conv2D: per-lane sums of its weight gradient (kk·O·16)
+	sb        [][]float32 // and of its bias gradient (O·16), with a bias
 	dt        []float32   // a Dense output gradient, lanes to rows
 	g         []float32   // the gradient, laid out as plan.params
 	off       []C.long    // the lanes' offsets for train_gather
@@ -22,13 +27,46 @@ type worker struct {
 	loss      []C.double
 	argmax    []C.int
 	stage     []float32 // 16 augmented images (Go memory, read by train_gather)
+	prof      *profile  // where the time goes, when set (benchmarks)
+}
+
+// profile accumulates a worker's time per node and pass, and in loading and the loss.
+type profile struct {
+	fwd, bwd   []time.Duration
+	load, loss time.Duration
+	parts      map[string]time.Duration // parts of a Conv2D's backward pass
+}
+
+func newProfile(nodes int) *profile {
+	return &profile{fwd: make([]time.Duration, nodes), bwd: make([]time.Duration, nodes),
+		parts: map[string]time.Duration{}}
+}
+
+// mark adds the time since *t to the profile's part name.
+func (w *worker) mark(name string, t *time.Time) {
+	if w.prof != nil {
+		w.prof.parts[name] += w.tick(t)
+	}
+}
+
+// tick returns the time since *t and sets *t to now (zero without a profile). The clock is
+// the calling thread's CPU time (the profiles pin one thread; a shared machine's other jobs
+// then do not count).
+func (w *worker) tick(t *time.Time) time.Duration {
+	if w.prof == nil {
+		return 0
+	}
+	now := time.Unix(0, int64(C.train_thread_ns()))
+	d := now.Sub(*t)
+	*t = now
+	return d
 }
 
 func newWorker(p *plan) *worker {
 	ar := p.ar
 	n := len(p.nodes)
 	w := &worker{p: p, val: make([][]float32, n), grad: make([][]float32, n), padIn: make([][]float32, n),
-		dpad: make([][]float32, n), s: make([][]float32, n),
+		dpad: make([][]float32, n), s: make([][]float32, n), sb: make([][]float32, n),
 		off: ar.longs(C.LANES), labels: ar.ints(C.LANES), loss: ar.doubles(C.LANES), argmax: ar.ints(C.LANES)}
 	maxO := 0
 	for i, nd := range p.nodes {
@@ -48,6 +86,9 @@ func newWorker(p *plan) *worker {
 			}
 			if nd.trainable {
 				w.s[i] = ar.floats(nd.kk * int(nd.geo.O) * C.LANES)
+				if nd.bOff >= 0 {
+					w.sb[i] = ar.floats(int(nd.geo.O) * C.LANES)
+				}
 			}
 		}
 		if nd.kind() == nn.Dense && nd.trainable {
@@ -88,39 +129,46 @@ func (w *worker) in(n *node, j int) []float32 { return w.val[w.p.nodes[n.ins[j]]
 
 // forward runs the loaded block through every layer, keeping each layer's output.
 func (w *worker) forward() {
-	p := w.p
-	isa := C.int(p.isa)
-	for i, n := range p.nodes[1:] {
-		i++
-		if n.alias {
+	var t time.Time
+	w.tick(&t)
+	for i, n := range w.p.nodes {
+		if i == 0 || n.alias {
 			continue
 		}
-		out := fp(w.val[i])
-		switch n.kind() {
-		case nn.Conv2D:
-			in := fp(w.in(n, 0))
-			if n.pad {
-				l := n.l
-				C.train_pad(in, fp(w.padIn[i]), C.int(l.InShape[0]), C.int(l.InShape[1]), n.geo.C, n.geo.H, n.geo.W,
-					C.int(n.pt), C.int(n.pl))
-				in = fp(w.padIn[i])
-			}
-			C.train_conv(isa, &n.geo, &n.fwd, in, out)
-		case nn.MaxPool2D:
-			C.train_maxpool(isa, &n.pool, fp(w.in(n, 0)), out)
-		case nn.Dense:
-			a := n.dfwd
-			a.in, a.out = fp(w.in(n, 0)), out
-			C.train_fwd(isa, &a)
-		case nn.Add:
-			sz := C.long(n.size * C.LANES)
-			C.train_add(out, fp(w.in(n, 0)), fp(w.in(n, 1)), sz)
-			for j := 2; j < len(n.ins); j++ {
-				C.train_add(out, out, fp(w.in(n, j)), sz)
-			}
-		case nn.Act: // ReLU (the others are aliases)
-			C.train_relu(out, fp(w.in(n, 0)), C.long(n.size*C.LANES))
+		w.forwardNode(i, n)
+		if w.prof != nil {
+			w.prof.fwd[i] += w.tick(&t)
 		}
+	}
+}
+
+func (w *worker) forwardNode(i int, n *node) {
+	isa := C.int(w.p.isa)
+	out := fp(w.val[i])
+	switch n.kind() {
+	case nn.Conv2D:
+		in := fp(w.in(n, 0))
+		if n.pad {
+			l := n.l
+			C.train_pad(in, fp(w.padIn[i]), C.int(l.InShape[0]), C.int(l.InShape[1]), n.geo.C, n.geo.H, n.geo.W,
+				C.int(n.pt), C.int(n.pl))
+			in = fp(w.padIn[i])
+		}
+		C.train_conv(isa, &n.geo, &n.fwd, in, out)
+	case nn.MaxPool2D:
+		C.train_maxpool(isa, &n.pool, fp(w.in(n, 0)), out)
+	case nn.Dense:
+		a := n.dfwd
+		a.in, a.out = fp(w.in(n, 0)), out
+		C.train_fwd(isa, &a)
+	case nn.Add:
+		sz := C.long(n.size * C.LANES)
+		C.train_add(out, fp(w.in(n, 0)), fp(w.in(n, 1)), sz)
+		for j := 2; j < len(n.ins); j++ {
+			C.train_add(out, out, fp(w.in(n, j)), sz)
+		}
+	case nn.Act: // ReLU (the others are aliases)
+		C.train_relu(out, fp(w.in(n, 0)), C.long(n.size*C.LANES))
 	}
 }
 
@@ -141,55 +189,64 @@ func (w *worker) lossGrad(labels []int32, batch int) float64 {
 // gradients of this block to w.g (first, the worker's first block, assigns them).
 func (w *worker) backward(first bool) {
 	p := w.p
-	isa := C.int(p.isa)
-	acc := cbool(!first)
+	var t time.Time
+	w.tick(&t)
 	for i := len(p.nodes) - 1; i >= 1; i-- {
 		n := p.nodes[i]
 		if n.alias || !n.needGrad {
 			continue
 		}
-		dy := fp(w.grad[i])
-		src := p.nodes[n.ins[0]]
-		var dx *C.float
-		if src.needGrad {
-			dx = fp(w.grad[src.owner])
+		w.backwardNode(i, n, cbool(!first))
+		if w.prof != nil {
+			w.prof.bwd[i] += w.tick(&t)
 		}
-		sz := C.long(n.size * C.LANES)
-		switch n.kind() {
-		case nn.Conv2D:
-			w.convBack(i, n, acc)
-		case nn.MaxPool2D:
-			if dx != nil {
-				C.train_maxpool_back(isa, &n.pool, fp(w.in(n, 0)), fp(w.val[i]), dy, dx, cbool(n.accIn[0]), cbool(n.gate))
+	}
+}
+
+func (w *worker) backwardNode(i int, n *node, acc C.int) {
+	p := w.p
+	isa := C.int(p.isa)
+	dy := fp(w.grad[i])
+	src := p.nodes[n.ins[0]]
+	var dx *C.float
+	if src.needGrad {
+		dx = fp(w.grad[src.owner])
+	}
+	sz := C.long(n.size * C.LANES)
+	switch n.kind() {
+	case nn.Conv2D:
+		w.convBack(i, n)
+	case nn.MaxPool2D:
+		if dx != nil {
+			C.train_maxpool_back(isa, &n.pool, fp(w.in(n, 0)), fp(w.val[i]), dy, dx, cbool(n.accIn[0]), cbool(n.gate))
+		}
+	case nn.Dense:
+		if n.l.Act == nn.ReLU {
+			C.train_relu_mask(dy, fp(w.val[i]), sz)
+		}
+		O := C.int(n.l.Units)
+		if n.trainable {
+			gw, gb := w.grads(n)
+			C.train_transpose(dy, fp(w.dt), O)
+			if gb != nil {
+				C.train_colsum(dy, 1, 1, 0, 0, O, fp(gb), acc)
 			}
-		case nn.Dense:
-			if n.l.Act == nn.ReLU {
-				C.train_relu_mask(dy, fp(w.val[i]), sz)
+			C.train_dense_wgrad(isa, C.int(n.l.InShape[0]), O, fp(w.in(n, 0)), fp(w.dt), fp(gw), acc)
+		}
+		if dx != nil {
+			a := n.dback
+			a.in, a.out = dy, dx
+			C.train_fwd(isa, &a)
+		}
+	case nn.Add:
+		for j, in := range n.ins {
+			if s := p.nodes[in]; s.needGrad {
+				C.train_add_to(fp(w.grad[s.owner]), dy, sz, cbool(n.accIn[j]))
 			}
-			O := C.int(n.l.Units)
-			if n.trainable {
-				gw, gb := w.grads(n)
-				C.train_transpose(dy, fp(w.dt), O)
-				if gb != nil {
-					C.train_colsum(dy, 1, 1, 0, 0, O, fp(gb), acc)
-				}
-				C.train_dense_wgrad(isa, C.int(n.l.InShape[0]), O, fp(w.in(n, 0)), fp(w.dt), fp(gw), acc)
-			}
-			if dx != nil {
-				a := n.dback
-				a.in, a.out = dy, dx
-				C.train_fwd(isa, &a)
-			}
-		case nn.Add:
-			for j, in := range n.ins {
-				if s := p.nodes[in]; s.needGrad {
-					C.train_add_to(fp(w.grad[s.owner]), dy, sz, cbool(n.accIn[j]))
-				}
-			}
-		case nn.Act: // ReLU
-			if dx != nil {
-				C.train_relu_back(dx, dy, fp(w.val[i]), sz, cbool(n.accIn[0]))
-			}
+		}
+	case nn.Act: // ReLU
+		if dx != nil {
+			C.train_relu_back(dx, dy, fp(w.val[i]), sz, cbool(n.accIn[0]))
 		}
 	}
 }
@@ -205,7 +262,7 @@ func (w *worker) grads(n *node) (gw, gb []float32) {
 
 // convBack: the ReLU's gradient (unless its pool applied it), the bias and weight gradients,
 // and the input gradient.
-func (w *worker) convBack(i int, n *node, acc C.int) {
+func (w *worker) convBack(i int, n *node) {
 	p := w.p
 	isa := C.int(p.isa)
 	l := n.l
@@ -213,50 +270,55 @@ func (w *worker) convBack(i int, n *node, acc C.int) {
 	dy, y := fp(w.grad[i]), fp(w.val[i])
 	relu := l.Act == nn.ReLU && !n.gated
 	d := dy
+	var t time.Time
+	w.tick(&t)
 	if n.dH > 0 {
 		var mask *C.float
 		if relu {
 			mask = y
 		}
 		C.train_scatter(dy, mask, fp(w.dpad[i]), OH, OW, O, C.long(n.prow), C.long(n.ppix), C.long(n.p0))
+		w.mark(l.Name+" frame", &t)
 		d = fp(w.dpad[i][n.p0:])
 	} else if relu {
 		C.train_relu_mask(dy, y, C.long(n.size*C.LANES))
 	}
 	if n.trainable {
-		_, gb := w.grads(n)
-		if gb != nil {
-			C.train_colsum(d, OH, OW, n.wg.drow, n.wg.dpix, O, fp(gb), acc)
-		}
 		a := n.wg
 		a.x = fp(w.in(n, 0))
 		if n.pad {
 			a.x = fp(w.padIn[i])
 		}
-		a.d, a.s = d, fp(w.s[i])
+		a.d, a.s, a.sb = d, fp(w.s[i]), fp(w.sb[i])
 		C.train_wgrad(isa, &a)
+		w.mark(l.Name+" kernel", &t)
 	}
 	if n.dH > 0 {
 		src := p.nodes[n.ins[0]]
 		C.train_conv_back(isa, &n.geo, &n.back, fp(w.dpad[i]), fp(w.grad[src.owner]), C.int(n.pt), C.int(n.pl),
 			C.int(l.InShape[0]), C.int(l.InShape[1]))
+		w.mark(l.Name+" input", &t)
 	}
 }
 
 // startStep clears the per-lane weight-gradient sums.
 func (w *worker) startStep() {
-	for _, s := range w.s {
-		clear(s)
+	for i := range w.s {
+		clear(w.s[i])
+		clear(w.sb[i])
 	}
 }
 
-// endStep folds the per-lane sums into the conv kernels' gradients.
+// endStep folds the per-lane sums into the conv kernels' and biases' gradients.
 func (w *worker) endStep() {
 	for i, s := range w.s {
 		if s == nil {
 			continue
 		}
-		gw, _ := w.grads(w.p.nodes[i])
+		gw, gb := w.grads(w.p.nodes[i])
 		C.train_lanesum(fp(s), fp(gw), C.long(len(gw)), 0)
+		if gb != nil {
+			C.train_lanesum(fp(w.sb[i]), fp(gb), C.long(len(gb)), 0)
+		}
 	}
 }

@@ -183,9 +183,18 @@ func (st *stepper) run(x []float32, y []int32, batch []int, xf []xform, scale fl
 				for i, j := range idx {
 					labels[i] = y[j]
 				}
+				var t0 time.Time
+				w.tick(&t0)
 				w.load(x, idx, t, scale)
+				if w.prof != nil {
+					w.prof.load += w.tick(&t0)
+				}
 				w.forward()
+				w.tick(&t0)
 				st.losses[b] = w.lossGrad(labels, B)
+				if w.prof != nil {
+					w.prof.loss += w.tick(&t0)
+				}
 				st.correct[b] = 0
 				for i, c := range w.argmax[:len(idx)] {
 					if int32(c) == labels[i] {
