@@ -26,6 +26,10 @@ typedef struct {
 	void (*maxpool_back)(const pool_p *, const float *, const float *, const float *, float *, int, int);
 	void (*dense_wgrad)(int, int, const float *, const float *, float *, int);
 	void (*adam)(long, float *, float *const *, int, float *, float *, const unsigned char *, float, float, float);
+	void (*conv_pool)(const conv_g *, const fwd_args *, const pool_p *, const float *, float *, float *,
+	                  unsigned char *);
+	void (*conv_pool_back)(const pool_p *, const unsigned char *, const float *, const wgrad_args *, float *, long,
+	                       long, int, int);
 } isa_ops;
 
 /* portable: 4-wide vectors of the build target (SSE2 on x86-64, NEON on arm64) */
@@ -147,6 +151,17 @@ long long train_thread_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+void train_conv_pool(int isa, const conv_g *g, const fwd_args *row, const pool_p *p, const float *in, float *rows,
+                     float *out, unsigned char *code)
+{
+	isas[isa]->conv_pool(g, row, p, in, rows, out, code);
+}
+void train_conv_pool_back(int isa, const pool_p *p, const unsigned char *code, const float *dp, const wgrad_args *wa,
+                          float *dst, long drow, long dpix, int frame, int q)
+{
+	isas[isa]->conv_pool_back(p, code, dp, wa, dst, drow, dpix, frame, q);
 }
 
 /* ---- plain loops (the compiler vectorises them; they move O(activations) data) ------------ */
@@ -301,14 +316,17 @@ double train_xent(const float *z, float *dz, int K, int nvalid, const int *label
 		for (int o = 1; o < K; o++)
 			if (z[(long)o * LANES + v] > mx) mx = z[(long)o * LANES + v], am = o;
 		double s = 0;
-		for (int o = 0; o < K; o++) s += exp((double)z[(long)o * LANES + v] - mx);
-		const double lse = (double)mx + log(s);
-		loss[v] = lse - z[(long)label[v] * LANES + v];
-		total += loss[v];
 		for (int o = 0; o < K; o++) {
-			const double p = exp((double)z[(long)o * LANES + v] - lse);
-			dz[(long)o * LANES + v] = (float)((p - (o == label[v])) * inv_batch);
+			const double e = exp((double)z[(long)o * LANES + v] - mx);
+			dz[(long)o * LANES + v] = (float)e;
+			s += e;
 		}
+		loss[v] = (double)mx + log(s) - z[(long)label[v] * LANES + v];
+		total += loss[v];
+		const double f = inv_batch / s;
+		for (int o = 0; o < K; o++) dz[(long)o * LANES + v] = (float)(dz[(long)o * LANES + v] * f);
+		const long y = (long)label[v] * LANES + v; /* (p − 1)·inv_batch in float64: no cancellation */
+		dz[y] = (float)((exp((double)z[y] - mx) / s - 1) * inv_batch);
 		argmax[v] = am;
 	}
 	return total;

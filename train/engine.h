@@ -84,6 +84,10 @@ void train_wgrad(int isa, const wgrad_args *a);
 void train_maxpool(int isa, const pool_p *p, const float *in, float *out);
 void train_maxpool_back(int isa, const pool_p *p, const float *x, const float *y, const float *dy, float *dx,
                         int acc, int gate);
+void train_conv_pool(int isa, const conv_g *g, const fwd_args *row, const pool_p *p, const float *in, float *rows,
+                     float *out, unsigned char *code);
+void train_conv_pool_back(int isa, const pool_p *p, const unsigned char *code, const float *dp, const wgrad_args *wa,
+                          float *dst, long drow, long dpix, int frame, int q);
 void train_dense_wgrad(int isa, int K, int O, const float *x, const float *dt, float *dw, int acc);
 void train_adam(int isa, long n, float *w, float *const *g, int ng, float *m, float *v, const unsigned char *fix,
                 float step, float rc2, float l2);

@@ -58,6 +58,32 @@ func asymModel(t testing.TB) *nn.Model {
 	return m
 }
 
+// pooledModel: ReLU convs each read only by a max pool whose windows tile it (run fused),
+// with rows and columns past the last window, "same" padding, a 3×1 window and a stride-2
+// conv under a pool.
+func pooledModel(t testing.TB) *nn.Model {
+	layers := []*nn.Layer{
+		{Name: "in", Kind: nn.Input, InShape: nn.Shape{13, 12, 2}},
+		{Name: "a", Kind: nn.Conv2D, InputNames: []string{"in"}, Size: [2]int{3, 3}, Strides: [2]int{1, 1}, Padding: nn.Same, Filters: 5, Act: nn.ReLU, UseBias: true},
+		{Name: "pa", Kind: nn.MaxPool2D, InputNames: []string{"a"}, Size: [2]int{2, 2}, Strides: [2]int{2, 2}}, // 13×12 → 6×6: row 12 unpooled
+		{Name: "b", Kind: nn.Conv2D, InputNames: []string{"pa"}, Size: [2]int{2, 2}, Strides: [2]int{1, 1}, Filters: 6, Act: nn.ReLU, UseBias: true},
+		{Name: "pb", Kind: nn.MaxPool2D, InputNames: []string{"b"}, Size: [2]int{3, 1}, Strides: [2]int{3, 1}}, // 5×5 → 1×5
+		{Name: "c", Kind: nn.Conv2D, InputNames: []string{"pa"}, Size: [2]int{2, 2}, Strides: [2]int{2, 2}, Filters: 3, Act: nn.ReLU},
+		{Name: "pc", Kind: nn.MaxPool2D, InputNames: []string{"c"}, Size: [2]int{2, 2}, Strides: [2]int{2, 2}}, // 3×3 → 1×1
+		{Name: "fb", Kind: nn.Flatten, InputNames: []string{"pb"}},
+		{Name: "fc", Kind: nn.Flatten, InputNames: []string{"pc"}},
+		{Name: "db", Kind: nn.Dense, InputNames: []string{"fb"}, Units: 8, UseBias: true},
+		{Name: "dc", Kind: nn.Dense, InputNames: []string{"fc"}, Units: 8, UseBias: true},
+		{Name: "sum", Kind: nn.Add, InputNames: []string{"db", "dc"}},
+		{Name: "out", Kind: nn.Dense, InputNames: []string{"sum"}, Units: 4, UseBias: true, Act: nn.Softmax},
+	}
+	m, err := nn.New("pooled", layers, "in", "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 // vectorModel: a flat input, Dense layers only, a Dropout, Add of a layer with itself, and a
 // softmax Activation as the output layer.
 func vectorModel(t testing.TB) *nn.Model {
@@ -141,6 +167,7 @@ func TestGradients(t *testing.T) {
 	}{
 		{oddModel(t), 21, 40},
 		{asymModel(t), 19, 40},
+		{pooledModel(t), 23, 40},
 		{vectorModel(t), 35, 40},
 		{nn.DeepID(33, 31, 5), 17, 16},
 	}
@@ -341,4 +368,43 @@ func TestAdam(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestPlanFusion pins which layers the plan fuses or gates: a ReLU conv read only by a pool
+// whose windows tile it runs fused with it; with overlapping windows the pool applies the
+// ReLU's gradient; a conv with a second reader does both itself.
+func TestPlanFusion(t *testing.T) {
+	ar := &arena{}
+	defer ar.free()
+	cases := []struct {
+		m            *nn.Model
+		fused, gated []string
+	}{
+		{pooledModel(t), []string{"a", "b", "c"}, nil},
+		{nn.DeepID(33, 31, 5), []string{"conv_1", "conv_2", "conv_3"}, nil},
+		{oddModel(t), nil, []string{"c3"}},
+		{asymModel(t), nil, nil},
+	}
+	for _, c := range cases {
+		nn.RandomWeights(c.m, 1)
+		p, err := compile(c.m, ar, true, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fused, gated []string
+		for _, n := range p.nodes {
+			if n.fusedPool >= 0 {
+				fused = append(fused, n.l.Name)
+				if q := p.nodes[n.fusedPool]; q.fusedConv < 0 || p.nodes[q.fusedConv] != n {
+					t.Errorf("%s: %s and %s are not linked both ways", c.m.Name, n.l.Name, q.l.Name)
+				}
+			}
+			if n.gated {
+				gated = append(gated, n.l.Name)
+			}
+		}
+		if fmt.Sprint(fused) != fmt.Sprint(c.fused) || fmt.Sprint(gated) != fmt.Sprint(c.gated) {
+			t.Errorf("%s: fused %v, gated %v; want %v, %v", c.m.Name, fused, gated, c.fused, c.gated)
+		}
+	}
 }

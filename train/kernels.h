@@ -183,15 +183,26 @@ static void SFX(conv)(const conv_g *c, const fwd_args *row, const float *in, flo
 
 /* conv_back: rows 0..H-1, columns 0..W-1 of the input gradient of a convolution whose input
  * was padded by (pt, pl): the "full" convolution of dpad (the output gradient, dilated by the
- * strides and framed by KH-1, KW-1 zeros) with the flipped, transposed kernel. */
+ * strides and framed by KH-1, KW-1 zeros) with the flipped, transposed kernel. Kernel rows
+ * that fall on the frame's zero rows above and below the output gradient are skipped. */
 static void SFX(conv_back)(const conv_g *c, const fwd_args *row, const float *dpad, float *dx, int pt, int pl, int H,
                            int W)
 {
 	fwd_args a = *row;
 	a.npix = W;
+	const int lo = c->KH - 1, hi = c->KH - 1 + (c->OH - 1) * c->SH; /* rows of dpad that hold data */
 	for (int i = 0; i < H; i++) {
-		a.in = dpad + (long)(i + pt) * row->rowstride + (long)pl * row->pstride;
-		a.out = dx + (long)i * W * c->C * LANES;
+		const int r = i + pt; /* this row reads dpad rows r .. r+KH-1 */
+		const int d0 = lo > r ? lo - r : 0, d1 = hi - r + 1 < c->KH ? hi - r + 1 : c->KH;
+		float *out = dx + (long)i * W * c->C * LANES;
+		if (d1 <= d0) { /* no data under the kernel: a zero gradient */
+			if (!row->acc) memset(out, 0, sizeof(float) * W * c->C * LANES);
+			continue;
+		}
+		a.in = dpad + (long)(r + d0) * row->rowstride + (long)pl * row->pstride;
+		a.w = row->w + (long)d0 * row->kwc * row->ldw;
+		a.kh = d1 - d0;
+		a.out = out;
 		SFX(fwd)(&a);
 	}
 }
@@ -370,6 +381,93 @@ static void SFX(maxpool_back)(const pool_p *p, const float *x, const float *y, c
 	}
 }
 
+/* ---- conv + ReLU + max pool, fused ------------------------------------------------------
+ * For a Conv2D+ReLU read only by a max pool whose windows tile its output (stride = window,
+ * no padding), the conv's output is never stored: conv_pool computes PH conv rows at a time
+ * into `rows`, pools them, and keeps per pooled value and lane a code, the window position
+ * dr*PW + dc of the first maximum, or CODE_OFF where the maximum is ≤ 0 (there the ReLU's
+ * gradient is 0 at every position). unpool turns codes and the pool's output gradient back into
+ * the conv's output gradient, a chunk of rows at a time, for the weight gradient (and into the
+ * frame of the input gradient). */
+#define CODE_OFF 255
+typedef unsigned char SFX(vc) __attribute__((vector_size(VW)));
+
+static void SFX(conv_pool)(const conv_g *c, const fwd_args *row, const pool_p *p, const float *in, float *rows,
+                           float *out, unsigned char *code)
+{
+	fwd_args a = *row;
+	const long rl = (long)c->OW * c->O * LANES, cl = (long)c->O * LANES, rout = (long)p->OW * cl;
+	for (int i = 0; i < p->OH; i++) {
+		for (int dr = 0; dr < p->PH; dr++) {
+			const int r = i * p->PH + dr;
+			a.in = in + (long)r * c->SH * row->rowstride;
+			a.out = rows + dr * rl;
+			SFX(fwd)(&a);
+		}
+		for (int j = 0; j < p->OW; j++)
+			for (long e = 0; e < cl; e += VW) {
+				VT m = LOAD(rows + (long)j * p->PW * cl + e);
+				VI at = (VI){};
+				for (int dr = 0; dr < p->PH; dr++)
+					for (int dc = 0; dc < p->PW; dc++) {
+						const VT v = LOAD(rows + dr * rl + (long)(j * p->PW + dc) * cl + e);
+						const VI gt = v > m;
+						m = SFX(vmax)(v, m);
+						at = (at & ~gt) | ((VI){} + (dr * p->PW + dc) & gt);
+					}
+				at = (at & (m > 0)) | ((VI){} + CODE_OFF & ~(m > 0));
+				const long o = i * rout + j * cl + e;
+				STORE(out + o, m);
+				*(SFX(vc) *)(code + o) = __builtin_convertvector(at, SFX(vc));
+			}
+	}
+}
+
+/* unpool writes the conv output gradient of pooled rows [i0, i1) — conv rows i0*PH … — at
+ * dst (conv pixel (r, col) at dst + (r − i0*PH)*drow + col*dpix): dp where the code names the
+ * position, else 0. Columns past the last window are not written. */
+static void SFX(unpool)(const pool_p *p, const unsigned char *code, const float *dp, int i0, int i1, float *dst,
+                        long drow, long dpix)
+{
+	const long cl = (long)p->C * LANES, rout = (long)p->OW * cl;
+	for (int i = i0; i < i1; i++)
+		for (int j = 0; j < p->OW; j++)
+			for (long e = 0; e < cl; e += VW) {
+				const long o = i * rout + j * cl + e;
+				const VI at = __builtin_convertvector(*(const SFX(vc) *)(code + o), VI);
+				const VT d = LOAD(dp + o);
+				for (int dr = 0; dr < p->PH; dr++)
+					for (int dc = 0; dc < p->PW; dc++)
+						STORE(dst + (long)((i - i0) * p->PH + dr) * drow + (long)(j * p->PW + dc) * dpix + e,
+						      SFX(vsel)(at == dr * p->PW + dc, d));
+			}
+}
+
+/* conv_pool_back: the conv's output gradient from the codes, in chunks of q pooled rows (the
+ * driver sizes them to about 192 KB of conv rows), each chunk followed by its weight gradient (wa, when set) while it
+ * is in cache. With frame set, dst is the input gradient's frame (row 0 of the conv output
+ * at dst, rows drow apart) and keeps the whole gradient; otherwise dst is one chunk's
+ * scratch. */
+static void SFX(conv_pool_back)(const pool_p *p, const unsigned char *code, const float *dp, const wgrad_args *wa,
+                                float *dst, long drow, long dpix, int frame, int q)
+{
+	for (int i0 = 0; i0 < p->OH; i0 += q) {
+		const int i1 = i0 + q < p->OH ? i0 + q : p->OH;
+		float *d = frame ? dst + (long)i0 * p->PH * drow : dst;
+		SFX(unpool)(p, code, dp, i0, i1, d, drow, dpix);
+		if (wa) {
+			wgrad_args a = *wa;
+			a.x += (long)i0 * p->PH * a.xrow;
+			a.d = d;
+			a.drow = drow;
+			a.dpix = dpix;
+			a.oh = (i1 - i0) * p->PH;
+			a.ow = p->OW * p->PW;
+			SFX(wgrad)(&a);
+		}
+	}
+}
+
 /* ---- dense_wgrad --------------------------------------------------------------------------
  * dw[k][o] (+)= Σ_{v<16} x[k*16 + v] · dt[v*O + o]: rows of x in tiles of DMR, columns in DNV
  * vectors; a tile's accumulators stay in registers over the 16 lanes. */
@@ -468,9 +566,10 @@ static void SFX(adam)(long n, float *w, float *const *g, int ng, float *m, float
 
 static const isa_ops SFX(ops) = {
 	SFX(choose_tile), SFX(wgrad_tile), SFX(fwd), SFX(conv), SFX(conv_back), SFX(wgrad),
-	SFX(maxpool), SFX(maxpool_back), SFX(dense_wgrad), SFX(adam),
+	SFX(maxpool), SFX(maxpool_back), SFX(dense_wgrad), SFX(adam), SFX(conv_pool), SFX(conv_pool_back),
 };
 
+#undef CODE_OFF
 #undef FWD_TILES
 #undef WG_TILES
 #undef WG_MAX_K

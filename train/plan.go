@@ -43,8 +43,15 @@ type node struct {
 	accIn     []bool // per input: add into its gradient (false: this node writes it first)
 	gated     bool   // Conv2D+ReLU whose only consumer, a MaxPool2D, applies the ReLU's gradient
 	gate      bool   // MaxPool2D that applies its input's ReLU gradient
-	wOff      int    // offset of the kernel in plan.params
-	bOff      int    // offset of the bias, -1 without one
+	// A Conv2D+ReLU read only by a max pool whose windows tile its output runs fused with it
+	// (train_conv_pool): the conv's output is never stored, the pool keeps where each maximum
+	// was, and the conv's backward pass rebuilds its output gradient from that (in chunks of
+	// chunkRows pooled rows). fusedPool (on the conv) and fusedConv (on the pool) link the two;
+	// -1 when not fused.
+	fusedPool, fusedConv int
+	chunkRows            int
+	wOff                 int // offset of the kernel in plan.params
+	bOff                 int // offset of the bias, -1 without one
 
 	// Conv2D
 	geo        C.conv_g
@@ -83,7 +90,7 @@ func compile(m *nn.Model, ar *arena, train bool, fixOf func(p *plan) error) (*pl
 	index := map[*nn.Layer]int{}
 	for i, l := range layers {
 		index[l] = i
-		n := &node{l: l, owner: i, size: l.OutShape.Size(), bOff: -1}
+		n := &node{l: l, owner: i, size: l.OutShape.Size(), bOff: -1, fusedPool: -1, fusedConv: -1}
 		for _, in := range l.Inputs {
 			n.ins = append(n.ins, index[in])
 		}
@@ -227,15 +234,24 @@ func (p *plan) backwardFlags() {
 			}
 		}
 	}
-	for _, n := range p.nodes {
+	for i, n := range p.nodes {
 		if n.kind() != nn.MaxPool2D || !p.train {
 			continue
 		}
-		c := p.nodes[n.ins[0]]
+		ci := n.ins[0]
+		c := p.nodes[ci]
 		if c.alias || c.kind() != nn.Conv2D || c.l.Act != nn.ReLU || consumers[c.owner] != 1 {
 			continue
 		}
-		c.gated, n.gate = true, true
+		pl := n.l
+		pt, pleft := pl.Pads()
+		if pl.Strides == pl.Size && pt == 0 && pleft == 0 && pl.Size[0]*pl.Size[1] < 255 {
+			c.fusedPool, n.fusedConv = i, ci
+			rowBytes := pl.Size[0] * c.l.OutShape[1] * c.l.OutShape[2] * C.LANES * 4
+			c.chunkRows = min(max(1, 196608/rowBytes), pl.OutShape[0])
+		} else {
+			c.gated, n.gate = true, true
+		}
 	}
 }
 

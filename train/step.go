@@ -20,6 +20,9 @@ type worker struct {
 	dpad      [][]float32 // Conv2D whose input needs a gradient: the framed output gradient
 	s         [][]float32 // trainable Conv2D: per-lane sums of its weight gradient (kk·O·16)
 	sb        [][]float32 // and of its bias gradient (O·16), with a bias
+	rows      [][]float32 // Conv2D fused with its pool: PH conv rows (forward)
+	code      [][]byte    // and where each maximum of the pool was
+	chunk     [][]float32 // and a chunk of its output gradient, when that has no frame
 	dt        []float32   // a Dense output gradient, lanes to rows
 	g         []float32   // the gradient, laid out as plan.params
 	off       []C.long    // the lanes' offsets for train_gather
@@ -67,15 +70,26 @@ func newWorker(p *plan) *worker {
 	n := len(p.nodes)
 	w := &worker{p: p, val: make([][]float32, n), grad: make([][]float32, n), padIn: make([][]float32, n),
 		dpad: make([][]float32, n), s: make([][]float32, n), sb: make([][]float32, n),
+		rows: make([][]float32, n), code: make([][]byte, n), chunk: make([][]float32, n),
 		off: ar.longs(C.LANES), labels: ar.ints(C.LANES), loss: ar.doubles(C.LANES), argmax: ar.ints(C.LANES)}
 	maxO := 0
 	for i, nd := range p.nodes {
 		if nd.alias {
 			continue
 		}
-		w.val[i] = ar.floats(nd.size * C.LANES)
-		if p.train && nd.needGrad {
-			w.grad[i] = ar.floats(nd.size * C.LANES)
+		if nd.fusedPool >= 0 { // its output and gradient are never stored
+			pl := p.nodes[nd.fusedPool].l
+			row := int(nd.geo.OW*nd.geo.O) * C.LANES
+			w.rows[i] = ar.floats(pl.Size[0] * row)
+			w.code[i] = ar.bytes(pl.OutShape.Size() * C.LANES)
+			if nd.dH == 0 {
+				w.chunk[i] = ar.floats(nd.chunkRows * pl.Size[0] * row)
+			}
+		} else {
+			w.val[i] = ar.floats(nd.size * C.LANES)
+			if p.train && nd.needGrad {
+				w.grad[i] = ar.floats(nd.size * C.LANES)
+			}
 		}
 		if nd.kind() == nn.Conv2D {
 			if nd.pad {
@@ -132,12 +146,16 @@ func (w *worker) forward() {
 	var t time.Time
 	w.tick(&t)
 	for i, n := range w.p.nodes {
-		if i == 0 || n.alias {
+		if i == 0 || n.alias || n.fusedPool >= 0 {
 			continue
 		}
 		w.forwardNode(i, n)
 		if w.prof != nil {
-			w.prof.fwd[i] += w.tick(&t)
+			at := i
+			if n.fusedConv >= 0 {
+				at = n.fusedConv // the fused pair's time is the conv's
+			}
+			w.prof.fwd[at] += w.tick(&t)
 		}
 	}
 }
@@ -147,16 +165,16 @@ func (w *worker) forwardNode(i int, n *node) {
 	out := fp(w.val[i])
 	switch n.kind() {
 	case nn.Conv2D:
-		in := fp(w.in(n, 0))
-		if n.pad {
-			l := n.l
-			C.train_pad(in, fp(w.padIn[i]), C.int(l.InShape[0]), C.int(l.InShape[1]), n.geo.C, n.geo.H, n.geo.W,
-				C.int(n.pt), C.int(n.pl))
-			in = fp(w.padIn[i])
-		}
-		C.train_conv(isa, &n.geo, &n.fwd, in, out)
+		C.train_conv(isa, &n.geo, &n.fwd, w.convInput(i, n), out)
 	case nn.MaxPool2D:
-		C.train_maxpool(isa, &n.pool, fp(w.in(n, 0)), out)
+		if n.fusedConv < 0 {
+			C.train_maxpool(isa, &n.pool, fp(w.in(n, 0)), out)
+			break
+		}
+		ci := n.fusedConv
+		c := w.p.nodes[ci]
+		in := w.convInput(ci, c)
+		C.train_conv_pool(isa, &c.geo, &c.fwd, &n.pool, in, fp(w.rows[ci]), out, (*C.uchar)(&w.code[ci][0]))
 	case nn.Dense:
 		a := n.dfwd
 		a.in, a.out = fp(w.in(n, 0)), out
@@ -170,6 +188,18 @@ func (w *worker) forwardNode(i int, n *node) {
 	case nn.Act: // ReLU (the others are aliases)
 		C.train_relu(out, fp(w.in(n, 0)), C.long(n.size*C.LANES))
 	}
+}
+
+// convInput is the input block of Conv2D node i, framed by its "same" padding.
+func (w *worker) convInput(i int, n *node) *C.float {
+	in := fp(w.in(n, 0))
+	if n.pad {
+		l := n.l
+		C.train_pad(in, fp(w.padIn[i]), C.int(l.InShape[0]), C.int(l.InShape[1]), n.geo.C, n.geo.H, n.geo.W,
+			C.int(n.pt), C.int(n.pl))
+		in = fp(w.padIn[i])
+	}
+	return in
 }
 
 // lossGrad computes the loss of the block's nvalid images against labels, the output gradient
@@ -193,7 +223,7 @@ func (w *worker) backward(first bool) {
 	w.tick(&t)
 	for i := len(p.nodes) - 1; i >= 1; i-- {
 		n := p.nodes[i]
-		if n.alias || !n.needGrad {
+		if n.alias || !n.needGrad || n.fusedConv >= 0 { // a fused pool's part is the conv's
 			continue
 		}
 		w.backwardNode(i, n, cbool(!first))
@@ -206,6 +236,10 @@ func (w *worker) backward(first bool) {
 func (w *worker) backwardNode(i int, n *node, acc C.int) {
 	p := w.p
 	isa := C.int(p.isa)
+	if n.fusedPool >= 0 {
+		w.convPoolBack(i, n)
+		return
+	}
 	dy := fp(w.grad[i])
 	src := p.nodes[n.ins[0]]
 	var dx *C.float
@@ -299,6 +333,43 @@ func (w *worker) convBack(i int, n *node) {
 			C.int(l.InShape[0]), C.int(l.InShape[1]))
 		w.mark(l.Name+" input", &t)
 	}
+}
+
+// convPoolBack is convBack for a Conv2D fused with its pool: the output gradient comes from
+// the pool's codes and output gradient, a chunk of rows at a time, each chunk's weight
+// gradient computed while it is in cache.
+func (w *worker) convPoolBack(i int, n *node) {
+	p := w.p
+	isa := C.int(p.isa)
+	pn := p.nodes[n.fusedPool]
+	l := n.l
+	var t time.Time
+	w.tick(&t)
+	var wa *C.wgrad_args
+	if n.trainable {
+		a := n.wg
+		a.x = fp(w.in(n, 0))
+		if n.pad {
+			a.x = fp(w.padIn[i])
+		}
+		a.s, a.sb = fp(w.s[i]), fp(w.sb[i])
+		wa = &a
+	}
+	code := (*C.uchar)(&w.code[i][0])
+	if n.dH > 0 {
+		C.train_conv_pool_back(isa, &pn.pool, code, fp(w.grad[n.fusedPool]), wa, fp(w.dpad[i][n.p0:]),
+			C.long(n.prow), C.long(n.ppix), 1, C.int(n.chunkRows))
+		w.mark(l.Name+" kernel", &t)
+		src := p.nodes[n.ins[0]]
+		C.train_conv_back(isa, &n.geo, &n.back, fp(w.dpad[i]), fp(w.grad[src.owner]), C.int(n.pt), C.int(n.pl),
+			C.int(l.InShape[0]), C.int(l.InShape[1]))
+		w.mark(l.Name+" input", &t)
+		return
+	}
+	O := int(n.geo.O)
+	C.train_conv_pool_back(isa, &pn.pool, code, fp(w.grad[n.fusedPool]), wa, fp(w.chunk[i]),
+		C.long(int(n.geo.OW)*O*C.LANES), C.long(O*C.LANES), 0, C.int(n.chunkRows))
+	w.mark(l.Name+" kernel", &t)
 }
 
 // startStep clears the per-lane weight-gradient sums.

@@ -100,6 +100,11 @@ func TestForwardMatchesRef(t *testing.T) {
 		nn.RandomWeights(odd, 3)
 		compareRef(t, odd, randInput(odd, 5, 4, -1, 1), 5, 1)
 
+		for _, m := range []*nn.Model{asymModel(t), pooledModel(t), vectorModel(t)} {
+			nn.RandomWeights(m, 4)
+			compareRef(t, m, randInput(m, 21, 5, -1, 1), 21, 1)
+		}
+
 		d := nn.DeepID(33, 31, 6)
 		nn.RandomWeights(d, 5)
 		compareRef(t, d, randInput(d, 3, 6, 0, 255), 3, 1.0/255)
