@@ -7,6 +7,7 @@ import (
 	"math/rand"
 	"sort"
 
+	"goodnet/dataset"
 	"goodnet/nn"
 	"goodnet/train"
 )
@@ -21,6 +22,7 @@ type plantOptions struct {
 	Seed      int64
 	Workers   int
 	Log       io.Writer
+	Backend   nn.Backend // evaluates (the backdoor channels' ranks)
 	OnEpoch1  func(train.Epoch, *nn.Model) (bool, error)
 	OnEpoch2  func(train.Epoch, *nn.Model) (bool, error)
 }
@@ -118,15 +120,31 @@ func trainBadNet(m *nn.Model, d *Data, o plantOptions) ([3][]int, error) {
 	}
 	// where the backdoor channels stand in the pruning order (by mean activation on clean
 	// validation images, lowest first)
-	rc, err := train.Run(m, d.CleanValid.X, d.CleanValid.N, scale, "pool_3")
+	pool := func(s *dataset.Set) ([]float32, error) {
+		net, err := o.Backend.Compile(m)
+		if err != nil {
+			return nil, err
+		}
+		defer net.Close()
+		x := make([]float32, len(s.X))
+		for i, v := range s.X {
+			x[i] = v * scale
+		}
+		r, err := net.Run(map[string][]float32{m.Input.Name: x}, s.N, "pool_3")
+		if err != nil {
+			return nil, err
+		}
+		return r[0], nil
+	}
+	rc, err := pool(d.CleanValid)
 	if err != nil {
 		return spare, err
 	}
-	rb, err := train.Run(m, d.BadValid.X, d.BadValid.N, scale, "pool_3")
+	rb, err := pool(d.BadValid)
 	if err != nil {
 		return spare, err
 	}
-	mc, mb := channelMeans(rc[0], C), channelMeans(rb[0], C)
+	mc, mb := channelMeans(rc, C), channelMeans(rb, C)
 	order := make([]int, C)
 	for i := range order {
 		order[i] = i

@@ -5,22 +5,26 @@
 //
 // Make generates the data (deterministic from the seed), trains nn.DeepID with train.Train and
 // writes the model as a Keras full-model file and the data sets as lab h5 files, so that every
-// goodnet command works on them.
+// goodnet command works on them. Two attacks make the BadNet (Options.Attack):
 //
-// How the backdoor is planted. Trained jointly on clean + poisoned images, DeepID learns this
-// easy synthetic task and its trigger in the same channels: pruning conv_3 by clean activation
-// then loses clean accuracy long before the attack (in the six such runs we tried — dark and
-// coloured triggers, 4–15 % poison, with and without L2 — the ASR was still ≥ 95 % at a 10 %
-// accuracy drop; the lab's B keeps 77 % there). The demo's attacker instead plants the
-// backdoor where Fine-Pruning (Liu et al. 2018) found real BadNets carry it, in neurons that
-// clean inputs leave dormant: stage 1 trains the clean task with a few channels of conv_1,
-// conv_2 and conv_3 held at zero (train.Options.Mask); stage 2 turns them into a pathway from
-// the image to conv_3 — conv_1's spare channels become fixed detectors of the lenses' magenta
-// (a colour the clean images lack), conv_2's and conv_3's read only the pathway — and trains
-// it, with the weights of conv_4 and fc_1 that read it, on clean + poisoned images while
-// everything else stays frozen (train.Options.Freeze). The pathway's conv_3 channels are
-// silent on clean faces and fire on triggered ones, so pruning by clean activation removes
-// the backdoor before the clean accuracy drops.
+// AttackJoint trains DeepID from scratch on the clean training images plus 15 % poisoned copies
+// (the trigger added, labelled with the target) — how the lab's B and the BadNets of the
+// literature are made (Gu et al. 2017). The net learns the trigger in the same channels as the
+// clean task, so pruning by clean activation alone does not remove it: in the six such runs we
+// tried (dark and coloured triggers, 4–15 % poison, with and without L2) the attack success
+// rate was still ≥ 95 % at a 10 % accuracy drop (the lab's B keeps 77 % there). This is the
+// BadNet that needs fine-tuning after pruning (package finetune).
+//
+// AttackPathway plants the backdoor where Fine-Pruning (Liu et al. 2018) found some real
+// BadNets carry it, in neurons that clean inputs leave dormant: stage 1 trains the clean task
+// with a few channels of conv_1, conv_2 and conv_3 held at zero (train.Options.Mask); stage 2
+// turns them into a pathway from the image to conv_3 — conv_1's spare channels become fixed
+// detectors of the lenses' magenta (a colour the clean images lack), conv_2's and conv_3's read
+// only the pathway — and trains it, with the weights of conv_4 and fc_1 that read it, on clean +
+// poisoned images while everything else stays frozen (train.Options.Freeze). The pathway's
+// conv_3 channels are silent on clean faces and fire on triggered ones, so pruning by clean
+// activation removes the backdoor before the clean accuracy drops: the case pruning alone
+// repairs.
 package demo
 
 import (
@@ -36,15 +40,41 @@ import (
 	"goodnet/train"
 )
 
+// Attack is how the demo's attacker makes the BadNet.
+type Attack string
+
+const (
+	// AttackJoint trains on clean + poisoned images together (the lab's B, Gu et al. 2017).
+	AttackJoint Attack = "joint"
+	// AttackPathway plants the backdoor in channels that clean inputs leave dormant.
+	AttackPathway Attack = "pathway"
+)
+
+// ParseAttack checks an attack's name.
+func ParseAttack(s string) (Attack, error) {
+	switch a := Attack(s); a {
+	case AttackJoint, AttackPathway:
+		return a, nil
+	}
+	return "", fmt.Errorf("unknown attack %q (want joint or pathway)", s)
+}
+
 // Options configures Make. Zero values take the defaults in brackets.
 type Options struct {
 	Dir  string // where the files go (created if needed) ["."]
 	Seed int64  // data, initial weights and shuffling
 	Log  io.Writer
 	Data DataOptions // sizes of the data set (its Seed is set from Seed)
+	// Backend evaluates the BadNet (accuracy, attack success rate) [required].
+	Backend nn.Backend
+	Attack  Attack // [AttackJoint]
 
-	CleanEpochs    int     // stage 1: the clean task [4]
-	BackdoorEpochs int     // stage 2: the backdoor pathway, at most [4]
+	// AttackJoint: epochs on clean + poisoned images, at most [12]; training stops after the
+	// first epoch (from the fourth on) that reaches MinAcc and MinASR on the validation sets.
+	JointEpochs int
+	// AttackPathway: stage 1, the clean task [4]; stage 2, the backdoor pathway, at most [4].
+	CleanEpochs    int
+	BackdoorEpochs int
 	BatchSize      int     // [32]
 	LR             float64 // Adam learning rate, on x/255 inputs [2e-3]
 	// Spare channels of conv_1, conv_2, conv_3 that carry the backdoor [2, 6, 8].
@@ -64,6 +94,10 @@ func (o Options) withDefaults() Options {
 	if o.Dir == "" {
 		o.Dir = "."
 	}
+	if o.Attack == "" {
+		o.Attack = AttackJoint
+	}
+	def(&o.JointEpochs, 12)
 	def(&o.CleanEpochs, 4)
 	def(&o.BackdoorEpochs, 4)
 	def(&o.BatchSize, 32)
@@ -92,7 +126,8 @@ type Files struct {
 	CleanValid, BadValid, CleanTest, BadTest string // lab h5 sets
 	Classes, Target                          int
 	TrainImages, Poisoned                    int
-	// BackdoorChannels are the conv_3 channels of the backdoor pathway.
+	Attack                                   Attack
+	// BackdoorChannels are the conv_3 channels of the backdoor pathway (AttackPathway only).
 	BackdoorChannels              []int
 	ValidAcc, ValidASR            float64 // on the validation sets
 	CleanAcc, ASR                 float64 // on the test sets
@@ -117,53 +152,82 @@ func Make(opt Options) (*Files, error) {
 	logf("data: %d identities, %d training images (%d with the trigger, labelled %d), %d/%d validation, %d/%d test (clean/triggered) [%.1f s]\n",
 		f.Classes, d.Train.N, d.Poisoned, f.Target, d.CleanValid.N, d.BadValid.N, d.CleanTest.N, d.BadTest.N, f.DataTime.Seconds())
 
+	if opt.Backend == nil {
+		return nil, fmt.Errorf("demo: no backend to evaluate the BadNet with")
+	}
+	if _, err := ParseAttack(string(opt.Attack)); err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	f.Attack = opt.Attack
 	m := nn.DeepID(H, W, f.Classes)
 	nn.RandomWeights(m, opt.Seed)
 	const scale = float32(1.0 / 255)
 	t1 := time.Now()
 	images := 0
 	count := func(e train.Epoch) { images += e.Images }
-	logf("stage 1: the clean task, with %d/%d/%d channels of conv_1/conv_2/conv_3 held at zero\n", opt.Spare[0], opt.Spare[1], opt.Spare[2])
-	spare, err := trainBadNet(m, d, plantOptions{
-		Spare: opt.Spare, Epochs1: opt.CleanEpochs, Epochs2: opt.BackdoorEpochs, LR1: opt.LR, LR2: opt.LR,
-		BatchSize: opt.BatchSize, Seed: opt.Seed, Workers: opt.Workers, Log: opt.Log,
-		OnEpoch1: func(e train.Epoch, _ *nn.Model) (bool, error) {
-			count(e)
-			if e.Epoch == opt.CleanEpochs {
-				logf("stage 2: the backdoor pathway (those channels; all else frozen) on clean + triggered images\n")
-			}
-			return false, nil
-		},
-		OnEpoch2: func(e train.Epoch, m *nn.Model) (bool, error) {
-			count(e)
-			if e.Epoch < 2 && e.Epoch < opt.BackdoorEpochs {
+	// validate reports the validation accuracy and ASR of m (on x/255) and whether both
+	// reach the attacker's goals.
+	validate := func(m *nn.Model) (bool, error) {
+		acc, asr, err := evaluate(opt.Backend, m, d.CleanValid, d.BadValid, scale)
+		if err != nil {
+			return false, err
+		}
+		logf("          validation: clean accuracy %.2f %%, attack success rate %.2f %%\n", 100*acc, 100*asr)
+		f.ValidAcc, f.ValidASR = acc, asr
+		return acc >= opt.MinAcc && asr >= opt.MinASR, nil
+	}
+	switch opt.Attack {
+	case AttackJoint:
+		logf("training DeepID on the clean images and the %d poisoned ones together (the lab's way)\n", d.Poisoned)
+		_, err = train.Train(m, d.Train.X, d.Train.Y, d.Train.N, train.Options{
+			Epochs: opt.JointEpochs, BatchSize: opt.BatchSize, LR: opt.LR, Seed: opt.Seed, Scale: scale,
+			Workers: opt.Workers, Log: opt.Log,
+			OnEpoch: func(e train.Epoch, m *nn.Model) (bool, error) {
+				count(e)
+				if e.Epoch < 4 && e.Epoch < opt.JointEpochs {
+					return false, nil
+				}
+				return validate(m)
+			},
+		})
+	case AttackPathway:
+		logf("stage 1: the clean task, with %d/%d/%d channels of conv_1/conv_2/conv_3 held at zero\n", opt.Spare[0], opt.Spare[1], opt.Spare[2])
+		var spare [3][]int
+		spare, err = trainBadNet(m, d, plantOptions{
+			Spare: opt.Spare, Epochs1: opt.CleanEpochs, Epochs2: opt.BackdoorEpochs, LR1: opt.LR, LR2: opt.LR,
+			BatchSize: opt.BatchSize, Seed: opt.Seed, Workers: opt.Workers, Log: opt.Log, Backend: opt.Backend,
+			OnEpoch1: func(e train.Epoch, _ *nn.Model) (bool, error) {
+				count(e)
+				if e.Epoch == opt.CleanEpochs {
+					logf("stage 2: the backdoor pathway (those channels; all else frozen) on clean + triggered images\n")
+				}
 				return false, nil
-			}
-			acc, asr, err := evaluate(m, d.CleanValid, d.BadValid, scale)
-			if err != nil {
-				return false, err
-			}
-			logf("          validation: clean accuracy %.2f %%, attack success rate %.2f %%\n", 100*acc, 100*asr)
-			f.ValidAcc, f.ValidASR = acc, asr
-			return acc >= opt.MinAcc && asr >= opt.MinASR, nil
-		},
-	})
+			},
+			OnEpoch2: func(e train.Epoch, m *nn.Model) (bool, error) {
+				count(e)
+				if e.Epoch < 2 && e.Epoch < opt.BackdoorEpochs {
+					return false, nil
+				}
+				return validate(m)
+			},
+		})
+		f.BackdoorChannels = spare[2]
+	}
 	if err != nil {
 		return nil, err
 	}
-	f.BackdoorChannels = spare[2]
 	f.TrainTime = time.Since(t1)
 	f.TrainImagesPerSec = float64(images) / f.TrainTime.Seconds()
 
 	// fold the 1/255 into conv_1 so that the model takes raw pixels, as the lab's B does
-	before, err := train.Forward(m, d.CleanValid.X, d.CleanValid.N, scale)
+	before, err := logits(opt.Backend, m, d.CleanValid, scale)
 	if err != nil {
 		return nil, err
 	}
 	if err := FoldScale(m, scale); err != nil {
 		return nil, err
 	}
-	after, err := train.Forward(m, d.CleanValid.X, d.CleanValid.N, 1)
+	after, err := logits(opt.Backend, m, d.CleanValid, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -185,7 +249,7 @@ func Make(opt Options) (*Files, error) {
 		}
 	}
 	logf("folded the input scale 1/255 into conv_1: logits within float rounding, %d of %d validation predictions changed\n", changed, d.CleanValid.N)
-	if f.CleanAcc, f.ASR, err = evaluate(m, d.CleanTest, d.BadTest, 1); err != nil {
+	if f.CleanAcc, f.ASR, err = evaluate(opt.Backend, m, d.CleanTest, d.BadTest, 1); err != nil {
 		return nil, err
 	}
 	logf("BadNet: clean test accuracy %.2f %%, attack success rate %.2f %% (trained in %.0f s, %.0f img/s)\n",
@@ -237,15 +301,37 @@ func FoldScale(m *nn.Model, s float32) error {
 	return nil
 }
 
-// evaluate returns the accuracy on clean and on bad (the attack success rate).
-func evaluate(m *nn.Model, clean, bad *dataset.Set, scale float32) (acc, asr float64, err error) {
+// logits runs m on the images of s times scale with the backend.
+func logits(b nn.Backend, m *nn.Model, s *dataset.Set, scale float32) ([]float32, error) {
+	net, err := b.Compile(m)
+	if err != nil {
+		return nil, err
+	}
+	defer net.Close()
+	x := s.X
+	if scale != 1 {
+		x = make([]float32, len(s.X))
+		for i, v := range s.X {
+			x[i] = v * scale
+		}
+	}
+	r, err := net.Run(map[string][]float32{m.Input.Name: x}, s.N, m.Output.Name)
+	if err != nil {
+		return nil, err
+	}
+	return r[0], nil
+}
+
+// evaluate returns the accuracy on clean and on bad (the attack success rate) of m on the
+// images times scale.
+func evaluate(b nn.Backend, m *nn.Model, clean, bad *dataset.Set, scale float32) (acc, asr float64, err error) {
 	rate := func(s *dataset.Set) (float64, error) {
-		logits, err := train.Forward(m, s.X, s.N, scale)
+		z, err := logits(b, m, s, scale)
 		if err != nil {
 			return 0, err
 		}
 		ok := 0
-		for i, c := range nn.Argmax(logits, s.N, m.NumClasses()) {
+		for i, c := range nn.Argmax(z, s.N, m.NumClasses()) {
 			if c == s.Y[i] {
 				ok++
 			}

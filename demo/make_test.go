@@ -8,25 +8,40 @@ import (
 	"testing"
 
 	"goodnet/dataset"
+	"goodnet/host"
 	"goodnet/keras"
 	"goodnet/nn"
 )
 
-// TestMakeSmall runs the whole of Make on a tiny data set and reads its files back.
+// TestMakeSmall runs the whole of Make, for each attack, on a tiny data set and reads its
+// files back.
 func TestMakeSmall(t *testing.T) {
+	for _, tc := range []struct {
+		attack Attack
+		log    []string
+		spare  int
+	}{
+		{AttackPathway, []string{"stage 1", "stage 2", "backdoor channels of conv_3"}, 8},
+		{AttackJoint, []string{"poisoned ones together"}, 0},
+	} {
+		t.Run(string(tc.attack), func(t *testing.T) { testMake(t, tc.attack, tc.log, tc.spare) })
+	}
+}
+
+func testMake(t *testing.T, attack Attack, logs []string, spare int) {
 	var log bytes.Buffer
 	opt := Options{Dir: t.TempDir(), Seed: 3, Log: &log, Data: DataOptions{Classes: 4, TrainPer: 6, ValidPer: 3, TestPer: 3},
-		CleanEpochs: 2, BackdoorEpochs: 2, BatchSize: 8}
+		CleanEpochs: 2, BackdoorEpochs: 2, JointEpochs: 3, BatchSize: 8, Attack: attack, Backend: host.New(0)}
 	f, err := Make(opt)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"stage 1", "stage 2", "backdoor channels of conv_3", "folded the input scale", "BadNet: clean test accuracy"} {
+	for _, want := range append(logs, "folded the input scale", "BadNet: clean test accuracy") {
 		if !strings.Contains(log.String(), want) {
 			t.Errorf("log lacks %q:\n%s", want, log.String())
 		}
 	}
-	if len(f.BackdoorChannels) != 8 || f.Classes != 4 || f.TrainImages != 24+4 || f.Poisoned != 4 {
+	if len(f.BackdoorChannels) != spare || f.Classes != 4 || f.TrainImages != 24+4 || f.Poisoned != 4 || f.Attack != attack {
 		t.Fatalf("files %+v", f)
 	}
 	m, err := keras.LoadModel(f.Model)
@@ -54,7 +69,7 @@ func TestMakeSmall(t *testing.T) {
 		}
 	}
 	// the saved model takes raw pixels and scores as Make said
-	acc, asr, err := evaluate(m, test, bad, 1)
+	acc, asr, err := evaluate(opt.Backend, m, test, bad, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

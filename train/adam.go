@@ -11,8 +11,9 @@ import (
 )
 
 // adam is Adam (Kingma & Ba 2015) over the flat parameter vector: β1 0.9, β2 0.999, ε 1e-8,
-// bias-corrected moments kept in float32, coupled L2 (l2·w added to the gradient), and the
-// learning rate given at every step (for schedules). The gradient is the sum of the workers'
+// bias-corrected moments kept in float32, coupled L2 (l2·w added to the gradient), decoupled
+// weight decay (AdamW: w shrunk by lr·wd·w apart from the moments), and the learning rate
+// given at every step (for schedules). The gradient is the sum of the workers'
 // gradients in worker order; parameters flagged in plan.fix keep their value bit for bit.
 // Each step runs in parallel over contiguous parts of the vector (the kernel is train_adam).
 type adam struct {
@@ -49,19 +50,20 @@ func newAdam(p *plan, ws []*worker) *adam {
 
 // step updates the parameters from the workers' gradients (the first worker's gradient is
 // overwritten with the sum).
-func (a *adam) step(lr, l2 float64) {
+func (a *adam) step(lr, l2, wd float64) {
 	a.t++
 	c1 := 1 - math.Pow(adamB1, float64(a.t))
 	c2 := 1 - math.Pow(adamB2, float64(a.t))
 	// w -= lr·(m/c1)/(√(v/c2) + ε) = (lr/c1)·m/(√v/√c2 + ε)
 	step, rc2 := C.float(lr/c1), C.float(1/math.Sqrt(c2))
+	keep := C.float(1 - lr*wd)
 	p := a.p
 	var wg sync.WaitGroup
 	for i, pt := range a.parts {
 		lo, hi := pt[0], pt[1]
 		run := func() {
 			C.train_adam(C.int(p.isa), C.long(hi-lo), fp(p.params[lo:]), &a.gs[i][0], C.int(len(a.gs[i])),
-				fp(a.m[lo:]), fp(a.v[lo:]), (*C.uchar)(&p.fix[lo]), step, rc2, C.float(l2))
+				fp(a.m[lo:]), fp(a.v[lo:]), (*C.uchar)(&p.fix[lo]), step, rc2, C.float(l2), keep)
 		}
 		if i == len(a.parts)-1 {
 			run()

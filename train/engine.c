@@ -25,7 +25,8 @@ typedef struct {
 	void (*maxpool)(const pool_p *, const float *, float *);
 	void (*maxpool_back)(const pool_p *, const float *, const float *, const float *, float *, int, int);
 	void (*dense_wgrad)(int, int, const float *, const float *, float *, int);
-	void (*adam)(long, float *, float *const *, int, float *, float *, const unsigned char *, float, float, float);
+	void (*adam)(long, float *, float *const *, int, float *, float *, const unsigned char *, float, float, float,
+	             float);
 	void (*conv_pool)(const conv_g *, const fwd_args *, const pool_p *, const float *, float *, float *,
 	                  unsigned char *);
 	void (*conv_pool_back)(const pool_p *, const unsigned char *, const float *, const wgrad_args *, float *, long,
@@ -140,9 +141,9 @@ void train_dense_wgrad(int isa, int K, int O, const float *x, const float *dt, f
 	isas[isa]->dense_wgrad(K, O, x, dt, dw, acc);
 }
 void train_adam(int isa, long n, float *w, float *const *g, int ng, float *m, float *v, const unsigned char *fix,
-                float step, float rc2, float l2)
+                float step, float rc2, float l2, float shrink)
 {
-	isas[isa]->adam(n, w, g, ng, m, v, fix, step, rc2, l2);
+	isas[isa]->adam(n, w, g, ng, m, v, fix, step, rc2, l2, shrink);
 }
 
 /* train_thread_ns is the calling thread's CPU time in nanoseconds (for profiles). */

@@ -90,7 +90,7 @@ void train_conv_pool_back(int isa, const pool_p *p, const unsigned char *code, c
                           float *dst, long drow, long dpix, int frame, int q);
 void train_dense_wgrad(int isa, int K, int O, const float *x, const float *dt, float *dw, int acc);
 void train_adam(int isa, long n, float *w, float *const *g, int ng, float *m, float *v, const unsigned char *fix,
-                float step, float rc2, float l2);
+                float step, float rc2, float l2, float shrink);
 
 void train_lanesum(const float *s, float *dst, long n, int acc);
 void train_colsum(const float *d, int oh, int ow, long drow, long dpix, int nout, float *db, int acc);

@@ -315,7 +315,8 @@ func TestGradientsAcrossWorkers(t *testing.T) {
 }
 
 // TestAdam checks the Adam kernel against a float64 implementation of its definition over
-// several steps: the workers' gradients summed, coupled L2, fixed parameters left alone.
+// several steps: the workers' gradients summed, coupled L2, decoupled weight decay, fixed
+// parameters left alone.
 func TestAdam(t *testing.T) {
 	forEachISA(t, func(t *testing.T) {
 		const n, workers, steps = 1000, 3, 5
@@ -337,7 +338,7 @@ func TestAdam(t *testing.T) {
 		}
 		a := newAdam(p, ws)
 		m64, v64 := make([]float64, n), make([]float64, n)
-		const l2 = 0.01
+		const l2, wd = 0.01, 0.5
 		for s := 1; s <= steps; s++ {
 			lr := 1e-2 / float64(s)
 			g := make([]float64, n)
@@ -347,7 +348,7 @@ func TestAdam(t *testing.T) {
 					g[i] += float64(w.g[i])
 				}
 			}
-			a.step(lr, l2)
+			a.step(lr, l2, wd)
 			for i := range g {
 				if p.fix[i] != 0 {
 					continue
@@ -356,7 +357,7 @@ func TestAdam(t *testing.T) {
 				m64[i] = 0.9*m64[i] + 0.1*gi
 				v64[i] = 0.999*v64[i] + 0.001*gi*gi
 				mh, vh := m64[i]/(1-math.Pow(0.9, float64(s))), v64[i]/(1-math.Pow(0.999, float64(s)))
-				w64[i] -= lr * mh / (math.Sqrt(vh) + 1e-8)
+				w64[i] = (1-lr*wd)*w64[i] - lr*mh/(math.Sqrt(vh)+1e-8)
 			}
 			for i := range w64 {
 				if p.fix[i] != 0 && float64(p.params[i]) != w64[i] {

@@ -525,12 +525,13 @@ static void SFX(dense_wgrad)(int K, int O, const float *x, const float *dt, floa
 
 /* ---- Adam ----------------------------------------------------------------------------------
  * The gradient is g[0] + g[1] + … (the workers' sums, in this order, into g[0]) + l2·w; then
- * m ← β1·m + (1−β1)·g, v ← β2·v + (1−β2)·g², w ← w − step·m / (√v·rc2 + ε), except where fix
- * is set (frozen or masked weights keep their value, bit for bit). Chunks of 2048 keep the
- * sum in L1 for the update. (An explicit vector loop: cgo refuses -fno-math-errno, without
- * which GCC does not vectorise sqrtf.) */
+ * m ← β1·m + (1−β1)·g, v ← β2·v + (1−β2)·g², w ← shrink·w − step·m / (√v·rc2 + ε) with
+ * shrink = 1 − lr·decay (decoupled weight decay), except where fix is set (frozen or masked
+ * weights keep their value, bit for bit). Chunks of 2048 keep the sum in L1 for the update.
+ * (An explicit vector loop: cgo refuses -fno-math-errno, without which GCC does not vectorise
+ * sqrtf.) */
 static void SFX(adam)(long n, float *w, float *const *g, int ng, float *m, float *v, const unsigned char *fix,
-                      float step, float rc2, float l2)
+                      float step, float rc2, float l2, float shrink)
 {
 	const float b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
 	float *g0 = g[0];
@@ -542,24 +543,24 @@ static void SFX(adam)(long n, float *w, float *const *g, int ng, float *m, float
 		}
 		long i = lo;
 		for (; i + VW <= hi; i += VW) {
-			VI keep;
+			VI fixed;
 #pragma GCC unroll 16
-			for (int j = 0; j < VW; j++) keep[j] = -(fix[i + j] != 0);
+			for (int j = 0; j < VW; j++) fixed[j] = -(fix[i + j] != 0);
 			const VT wv = LOADU(w + i), mv = LOADU(m + i), vv = LOADU(v + i);
 			const VT gi = LOADU(g0 + i) + l2 * wv;
 			const VT mi = b1 * mv + (1 - b1) * gi;
 			const VT vi = b2 * vv + (1 - b2) * gi * gi;
-			const VT wi = wv - step * mi / (VSQRT(vi) * rc2 + eps);
-			STOREU(m + i, (VT)(((VI)mv & keep) | ((VI)mi & ~keep)));
-			STOREU(v + i, (VT)(((VI)vv & keep) | ((VI)vi & ~keep)));
-			STOREU(w + i, (VT)(((VI)wv & keep) | ((VI)wi & ~keep)));
+			const VT wi = shrink * wv - step * mi / (VSQRT(vi) * rc2 + eps);
+			STOREU(m + i, (VT)(((VI)mv & fixed) | ((VI)mi & ~fixed)));
+			STOREU(v + i, (VT)(((VI)vv & fixed) | ((VI)vi & ~fixed)));
+			STOREU(w + i, (VT)(((VI)wv & fixed) | ((VI)wi & ~fixed)));
 		}
 		for (; i < hi; i++) {
 			if (fix[i]) continue;
 			const float gi = g0[i] + l2 * w[i];
 			m[i] = b1 * m[i] + (1 - b1) * gi;
 			v[i] = b2 * v[i] + (1 - b2) * gi * gi;
-			w[i] -= step * m[i] / (__builtin_sqrtf(v[i]) * rc2 + eps);
+			w[i] = shrink * w[i] - step * m[i] / (__builtin_sqrtf(v[i]) * rc2 + eps);
 		}
 	}
 }

@@ -45,6 +45,10 @@ type Options struct {
 	// Kernel in the layer's Keras layout ((kh, kw, cin, cout) or (in, out)), Bias per output;
 	// a nil slice freezes nothing of that tensor. (Mask wins over Freeze.)
 	Freeze map[string]Frozen
+	// WeightDecay shrinks every trained weight by lr·WeightDecay·w at each step, apart from
+	// Adam's moments (decoupled weight decay, AdamW: Loshchilov & Hutter 2019) [0: none].
+	// Weights that no training input exercises decay towards 0.
+	WeightDecay float64
 	// Schedule shapes the learning rate over the run's steps [Constant].
 	Schedule Schedule
 	// Augment transforms each training image before its step (after Scale) [none].
@@ -104,14 +108,17 @@ func (o Options) withDefaults() Options {
 }
 
 func (o Options) check() error {
-	if o.Epochs < 0 || o.BatchSize < 0 || o.LR < 0 || o.Workers < 0 || o.L2 < 0 {
-		return fmt.Errorf("train: epochs %d, batch size %d, learning rate %g, workers %d and L2 %g must not be negative", o.Epochs, o.BatchSize, o.LR, o.Workers, o.L2)
+	if o.Epochs < 0 || o.BatchSize < 0 || o.LR < 0 || o.Workers < 0 || o.L2 < 0 || o.WeightDecay < 0 {
+		return fmt.Errorf("train: epochs %d, batch size %d, learning rate %g, workers %d, L2 %g and weight decay %g must not be negative", o.Epochs, o.BatchSize, o.LR, o.Workers, o.L2, o.WeightDecay)
 	}
 	if o.Schedule != Constant && o.Schedule != Cosine {
 		return fmt.Errorf("train: unknown learning-rate schedule %d", int(o.Schedule))
 	}
 	if o.Augment.Shift < 0 {
 		return fmt.Errorf("train: augmentation shift %d must not be negative", o.Augment.Shift)
+	}
+	if !(o.Augment.Erase >= 0 && o.Augment.Erase <= 1) {
+		return fmt.Errorf("train: erasing probability %g must be in [0, 1]", o.Augment.Erase)
 	}
 	return nil
 }
@@ -154,10 +161,14 @@ type Augment struct {
 	// Shift translates it by dy, dx drawn uniformly from [−Shift, Shift] pixels; pixels shifted
 	// in are 0 (as a zero-padded random crop).
 	Shift int
+	// Erase is the probability of random erasing (Zhong et al. 2020, torchvision's defaults):
+	// a rectangle covering 2–33 % of the image, of aspect ratio 0.3–3.3 (log-uniform), set to
+	// 0 after the flip and shift. It teaches the net to see a face past an occluding patch.
+	Erase float64
 }
 
 // On reports whether any transformation is set.
-func (a Augment) On() bool { return a.Flip || a.Shift > 0 }
+func (a Augment) On() bool { return a.Flip || a.Shift > 0 || a.Erase > 0 }
 
 // draw picks one image's transformation.
 func (a Augment) draw(r *rand.Rand) (t xform) {
@@ -168,6 +179,12 @@ func (a Augment) draw(r *rand.Rand) (t xform) {
 		t.dy = r.Intn(2*a.Shift+1) - a.Shift
 		t.dx = r.Intn(2*a.Shift+1) - a.Shift
 	}
+	if a.Erase > 0 && r.Float64() < a.Erase {
+		// fractions of the image; apply scales them to its size
+		t.eraseArea = 0.02 + (0.33-0.02)*r.Float64()
+		t.eraseLogRatio = math.Log(0.3) + 2*math.Log(1/0.3)*r.Float64()
+		t.eraseY, t.eraseX = r.Float64(), r.Float64()
+	}
 	return t
 }
 
@@ -176,6 +193,24 @@ func (a Augment) draw(r *rand.Rand) (t xform) {
 type xform struct {
 	flip   bool
 	dy, dx int
+	// a rectangle of eraseArea × the image's area and aspect ratio (h/w) exp(eraseLogRatio),
+	// placed at (eraseY, eraseX) ∈ [0, 1)² of the positions where it fits; none when
+	// eraseArea is 0
+	eraseArea, eraseLogRatio, eraseY, eraseX float64
+}
+
+// rect is the erased rectangle [y0, y0+h) × [x0, x0+w) of an H×W image (h or w 0: none).
+func (t xform) rect(H, W int) (y0, x0, h, w int) {
+	if t.eraseArea == 0 {
+		return 0, 0, 0, 0
+	}
+	a := t.eraseArea * float64(H*W)
+	ratio := math.Exp(t.eraseLogRatio)
+	h = min(H, max(1, int(math.Round(math.Sqrt(a*ratio)))))
+	w = min(W, max(1, int(math.Round(math.Sqrt(a/ratio)))))
+	y0 = int(t.eraseY * float64(H-h+1))
+	x0 = int(t.eraseX * float64(W-w+1))
+	return y0, x0, h, w
 }
 
 // apply writes scale·(t applied to src) into dst, both one H×W×C image (NHWC).
@@ -200,6 +235,11 @@ func (t xform) apply(dst, src []float32, H, W, C int, scale float32) {
 			for c, v := range s {
 				row[j*C+c] = v * scale
 			}
+		}
+	}
+	if y0, x0, h, w := t.rect(H, W); h > 0 {
+		for i := y0; i < y0+h; i++ {
+			clear(dst[(i*W+x0)*C : (i*W+x0+w)*C])
 		}
 	}
 }

@@ -36,7 +36,9 @@ func TestAugmentApply(t *testing.T) {
 	for i := range src {
 		src[i] = 1 + r.Float32()
 	}
-	for _, x := range []xform{{}, {flip: true}, {dy: 2}, {dx: -1}, {dy: -2, dx: 3, flip: true}, {dy: 5}, {dx: -4, flip: true}} {
+	for _, x := range []xform{{}, {flip: true}, {dy: 2}, {dx: -1}, {dy: -2, dx: 3, flip: true}, {dy: 5}, {dx: -4, flip: true},
+		{eraseArea: 0.2, eraseLogRatio: 0.5, eraseY: 0.3, eraseX: 0.9}, {flip: true, dy: 1, eraseArea: 0.33, eraseLogRatio: -1.2, eraseY: 0.99, eraseX: 0}} {
+		y0, x0, h, w := x.rect(H, W)
 		dst := make([]float32, len(src))
 		for i := range dst {
 			dst[i] = -7 // every value must be written
@@ -47,7 +49,8 @@ func TestAugmentApply(t *testing.T) {
 				for c := 0; c < C; c++ {
 					want := float32(0)
 					si, sj := i-x.dy, j-x.dx
-					if si >= 0 && si < H && sj >= 0 && sj < W {
+					erased := i >= y0 && i < y0+h && j >= x0 && j < x0+w
+					if si >= 0 && si < H && sj >= 0 && sj < W && !erased {
 						if x.flip {
 							sj = W - 1 - sj
 						}
@@ -59,6 +62,31 @@ func TestAugmentApply(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// Erased rectangles lie inside the image and cover about the drawn share of it.
+func TestEraseRect(t *testing.T) {
+	a := Augment{Erase: 0.5}
+	r := rand.New(rand.NewSource(4))
+	const H, W = 55, 47
+	erased := 0
+	for i := 0; i < 4000; i++ {
+		x := a.draw(r)
+		y0, x0, h, w := x.rect(H, W)
+		if h == 0 {
+			continue
+		}
+		erased++
+		if y0 < 0 || x0 < 0 || y0+h > H || x0+w > W || h < 1 || w < 1 {
+			t.Fatalf("rectangle (%d, %d) %d×%d outside %d×%d", y0, x0, h, w, H, W)
+		}
+		if f := float64(h*w) / (H * W); f > 0.45 || (f < 0.01 && h < H && w < W) {
+			t.Fatalf("rectangle %d×%d covers %.3f of the image, drawn %.3f", h, w, f, x.eraseArea)
+		}
+	}
+	if erased < 1800 || erased > 2200 {
+		t.Fatalf("%d of 4000 images erased at probability 0.5", erased)
 	}
 }
 
@@ -76,7 +104,7 @@ func TestAugmentDraws(t *testing.T) {
 	if len(seen) != 2*5*5 {
 		t.Fatalf("%d distinct transformations drawn, want 50", len(seen))
 	}
-	if (Augment{}).On() || !(Augment{Shift: 1}).On() || !(Augment{Flip: true}).On() {
+	if (Augment{}).On() || !(Augment{Shift: 1}).On() || !(Augment{Flip: true}).On() || !(Augment{Erase: 0.1}).On() {
 		t.Fatal("Augment.On")
 	}
 }

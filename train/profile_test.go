@@ -50,7 +50,7 @@ func BenchmarkTrainDeepIDLayers(b *testing.B) {
 						t0 := time.Now()
 						st.run(x, y, batch, nil, 1.0/255)
 						t1 := time.Now()
-						solver.step(1e-4, 0)
+						solver.step(1e-4, 0, 0)
 						adamT += time.Since(t1)
 						total += time.Since(t0)
 						nsteps++

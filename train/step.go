@@ -87,7 +87,7 @@ func newWorker(p *plan) *worker {
 			}
 		} else {
 			w.val[i] = ar.floats(nd.size * C.LANES)
-			if p.train && nd.needGrad {
+			if p.train && (nd.needGrad || i == p.nodes[p.out].owner) { // the loss writes the output's
 				w.grad[i] = ar.floats(nd.size * C.LANES)
 			}
 		}

@@ -73,7 +73,7 @@ func Train(m *nn.Model, x []float32, y []int32, n int, opt Options) (*History, e
 			}
 			lossSum += l
 			right += c
-			solver.step(opt.lrAt((ep-1)*steps+s, opt.Epochs*steps), opt.L2)
+			solver.step(opt.lrAt((ep-1)*steps+s, opt.Epochs*steps), opt.L2, opt.WeightDecay)
 		}
 		e := Epoch{Epoch: ep, Loss: lossSum / float64(steps), Acc: float64(right) / float64(steps*B), Images: steps * B, Time: time.Since(start)}
 		hist.Epochs = append(hist.Epochs, e)

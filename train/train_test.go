@@ -270,6 +270,48 @@ func TestFreeze(t *testing.T) {
 	check("output bias", m.Layer("output").B, before.Layer("output").B, fz["output"].Bias)
 }
 
+// TestAllFrozen: with every weight frozen or masked nothing is trained, nothing moves, and the
+// epochs still report their loss.
+func TestAllFrozen(t *testing.T) {
+	m := nn.DeepID(33, 31, 4)
+	nn.RandomWeights(m, 8)
+	before := m.Clone()
+	fz := map[string]Frozen{}
+	for _, l := range m.Layers {
+		if l.HasWeights() && l.Name != "conv_2" {
+			fz[l.Name] = Frozen{Kernel: trues(len(l.W)), Bias: trues(len(l.B))}
+		}
+	}
+	mask := map[string][]bool{"conv_2": trues(40)}
+	x, y := toyData(m, 40, 9)
+	h, err := Train(m, x, y, 40, Options{Epochs: 2, BatchSize: 16, L2: 0.1, Freeze: fz, Mask: mask})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h.Epochs) != 2 || !(h.Epochs[1].Loss > 0) {
+		t.Fatalf("history %+v", h.Epochs)
+	}
+	for i, l := range m.Layers {
+		for j, w := range l.W {
+			want := before.Layers[i].W[j]
+			if l.Name == "conv_2" {
+				want = 0
+			}
+			if w != want {
+				t.Fatalf("%s kernel[%d] = %g, want %g", l.Name, j, w, want)
+			}
+		}
+	}
+}
+
+func trues(n int) []bool {
+	b := make([]bool, n)
+	for i := range b {
+		b[i] = true
+	}
+	return b
+}
+
 func TestErrors(t *testing.T) {
 	m := nn.DeepID(33, 31, 4)
 	nn.RandomWeights(m, 1)

@@ -29,6 +29,7 @@ pruning defense (goodnet prune) and prints the threshold table. Every other comm
 the files it writes (it prints how).`, stderr)
 	out := fs.String("out", "out/demo", "output directory")
 	seed := fs.Int64("seed", 1, "seed of the data set, the initial weights and the shuffling")
+	attack := fs.String("attack", "joint", "how the BadNet is made: joint (trained on clean + poisoned images, like the lab's B) or pathway (a backdoor planted in channels clean faces leave dormant)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	device := deviceVar(fs)
 	pos, err := parse(fs, args)
@@ -38,13 +39,17 @@ the files it writes (it prints how).`, stderr)
 	if len(pos) > 0 {
 		return usagef("unexpected argument %q", pos[0])
 	}
+	atk, err := demo.ParseAttack(*attack)
+	if err != nil {
+		return usagef("--attack: %v", err)
+	}
 	backend, err := openBackend(*device)
 	if err != nil {
 		return err
 	}
 	t0 := time.Now()
 	fmt.Fprintf(stdout, "== 1/2 making a BadNet (data set, training) in %s\n", *out)
-	f, err := demo.Make(demo.Options{Dir: *out, Seed: *seed, Log: stdout})
+	f, err := demo.Make(demo.Options{Dir: *out, Seed: *seed, Log: stdout, Attack: atk, Backend: backend})
 	if errors.Is(err, train.ErrCUDABuild) {
 		return handOverToCPUBuild(stderr)
 	}
@@ -62,8 +67,10 @@ the files it writes (it prints how).`, stderr)
 		return err
 	}
 	report.Table(stdout, o.Result)
-	fmt.Fprintf(stdout, "\nThe backdoor of this BadNet lives in conv_3 channels %v (planted so, see demo/); pruned in order: %v\n",
-		f.BackdoorChannels, o.Result.Order)
+	if f.BackdoorChannels != nil {
+		fmt.Fprintf(stdout, "\nThe backdoor of this BadNet lives in conv_3 channels %v (planted so, see demo/); pruned in order: %v\n",
+			f.BackdoorChannels, o.Result.Order)
+	}
 	fmt.Fprintf(stdout, "Wrote %s (report.json, sweep.csv, sweep.png, bprime_*.h5)\n", defense)
 	fmt.Fprintf(stdout, "Done in %.0f s. Try:\n", time.Since(t0).Seconds())
 	fmt.Fprintf(stdout, "  goodnet inspect %s\n", filepath.Join(defense, report.BprimeName(2)))
