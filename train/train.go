@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"runtime"
 	"sync"
 	"time"
 
@@ -213,6 +214,10 @@ func (st *stepper) run(x []float32, y []int32, batch []int, xf []xform, scale fl
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if w.prof != nil { // per-thread CPU times
+				runtime.LockOSThread()
+				defer runtime.UnlockOSThread()
+			}
 			work()
 		}()
 	}
