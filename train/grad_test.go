@@ -169,7 +169,7 @@ func TestGradients(t *testing.T) {
 		{asymModel(t), 19, 40},
 		{pooledModel(t), 23, 40},
 		{vectorModel(t), 35, 40},
-		{nn.DeepID(33, 31, 5), 17, 16},
+		{nn.DeepID(33, 31, 5), 9, 12},
 	}
 	for mi, c := range models {
 		m := c.m
@@ -316,59 +316,71 @@ func TestGradientsAcrossWorkers(t *testing.T) {
 
 // TestAdam checks the Adam kernel against a float64 implementation of its definition over
 // several steps: the workers' gradients summed, coupled L2, decoupled weight decay, fixed
-// parameters left alone.
+// parameters left alone; in one part and in three parallel ones.
 func TestAdam(t *testing.T) {
+	old := adamPart
+	defer func() { adamPart = old }()
 	forEachISA(t, func(t *testing.T) {
-		const n, workers, steps = 1000, 3, 5
-		r := rand.New(rand.NewSource(1))
-		ar := &arena{}
-		defer ar.free()
-		p := &plan{isa: kernelISA(), ar: ar, params: ar.floats(n), fix: ar.bytes(n)}
-		w64 := make([]float64, n)
-		for i := range p.params {
-			p.params[i] = float32(r.NormFloat64())
-			w64[i] = float64(p.params[i])
-			if r.Intn(7) == 0 {
-				p.fix[i] = 1
-			}
-		}
-		ws := make([]*worker, workers)
-		for i := range ws {
-			ws[i] = &worker{g: ar.floats(n)}
-		}
-		a := newAdam(p, ws)
-		m64, v64 := make([]float64, n), make([]float64, n)
-		const l2, wd = 0.01, 0.5
-		for s := 1; s <= steps; s++ {
-			lr := 1e-2 / float64(s)
-			g := make([]float64, n)
-			for _, w := range ws {
-				for i := range w.g {
-					w.g[i] = float32(r.NormFloat64())
-					g[i] += float64(w.g[i])
-				}
-			}
-			a.step(lr, l2, wd)
-			for i := range g {
-				if p.fix[i] != 0 {
-					continue
-				}
-				gi := g[i] + l2*w64[i]
-				m64[i] = 0.9*m64[i] + 0.1*gi
-				v64[i] = 0.999*v64[i] + 0.001*gi*gi
-				mh, vh := m64[i]/(1-math.Pow(0.9, float64(s))), v64[i]/(1-math.Pow(0.999, float64(s)))
-				w64[i] = (1-lr*wd)*w64[i] - lr*mh/(math.Sqrt(vh)+1e-8)
-			}
-			for i := range w64 {
-				if p.fix[i] != 0 && float64(p.params[i]) != w64[i] {
-					t.Fatalf("step %d: fixed parameter %d moved", s, i)
-				}
-				if d := math.Abs(float64(p.params[i]) - w64[i]); d > 1e-5 {
-					t.Fatalf("step %d: parameter %d: %g, float64 reference %g", s, i, p.params[i], w64[i])
-				}
-			}
+		for _, part := range []int{1 << 21, 333} {
+			adamPart = part
+			checkAdam(t)
 		}
 	})
+}
+
+func checkAdam(t *testing.T) {
+	const n, workers, steps = 1000, 3, 5
+	r := rand.New(rand.NewSource(1))
+	ar := &arena{}
+	defer ar.free()
+	p := &plan{isa: kernelISA(), ar: ar, params: ar.floats(n), fix: ar.bytes(n)}
+	w64 := make([]float64, n)
+	for i := range p.params {
+		p.params[i] = float32(r.NormFloat64())
+		w64[i] = float64(p.params[i])
+		if r.Intn(7) == 0 {
+			p.fix[i] = 1
+		}
+	}
+	ws := make([]*worker, workers)
+	for i := range ws {
+		ws[i] = &worker{g: ar.floats(n)}
+	}
+	a := newAdam(p, ws)
+	if want := min(workers, max(1, n/adamPart)); len(a.parts) != want {
+		t.Fatalf("%d parts of %d parameters at most %d each, want %d", len(a.parts), n, adamPart, want)
+	}
+	m64, v64 := make([]float64, n), make([]float64, n)
+	const l2, wd = 0.01, 0.5
+	for s := 1; s <= steps; s++ {
+		lr := 1e-2 / float64(s)
+		g := make([]float64, n)
+		for _, w := range ws {
+			for i := range w.g {
+				w.g[i] = float32(r.NormFloat64())
+				g[i] += float64(w.g[i])
+			}
+		}
+		a.step(lr, l2, wd)
+		for i := range g {
+			if p.fix[i] != 0 {
+				continue
+			}
+			gi := g[i] + l2*w64[i]
+			m64[i] = 0.9*m64[i] + 0.1*gi
+			v64[i] = 0.999*v64[i] + 0.001*gi*gi
+			mh, vh := m64[i]/(1-math.Pow(0.9, float64(s))), v64[i]/(1-math.Pow(0.999, float64(s)))
+			w64[i] = (1-lr*wd)*w64[i] - lr*mh/(math.Sqrt(vh)+1e-8)
+		}
+		for i := range w64 {
+			if p.fix[i] != 0 && float64(p.params[i]) != w64[i] {
+				t.Fatalf("step %d: fixed parameter %d moved", s, i)
+			}
+			if d := math.Abs(float64(p.params[i]) - w64[i]); d > 1e-5 {
+				t.Fatalf("step %d: parameter %d: %g, float64 reference %g", s, i, p.params[i], w64[i])
+			}
+		}
+	}
 }
 
 // TestPlanFusion pins which layers the plan fuses or gates: a ReLU conv read only by a pool

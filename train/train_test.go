@@ -51,17 +51,16 @@ func randInput(m *nn.Model, n int, seed int64, lo, hi float32) []float32 {
 // |a-b| ≤ 1e-4 · max|ref| per image and layer (for the output layer: the logits).
 func compareRef(t *testing.T, m *nn.Model, x []float32, n int, scale float32) {
 	t.Helper()
+	names, want := refOutputs(t, m, x, n, scale)
+	compareOutputs(t, m, x, n, scale, names, want)
+}
+
+// refOutputs are nn/ref's outputs of every layer but the input.
+func refOutputs(t *testing.T, m *nn.Model, x []float32, n int, scale float32) ([]string, [][]float64) {
+	t.Helper()
 	var names []string
 	for _, l := range m.Layers[1:] {
 		names = append(names, l.Name)
-	}
-	got, err := Run(m, x, n, scale, names...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logits, err := Forward(m, x, n, scale)
-	if err != nil {
-		t.Fatal(err)
 	}
 	xs := ref.Widen(x)
 	for i := range xs {
@@ -71,9 +70,22 @@ func compareRef(t *testing.T, m *nn.Model, x []float32, n int, scale float32) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return names, want
+}
+
+func compareOutputs(t *testing.T, m *nn.Model, x []float32, n int, scale float32, names []string, want [][]float64) {
+	t.Helper()
+	got, err := Run(m, x, n, scale, names...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logits, err := Forward(m, x, n, scale)
+	if err != nil {
+		t.Fatal(err)
+	}
 	got = append(got, logits)
-	want = append(want, want[len(want)-1])
-	names = append(names, "Forward")
+	want = append(want[:len(want):len(want)], want[len(want)-1])
+	names = append(names[:len(names):len(names)], "Forward")
 	for li := range names {
 		k := len(want[li]) / n
 		if len(got[li]) != len(want[li]) {
@@ -94,25 +106,34 @@ func compareRef(t *testing.T, m *nn.Model, x []float32, n int, scale float32) {
 	}
 }
 
+// TestForwardMatchesRef compares every layer's output with nn/ref on nets covering every
+// layer kind and option, for each kernel variant.
 func TestForwardMatchesRef(t *testing.T) {
+	type input struct {
+		m     *nn.Model
+		x     []float32
+		n     int
+		scale float32
+		names []string
+		want  [][]float64
+	}
+	var cases []*input
+	add := func(m *nn.Model, seed int64, n int, lo, hi, scale float32) {
+		nn.RandomWeights(m, seed)
+		c := &input{m: m, x: randInput(m, n, seed+1, lo, hi), n: n, scale: scale}
+		c.names, c.want = refOutputs(t, m, c.x, n, scale)
+		cases = append(cases, c)
+	}
+	add(oddModel(t), 3, 5, -1, 1, 1)
+	add(asymModel(t), 4, 21, -1, 1, 1)
+	add(pooledModel(t), 4, 21, -1, 1, 1)
+	add(vectorModel(t), 4, 21, -1, 1, 1)
+	add(nn.DeepID(33, 31, 6), 5, 3, 0, 255, 1.0/255)
+	add(nn.DeepID(31, 31, 3), 7, 16*9+3, 0, 1, 1) // many blocks of 16, the last one partial
 	forEachISA(t, func(t *testing.T) {
-		odd := oddModel(t)
-		nn.RandomWeights(odd, 3)
-		compareRef(t, odd, randInput(odd, 5, 4, -1, 1), 5, 1)
-
-		for _, m := range []*nn.Model{asymModel(t), pooledModel(t), vectorModel(t)} {
-			nn.RandomWeights(m, 4)
-			compareRef(t, m, randInput(m, 21, 5, -1, 1), 21, 1)
+		for _, c := range cases {
+			compareOutputs(t, c.m, c.x, c.n, c.scale, c.names, c.want)
 		}
-
-		d := nn.DeepID(33, 31, 6)
-		nn.RandomWeights(d, 5)
-		compareRef(t, d, randInput(d, 3, 6, 0, 255), 3, 1.0/255)
-
-		// many blocks of 16, the last one partial
-		small := nn.DeepID(31, 31, 3)
-		nn.RandomWeights(small, 7)
-		compareRef(t, small, randInput(small, 16*9+3, 8, 0, 1), 16*9+3, 1)
 	})
 }
 
