@@ -31,6 +31,7 @@ typedef struct {
 	                  unsigned char *);
 	void (*conv_pool_back)(const pool_p *, const unsigned char *, const float *, const wgrad_args *, float *, long,
 	                       long, int, int);
+	double (*xent)(const float *, float *, int, int, const int *, double, double *, int *);
 } isa_ops;
 
 /* portable: 4-wide vectors of the build target (SSE2 on x86-64, NEON on arm64) */
@@ -299,36 +300,8 @@ void train_flip(const float *w, float *wt, int KH, int KW, int C, int O)
 					    w[(((long)di * KW + dj) * C + c) * O + o];
 }
 
-/* train_xent: the softmax cross-entropy of a block's logits z (K × 16) against label[v] for
- * the first nvalid lanes, in float64: loss[v] = log Σ_o e^{z_o} − z_label, and the gradient of
- * the batch's mean loss, dz = (softmax(z) − onehot)·inv_batch (0 on the other lanes). argmax[v]
- * is the first largest logit. Returns Σ_v loss[v]. */
-double train_xent(const float *z, float *dz, int K, int nvalid, const int *label, double inv_batch, double *loss,
-                  int *argmax)
+double train_xent(int isa, const float *z, float *dz, int K, int nvalid, const int *label, double inv_batch,
+                  double *loss, int *argmax)
 {
-	double total = 0;
-	for (int v = 0; v < LANES; v++) {
-		if (v >= nvalid) {
-			for (int o = 0; o < K; o++) dz[(long)o * LANES + v] = 0;
-			continue;
-		}
-		int am = 0;
-		float mx = z[v];
-		for (int o = 1; o < K; o++)
-			if (z[(long)o * LANES + v] > mx) mx = z[(long)o * LANES + v], am = o;
-		double s = 0;
-		for (int o = 0; o < K; o++) {
-			const double e = exp((double)z[(long)o * LANES + v] - mx);
-			dz[(long)o * LANES + v] = (float)e;
-			s += e;
-		}
-		loss[v] = (double)mx + log(s) - z[(long)label[v] * LANES + v];
-		total += loss[v];
-		const double f = inv_batch / s;
-		for (int o = 0; o < K; o++) dz[(long)o * LANES + v] = (float)(dz[(long)o * LANES + v] * f);
-		const long y = (long)label[v] * LANES + v; /* (p − 1)·inv_batch in float64: no cancellation */
-		dz[y] = (float)((exp((double)z[y] - mx) / s - 1) * inv_batch);
-		argmax[v] = am;
-	}
-	return total;
+	return isas[isa]->xent(z, dz, K, nvalid, label, inv_batch, loss, argmax);
 }

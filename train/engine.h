@@ -106,7 +106,7 @@ void train_gather(const float *src, const long *off, float *dst, long s, int nva
 void train_unpack(const float *src, float *dst, long s, int nvalid);
 void train_flip(const float *w, float *wt, int KH, int KW, int C, int O);
 long long train_thread_ns(void);
-double train_xent(const float *z, float *dz, int K, int nvalid, const int *label, double inv_batch, double *loss,
-                  int *argmax);
+double train_xent(int isa, const float *z, float *dz, int K, int nvalid, const int *label, double inv_batch,
+                  double *loss, int *argmax);
 
 #endif

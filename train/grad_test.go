@@ -421,3 +421,68 @@ func TestPlanFusion(t *testing.T) {
 		}
 	}
 }
+
+// TestLoss checks the softmax cross-entropy kernel against float64 on random logits of every
+// size of range, confident ones (far apart: no overflow, no cancellation) and a partial block
+// whose other lanes hold NaN (their gradient must be exactly 0).
+func TestLoss(t *testing.T) {
+	forEachISA(t, func(t *testing.T) {
+		r := rand.New(rand.NewSource(5))
+		const k, batch = 37, 50
+		for _, spread := range []float64{0.1, 3, 30, 300, 3000} {
+			for _, nvalid := range []int{16, 11} {
+				z := make([]float32, k*lanes)
+				labels := make([]int32, nvalid)
+				for i := range z {
+					z[i] = float32(spread * r.NormFloat64())
+					if i%lanes >= nvalid {
+						z[i] = float32(math.NaN())
+					}
+				}
+				for v := range labels {
+					labels[v] = int32(r.Intn(k))
+				}
+				dz, loss, argmax, total := xentValues(kernelISA(), z, k, labels, batch)
+				sum := 0.0
+				for v := 0; v < lanes; v++ {
+					if v >= nvalid {
+						for o := 0; o < k; o++ {
+							if dz[o*lanes+v] != 0 {
+								t.Fatalf("lane %d (unused): gradient %g", v, dz[o*lanes+v])
+							}
+						}
+						continue
+					}
+					mx, am := math.Inf(-1), 0
+					for o := 0; o < k; o++ {
+						if zv := float64(z[o*lanes+v]); zv > mx {
+							mx, am = zv, o
+						}
+					}
+					s := 0.0
+					for o := 0; o < k; o++ {
+						s += math.Exp(float64(z[o*lanes+v]) - mx)
+					}
+					want := mx + math.Log(s) - float64(z[int(labels[v])*lanes+v])
+					if math.Abs(loss[v]-want) > 1e-6*math.Max(1, want) || argmax[v] != int32(am) {
+						t.Fatalf("spread %g lane %d: loss %g argmax %d, want %g, %d", spread, v, loss[v], argmax[v], want, am)
+					}
+					sum += loss[v]
+					for o := 0; o < k; o++ {
+						p := math.Exp(float64(z[o*lanes+v])-mx) / s
+						if o == int(labels[v]) {
+							p--
+						}
+						g := p / batch
+						if d := math.Abs(float64(dz[o*lanes+v]) - g); d > 1e-6*math.Abs(g)+1e-9/batch {
+							t.Fatalf("spread %g lane %d logit %d: gradient %g, want %g", spread, v, o, dz[o*lanes+v], g)
+						}
+					}
+				}
+				if math.Abs(total-sum) > 1e-9*math.Max(1, sum) {
+					t.Fatalf("total %g, lanes sum to %g", total, sum)
+				}
+			}
+		}
+	})
+}

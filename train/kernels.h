@@ -523,6 +523,78 @@ static void SFX(dense_wgrad)(int K, int O, const float *x, const float *dt, floa
 	}
 }
 
+/* ---- the loss -----------------------------------------------------------------------------
+ * vexp is e^x for x ≤ 0 (Cephes' expf: a degree-6 polynomial on x − n·ln 2, times 2^n;
+ * relative error < 2e-7; below −87.3 it returns e^−87.3 ≈ 1e-38). */
+static inline AI VT SFX(vexp)(VT x)
+{
+	x = SFX(vmax)(x, (VT){} - 87.3f);
+	const VT t = x * 1.44269504088896341f + 0.5f;
+	VI n = __builtin_convertvector(t, VI);
+	n -= (__builtin_convertvector(n, VT) > t) & 1; /* floor */
+	const VT fn = __builtin_convertvector(n, VT);
+	x = x - fn * 0.693359375f + fn * 2.12194440e-4f;
+	const VT z = x * x;
+	VT y = (VT){} + 1.9875691500e-4f;
+	y = y * x + 1.3981999507e-3f;
+	y = y * x + 8.3334519073e-3f;
+	y = y * x + 4.1665795894e-2f;
+	y = y * x + 1.6666665459e-1f;
+	y = y * x + 5.0000001201e-1f;
+	y = y * z + x + 1.0f;
+	return y * (VT)((n + 127) << 23);
+}
+
+typedef double SFX(vd) __attribute__((vector_size(VW * 8)));
+
+/* xent: the softmax cross-entropy of a block's logits z (K × 16) against label[v] for the
+ * first nvalid lanes, lanes side by side: loss[v] = log Σ_o e^{z_o} − z_label (the sum in
+ * float64), and the gradient of the batch's mean loss, dz = (softmax(z) − onehot)·inv_batch,
+ * its label entry in float64 (no cancellation); 0 on the other lanes. argmax[v] is the first
+ * largest logit. Returns Σ_v loss[v]. */
+static double SFX(xent)(const float *z, float *dz, int K, int nvalid, const int *label, double inv_batch,
+                        double *loss, int *argmax)
+{
+	double total = 0;
+	for (int g = 0; g < LANES; g += VW) {
+		VT mx = LOAD(z + g);
+		VI am = (VI){};
+		for (int o = 1; o < K; o++) {
+			const VT v = LOAD(z + (long)o * LANES + g);
+			const VI gt = v > mx;
+			mx = SFX(vmax)(v, mx);
+			am = (am & ~gt) | (((VI){} + o) & gt);
+		}
+		SFX(vd) s = (SFX(vd)){};
+		for (int o = 0; o < K; o++) {
+			const VT e = SFX(vexp)(LOAD(z + (long)o * LANES + g) - mx);
+			STORE(dz + (long)o * LANES + g, e);
+			s += __builtin_convertvector(e, SFX(vd));
+		}
+		VT f;
+		VI valid;
+		for (int j = 0; j < VW; j++) {
+			const int v = g + j;
+			valid[j] = -(v < nvalid);
+			f[j] = 0;
+			if (v >= nvalid) continue;
+			loss[v] = (double)mx[j] + log(s[j]) - z[(long)label[v] * LANES + v];
+			total += loss[v];
+			f[j] = (float)(inv_batch / s[j]);
+			argmax[v] = am[j];
+		}
+		for (int o = 0; o < K; o++) {
+			float *d = dz + (long)o * LANES + g;
+			STORE(d, SFX(vsel)(valid, LOAD(d) * f));
+		}
+		for (int j = 0; j < VW && g + j < nvalid; j++) {
+			const long y = (long)label[g + j] * LANES + g + j;
+			dz[y] = (float)((exp((double)z[y] - mx[j]) / s[j] - 1) * inv_batch);
+		}
+	}
+	return total;
+}
+
 /* ---- Adam ----------------------------------------------------------------------------------
  * The gradient is g[0] + g[1] + … (the workers' sums, in this order, into g[0]) + l2·w; then
  * m ← β1·m + (1−β1)·g, v ← β2·v + (1−β2)·g², w ← shrink·w − step·m / (√v·rc2 + ε) with
@@ -567,7 +639,7 @@ static void SFX(adam)(long n, float *w, float *const *g, int ng, float *m, float
 
 static const isa_ops SFX(ops) = {
 	SFX(choose_tile), SFX(wgrad_tile), SFX(fwd), SFX(conv), SFX(conv_back), SFX(wgrad),
-	SFX(maxpool), SFX(maxpool_back), SFX(dense_wgrad), SFX(adam), SFX(conv_pool), SFX(conv_pool_back),
+	SFX(maxpool), SFX(maxpool_back), SFX(dense_wgrad), SFX(adam), SFX(conv_pool), SFX(conv_pool_back), SFX(xent),
 };
 
 #undef CODE_OFF

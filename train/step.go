@@ -179,8 +179,29 @@ func (w *worker) lossGrad(labels []int32, batch int) float64 {
 	for i, c := range labels {
 		w.labels[i] = C.int(c)
 	}
-	return float64(C.train_xent(fp(w.val[o]), fp(w.grad[o]), C.int(p.nodes[p.out].size), C.int(len(labels)),
+	return float64(C.train_xent(C.int(p.isa), fp(w.val[o]), fp(w.grad[o]), C.int(p.nodes[p.out].size), C.int(len(labels)),
 		&w.labels[0], C.double(1/float64(batch)), &w.loss[0], &w.argmax[0]))
+}
+
+// xentValues runs train_xent on one block of logits z (k × 16, engine layout) with the given
+// labels (at most 16) and batch size, returning the gradient, each lane's loss and argmax, and
+// their sum (a Go-valued door to the kernel, for its tests).
+func xentValues(i isa, z []float32, k int, labels []int32, batch int) (dz []float32, loss []float64, argmax []int32, total float64) {
+	ar := &arena{}
+	defer ar.free()
+	zc, dzc := ar.floats(len(z)), ar.floats(len(z))
+	copy(zc, z)
+	lab, ls, am := ar.ints(C.LANES), ar.doubles(C.LANES), ar.ints(C.LANES)
+	for j, c := range labels {
+		lab[j] = C.int(c)
+	}
+	total = float64(C.train_xent(C.int(i), fp(zc), fp(dzc), C.int(k), C.int(len(labels)), &lab[0], C.double(1/float64(batch)), &ls[0], &am[0]))
+	dz = append([]float32(nil), dzc...)
+	for j := range labels {
+		loss = append(loss, float64(ls[j]))
+		argmax = append(argmax, int32(am[j]))
+	}
+	return dz, loss, argmax, total
 }
 
 // backward propagates the output gradient back through the layers, adding the weight
