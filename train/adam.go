@@ -13,15 +13,15 @@ import (
 // adam is Adam (Kingma & Ba 2015) over the flat parameter vector: β1 0.9, β2 0.999, ε 1e-8,
 // bias-corrected moments kept in float32, coupled L2 (l2·w added to the gradient), decoupled
 // weight decay (AdamW: w shrunk by lr·wd·w apart from the moments), and the learning rate
-// given at every step (for schedules). The gradient is the sum of the workers'
-// gradients in worker order; parameters flagged in plan.fix keep their value bit for bit.
+// given at every step (for schedules). The gradient is the sum of the blocks' gradients in
+// block order; parameters flagged in plan.fix keep their value bit for bit.
 // Large vectors are updated in parallel, in contiguous parts (the kernel is train_adam).
 type adam struct {
 	p     *plan
 	t     int
 	m, v  []float32
 	parts [][2]int     // [lo, hi) of each goroutine's part
-	gs    [][]*C.float // per part: the workers' gradients at lo
+	gs    [][]*C.float // per part: the blocks' gradients at lo
 }
 
 const (
@@ -35,17 +35,19 @@ const (
 // one, which costs more than it saves on a busy machine.
 var adamPart = 1 << 21
 
-func newAdam(p *plan, ws []*worker) *adam {
+// newAdam updates p.params from the gradients grads (the blocks', summed in this order) on
+// at most threads goroutines.
+func newAdam(p *plan, grads [][]float32, threads int) *adam {
 	n := len(p.params)
 	a := &adam{p: p, m: p.ar.floats(n), v: p.ar.floats(n)}
-	parts := max(1, min(len(ws), n/adamPart))
+	parts := max(1, min(threads, n/adamPart))
 	step := (n + parts - 1) / parts
 	step = (step + 15) / 16 * 16
 	for lo := 0; lo < n; lo += step {
 		hi := min(lo+step, n)
-		g := p.ar.ptrsTo(len(ws))
-		for i, w := range ws {
-			g[i] = fp(w.g[lo:])
+		g := p.ar.ptrsTo(len(grads))
+		for i, gr := range grads {
+			g[i] = fp(gr[lo:])
 		}
 		a.parts = append(a.parts, [2]int{lo, hi})
 		a.gs = append(a.gs, g)
@@ -53,7 +55,7 @@ func newAdam(p *plan, ws []*worker) *adam {
 	return a
 }
 
-// step updates the parameters from the workers' gradients (the first worker's gradient is
+// step updates the parameters from the blocks' gradients (the first block's gradient is
 // overwritten with the sum).
 func (a *adam) step(lr, l2, wd float64) {
 	a.t++

@@ -7,7 +7,7 @@
 // kernels.h) compiled for AVX-512, AVX2+FMA and a portable 4-wide build, chosen at run time
 // (GOODNET_CPU_KERNEL=portable|avx2|avx512 forces one), driven from Go (step.go). A minibatch
 // is cut into blocks of 16 images, one image per SIMD lane, so every layer shape vectorises
-// without padding and Flatten is free; each worker goroutine runs whole blocks:
+// without padding and Flatten is free; worker goroutines take whole blocks as they come free:
 //
 //   - forward: register-tiled convolutions and dense layers (a tile of output pixels ×
 //     output channels in registers) that keep every layer's output for the backward pass;
@@ -16,9 +16,9 @@
 //     same register-tiled kernel on the zero-framed output gradient with the flipped,
 //     transposed kernel; its weight gradient a tile of kernel entries × output channels
 //     accumulated lane by lane over the pixels; a Dense weight gradient a GEMM over the lanes;
-//   - Adam (adam.go) over one flat vector of every kernel and bias, in parallel, summing the
-//     workers' gradients in a fixed order (same seed and Workers → the same weights, bit for
-//     bit) and skipping frozen and masked parameters.
+//   - Adam (adam.go) over one flat vector of every kernel and bias, summing the blocks'
+//     gradients in block order (the same seed gives the same weights bit for bit, whatever
+//     the number of workers) and skipping frozen and masked parameters.
 //
 // Weights stay in Keras' layouts (Conv2D (kh, kw, cin, cout), Dense (in, out)) throughout, so
 // the trained weights are the model's without conversion; the tests compare every layer's

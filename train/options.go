@@ -31,9 +31,9 @@ type Options struct {
 	// pixels (the trained model then expects scaled inputs).
 	Scale float32
 	// Workers is how many goroutines share each minibatch, in parallel [GOMAXPROCS, at most 8]:
-	// the batch is cut into blocks of at most 16 images and each worker takes a contiguous run
-	// of them (batch 32 on 2 workers: one block each). The result depends on it only through
-	// float rounding; the same Seed and Workers give the same weights bit for bit.
+	// the batch is cut into blocks of at most 16 images that the workers take as they come
+	// free (batch 32 on 2 workers: one block each). It does not change the result: the same
+	// Seed gives the same weights bit for bit, whatever Workers is.
 	Workers int
 	// Log, if set, gets one line per epoch (loss, train accuracy, images/s).
 	Log io.Writer

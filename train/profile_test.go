@@ -36,7 +36,7 @@ func BenchmarkTrainDeepIDLayers(b *testing.B) {
 				for _, w := range st.ws {
 					w.prof = newProfile(len(p.nodes))
 				}
-				solver := newAdam(p, st.ws)
+				solver := newAdam(p, st.grads, len(st.ws))
 				batch := make([]int, bs)
 				runtime.LockOSThread()
 				defer runtime.UnlockOSThread()

@@ -12,7 +12,7 @@ import (
 )
 
 // worker is one goroutine's part of a step: the activations and gradients of one block of 16
-// images (engine.h's layout), and the sum of the weight gradients of its blocks.
+// images at a time (engine.h's layout), and where that block's weight gradients go.
 type worker struct {
 	p         *plan
 	val, grad [][]float32 // per node that owns its buffers: size·16 floats (grad: if needed)
@@ -24,7 +24,7 @@ type worker struct {
 	code      [][]byte    // and where each maximum of the pool was
 	chunk     [][]float32 // and a chunk of its output gradient, when that has no frame
 	dt        []float32   // a Dense output gradient, lanes to rows
-	g         []float32   // the gradient, laid out as plan.params
+	g         []float32   // the current block's weight gradients, laid out as plan.params
 	off       []C.long    // the lanes' offsets for train_gather
 	labels    []C.int
 	loss      []C.double
@@ -79,7 +79,6 @@ func newWorker(p *plan) *worker {
 	}
 	if p.train {
 		w.dt = ar.floats(maxO * C.LANES)
-		w.g = ar.floats(len(p.params))
 	}
 	return w
 }
@@ -204,9 +203,9 @@ func xentValues(i isa, z []float32, k int, labels []int32, batch int) (dz []floa
 	return dz, loss, argmax, total
 }
 
-// backward propagates the output gradient back through the layers, adding the weight
-// gradients of this block to w.g (first, the worker's first block, assigns them).
-func (w *worker) backward(first bool) {
+// backward propagates the output gradient back through the layers, writing the block's
+// weight gradients into w.g (the conv kernels' and biases' at endBlock).
+func (w *worker) backward() {
 	p := w.p
 	var t time.Time
 	w.tick(&t)
@@ -215,14 +214,14 @@ func (w *worker) backward(first bool) {
 		if n.alias || !n.needGrad || n.fusedConv >= 0 { // a fused pool's part is the conv's
 			continue
 		}
-		w.backwardNode(i, n, cbool(!first))
+		w.backwardNode(i, n)
 		if w.prof != nil {
 			w.prof.bwd[i] += w.tick(&t)
 		}
 	}
 }
 
-func (w *worker) backwardNode(i int, n *node, acc C.int) {
+func (w *worker) backwardNode(i int, n *node) {
 	p := w.p
 	isa := C.int(p.isa)
 	if n.fusedPool >= 0 {
@@ -252,9 +251,9 @@ func (w *worker) backwardNode(i int, n *node, acc C.int) {
 			gw, gb := w.grads(n)
 			C.train_transpose(dy, fp(w.dt), O)
 			if gb != nil {
-				C.train_colsum(dy, 1, 1, 0, 0, O, fp(gb), acc)
+				C.train_colsum(dy, 1, 1, 0, 0, O, fp(gb), 0)
 			}
-			C.train_dense_wgrad(isa, C.int(n.l.InShape[0]), O, fp(w.in(n, 0)), fp(w.dt), fp(gw), acc)
+			C.train_dense_wgrad(isa, C.int(n.l.InShape[0]), O, fp(w.in(n, 0)), fp(w.dt), fp(gw), 0)
 		}
 		if dx != nil {
 			a := n.dback
@@ -361,16 +360,17 @@ func (w *worker) convPoolBack(i int, n *node) {
 	w.mark(l.Name+" kernel", &t)
 }
 
-// startStep clears the per-lane weight-gradient sums.
-func (w *worker) startStep() {
+// startBlock clears the per-lane weight-gradient sums and directs the block's gradients to g.
+func (w *worker) startBlock(g []float32) {
+	w.g = g
 	for i := range w.s {
 		clear(w.s[i])
 		clear(w.sb[i])
 	}
 }
 
-// endStep folds the per-lane sums into the conv kernels' and biases' gradients.
-func (w *worker) endStep() {
+// endBlock folds the per-lane sums into the conv kernels' and biases' gradients.
+func (w *worker) endBlock() {
 	for i, s := range w.s {
 		if s == nil {
 			continue

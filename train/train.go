@@ -6,6 +6,7 @@ import (
 	"math/rand"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"goodnet/nn"
@@ -16,11 +17,10 @@ const lanes = 16
 
 // Train trains m's weights in place on the n samples x (NHWC, n × input size) with labels y:
 // softmax cross-entropy on the output layer's logits, Adam, shuffled minibatches (see
-// Options). A minibatch is cut into blocks of at most 16 images (near-equal sizes), and the
-// blocks are shared out among Options.Workers goroutines; each worker sums the gradients of its
-// blocks, and the workers' sums are added in a fixed order, so the same seed and the same
-// Workers give the same weights bit for bit. On error the model keeps the weights of the last
-// completed epoch.
+// Options). A minibatch is cut into blocks of at most 16 images (near-equal sizes) that
+// Options.Workers goroutines take as they come free; the blocks' gradients are added in block
+// order, so the same seed gives the same weights bit for bit, whatever Workers is. On error the
+// model keeps the weights of the last completed epoch.
 func Train(m *nn.Model, x []float32, y []int32, n int, opt Options) (*History, error) {
 	if err := opt.check(); err != nil {
 		return nil, err
@@ -50,7 +50,7 @@ func Train(m *nn.Model, x []float32, y []int32, n int, opt Options) (*History, e
 	}
 	B := min(opt.BatchSize, n)
 	st := newStepper(p, B, opt.Workers)
-	solver := newAdam(p, st.ws)
+	solver := newAdam(p, st.grads, len(st.ws))
 	rng := rand.New(rand.NewSource(opt.Seed))
 	hist := &History{}
 	steps := n / B
@@ -132,80 +132,56 @@ func split(B, w int) []int {
 }
 
 // stepper computes minibatch gradients: the batch is cut into blocks of at most 16 images
-// (near-equal sizes), and each worker takes a contiguous run of blocks.
+// (near-equal sizes), each with a gradient buffer of its own; the workers take the blocks
+// one by one as they come free (a worker that the machine holds back leaves its share to the
+// others), and Adam adds the blocks' gradients in block order, so the result does not depend
+// on which worker ran which block, nor on how many there are.
 type stepper struct {
-	p         *plan
-	ws        []*worker
-	blocks    []int // images per block
-	perWorker []int // blocks per worker
-	losses    []float64
-	correct   []int
-	labels    [][]int32
+	p       *plan
+	ws      []*worker
+	blocks  []int // images per block
+	first   []int // the block's first position in the batch
+	grads   [][]float32
+	losses  []float64
+	correct []int
+	labels  [][]int32
+	next    atomic.Int64
 }
 
 func newStepper(p *plan, batch, workers int) *stepper {
 	st := &stepper{p: p, blocks: split(batch, (batch+lanes-1)/lanes)}
-	st.perWorker = split(len(st.blocks), min(workers, len(st.blocks)))
-	for range st.perWorker {
+	for range min(workers, len(st.blocks)) {
 		st.ws = append(st.ws, newWorker(p))
+	}
+	at := 0
+	for _, b := range st.blocks {
+		st.first = append(st.first, at)
+		at += b
+		st.grads = append(st.grads, p.ar.floats(len(p.params)))
+		st.labels = append(st.labels, make([]int32, b))
 	}
 	st.losses = make([]float64, len(st.blocks))
 	st.correct = make([]int, len(st.blocks))
-	for _, b := range st.blocks {
-		st.labels = append(st.labels, make([]int32, b))
-	}
 	return st
 }
 
-// run computes, in the workers' gradients, the gradient of the mean loss over the samples
+// run computes, in the blocks' gradients, the gradient of the mean loss over the samples
 // batch of (x, y) (each transformed by xf[i] when xf is not nil, times scale) at the current
 // parameters; it returns that loss and how many samples were classified right.
 func (st *stepper) run(x []float32, y []int32, batch []int, xf []xform, scale float32) (loss float64, right int) {
 	B := len(batch)
 	st.p.flip()
+	st.next.Store(0)
 	var wg sync.WaitGroup
-	blk, off := 0, 0
 	for wi, w := range st.ws {
-		b0, i0, nb := blk, off, st.perWorker[wi]
-		for _, c := range st.blocks[blk : blk+nb] {
-			off += c
-		}
-		blk += nb
 		work := func() {
-			w.startStep()
-			at := i0
-			for b := b0; b < b0+nb; b++ {
-				idx := batch[at : at+st.blocks[b]]
-				var t []xform
-				if xf != nil {
-					t = xf[at : at+st.blocks[b]]
+			for {
+				b := int(st.next.Add(1) - 1)
+				if b >= len(st.blocks) {
+					return
 				}
-				labels := st.labels[b]
-				for i, j := range idx {
-					labels[i] = y[j]
-				}
-				var t0 time.Time
-				w.tick(&t0)
-				w.load(x, idx, t, scale)
-				if w.prof != nil {
-					w.prof.load += w.tick(&t0)
-				}
-				w.forward()
-				w.tick(&t0)
-				st.losses[b] = w.lossGrad(labels, B)
-				if w.prof != nil {
-					w.prof.loss += w.tick(&t0)
-				}
-				st.correct[b] = 0
-				for i, c := range w.argmax[:len(idx)] {
-					if int32(c) == labels[i] {
-						st.correct[b]++
-					}
-				}
-				w.backward(b == b0)
-				at += st.blocks[b]
+				st.block(w, b, x, y, batch, xf, scale)
 			}
-			w.endStep()
 		}
 		if wi == len(st.ws)-1 {
 			work()
@@ -227,4 +203,39 @@ func (st *stepper) run(x []float32, y []int32, batch []int, xf []xform, scale fl
 		right += st.correct[b]
 	}
 	return loss / float64(B), right
+}
+
+// block runs block b of the batch through worker w: forward, loss, backward.
+func (st *stepper) block(w *worker, b int, x []float32, y []int32, batch []int, xf []xform, scale float32) {
+	at, n := st.first[b], st.blocks[b]
+	idx := batch[at : at+n]
+	var t []xform
+	if xf != nil {
+		t = xf[at : at+n]
+	}
+	labels := st.labels[b]
+	for i, j := range idx {
+		labels[i] = y[j]
+	}
+	w.startBlock(st.grads[b])
+	var t0 time.Time
+	w.tick(&t0)
+	w.load(x, idx, t, scale)
+	if w.prof != nil {
+		w.prof.load += w.tick(&t0)
+	}
+	w.forward()
+	w.tick(&t0)
+	st.losses[b] = w.lossGrad(labels, len(batch))
+	if w.prof != nil {
+		w.prof.loss += w.tick(&t0)
+	}
+	st.correct[b] = 0
+	for i, c := range w.argmax[:n] {
+		if int32(c) == labels[i] {
+			st.correct[b]++
+		}
+	}
+	w.backward()
+	w.endBlock()
 }

@@ -407,19 +407,20 @@ func BenchmarkTrainDeepID(b *testing.B) {
 }
 
 // TestAugmentedTrainingDeterministic: augmentation draws come from the seed, so two runs with
-// the same seed and workers give the same weights, and a different seed other weights.
+// the same seed give the same weights — with any number of workers — and a different seed
+// other weights.
 func TestAugmentedTrainingDeterministic(t *testing.T) {
-	run := func(seed int64) *nn.Model {
+	run := func(seed int64, workers int) *nn.Model {
 		m := nn.DeepID(33, 31, 4)
 		nn.RandomWeights(m, 5)
 		x, y := toyData(m, 48, 9)
-		if _, err := Train(m, x, y, 48, Options{Epochs: 2, BatchSize: 16, LR: 3e-3, Seed: seed, Workers: 2,
-			Schedule: Cosine, Augment: Augment{Flip: true, Shift: 2}}); err != nil {
+		if _, err := Train(m, x, y, 48, Options{Epochs: 2, BatchSize: 40, LR: 3e-3, Seed: seed, Workers: workers,
+			Schedule: Cosine, Augment: Augment{Flip: true, Shift: 2, Erase: 0.5}, WeightDecay: 0.1}); err != nil {
 			t.Fatal(err)
 		}
 		return m
 	}
-	a, b, c := run(1), run(1), run(2)
+	a, b, c, d := run(1, 2), run(1, 2), run(2, 2), run(1, 3)
 	same := func(p, q *nn.Model) bool {
 		for i, l := range p.Layers {
 			for j, w := range l.W {
@@ -432,6 +433,9 @@ func TestAugmentedTrainingDeterministic(t *testing.T) {
 	}
 	if !same(a, b) {
 		t.Fatal("same seed and workers gave different weights")
+	}
+	if !same(a, d) {
+		t.Fatal("same seed, 2 and 3 workers gave different weights")
 	}
 	if same(a, c) {
 		t.Fatal("another seed gave the same weights")
