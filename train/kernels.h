@@ -425,9 +425,11 @@ static void SFX(conv_pool)(const conv_g *c, const fwd_args *row, const pool_p *p
 
 /* unpool writes the conv output gradient of pooled rows [i0, i1) — conv rows i0*PH … — at
  * dst (conv pixel (r, col) at dst + (r − i0*PH)*drow + col*dpix): dp where the code names the
- * position, else 0. Columns past the last window are not written. */
+ * position, else 0. Columns past the last window are not written. With sb set it also adds
+ * the gradient's per-lane sums to sb (the bias gradient: each pooled gradient lands on at
+ * most one position, so they are sums over the pooled grid). */
 static void SFX(unpool)(const pool_p *p, const unsigned char *code, const float *dp, int i0, int i1, float *dst,
-                        long drow, long dpix)
+                        long drow, long dpix, float *sb)
 {
 	const long cl = (long)p->C * LANES, rout = (long)p->OW * cl;
 	for (int i = i0; i < i1; i++)
@@ -436,6 +438,7 @@ static void SFX(unpool)(const pool_p *p, const unsigned char *code, const float 
 				const long o = i * rout + j * cl + e;
 				const VI at = __builtin_convertvector(*(const SFX(vc) *)(code + o), VI);
 				const VT d = LOAD(dp + o);
+				if (sb) STORE(sb + e, LOAD(sb + e) + SFX(vsel)(at != CODE_OFF, d));
 				for (int dr = 0; dr < p->PH; dr++)
 					for (int dc = 0; dc < p->PW; dc++)
 						STORE(dst + (long)((i - i0) * p->PH + dr) * drow + (long)(j * p->PW + dc) * dpix + e,
@@ -454,9 +457,10 @@ static void SFX(conv_pool_back)(const pool_p *p, const unsigned char *code, cons
 	for (int i0 = 0; i0 < p->OH; i0 += q) {
 		const int i1 = i0 + q < p->OH ? i0 + q : p->OH;
 		float *d = frame ? dst + (long)i0 * p->PH * drow : dst;
-		SFX(unpool)(p, code, dp, i0, i1, d, drow, dpix);
+		SFX(unpool)(p, code, dp, i0, i1, d, drow, dpix, wa ? wa->sb : NULL);
 		if (wa) {
 			wgrad_args a = *wa;
+			a.sb = NULL; /* summed by unpool */
 			a.x += (long)i0 * p->PH * a.xrow;
 			a.d = d;
 			a.drow = drow;

@@ -11,7 +11,7 @@ import "time"
 type profile struct {
 	fwd, bwd   []time.Duration
 	load, loss time.Duration
-	parts      map[string]time.Duration // parts of a Conv2D's backward pass
+	parts      map[string]time.Duration // parts of a Conv2D's or Dense's backward pass
 }
 
 func newProfile(nodes int) *profile {

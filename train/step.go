@@ -243,6 +243,8 @@ func (w *worker) backwardNode(i int, n *node) {
 			C.train_maxpool_back(isa, &n.pool, fp(w.in(n, 0)), fp(w.val[i]), dy, dx, cbool(n.accIn[0]), cbool(n.gate))
 		}
 	case nn.Dense:
+		var t time.Time
+		w.tick(&t)
 		if n.l.Act == nn.ReLU {
 			C.train_relu_mask(dy, fp(w.val[i]), sz)
 		}
@@ -253,12 +255,15 @@ func (w *worker) backwardNode(i int, n *node) {
 			if gb != nil {
 				C.train_colsum(dy, 1, 1, 0, 0, O, fp(gb), 0)
 			}
+			w.mark(n.l.Name+" bias", &t)
 			C.train_dense_wgrad(isa, C.int(n.l.InShape[0]), O, fp(w.in(n, 0)), fp(w.dt), fp(gw), 0)
+			w.mark(n.l.Name+" kernel", &t)
 		}
 		if dx != nil {
 			a := n.dback
 			a.in, a.out = dy, dx
 			C.train_fwd(isa, &a)
+			w.mark(n.l.Name+" input", &t)
 		}
 	case nn.Add:
 		for j, in := range n.ins {
