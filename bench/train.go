@@ -41,7 +41,7 @@ func fineTuneRow(o Options, bp *nn.Model, conv string, chans []int, set *dataset
 	if err != nil {
 		return Row{}, fmt.Errorf("fine-tuning: %v", err)
 	}
-	what := fmt.Sprintf("fine-tune B' (batch 32, Adam, %d of %s held at 0; %s)", len(chans), conv, train.Kernels())
+	what := fmt.Sprintf("fine-tune B' (Adam, batch 32, %d of %s held at 0)", len(chans), conv)
 	logf(o.Log, "cpu: %s: median %.3f s (%.3f–%.3f)", what, st.Median, st.Min, st.Max)
 	return Row{Name: FineTune, What: what, Device: "cpu", Images: imgs, Seconds: st,
 		ImagesPerS: float64(imgs) / st.Median}, nil
