@@ -11,6 +11,7 @@ import "time"
 type profile struct {
 	fwd, bwd   []time.Duration
 	load, loss time.Duration
+	fold       time.Duration            // folding the per-lane weight-gradient sums
 	parts      map[string]time.Duration // parts of a Conv2D's or Dense's backward pass
 }
 

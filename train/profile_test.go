@@ -67,7 +67,7 @@ func BenchmarkTrainDeepIDLayers(b *testing.B) {
 					fwd, bwd time.Duration
 				}
 				var rows []row
-				var load, loss time.Duration
+				var load, loss, fold time.Duration
 				for i, nd := range p.nodes {
 					var r row
 					r.name = nd.l.Name
@@ -82,6 +82,7 @@ func BenchmarkTrainDeepIDLayers(b *testing.B) {
 				for _, w := range st.ws {
 					load += w.prof.load
 					loss += w.prof.loss
+					fold += w.prof.fold
 				}
 				sort.SliceStable(rows, func(i, j int) bool { return false })
 				var sf, sbw time.Duration
@@ -91,7 +92,8 @@ func BenchmarkTrainDeepIDLayers(b *testing.B) {
 					sbw += r.bwd
 				}
 				fmt.Fprintf(&sb, "%-14s %9.3f %9.3f\n", "all layers", ms(sf), ms(sbw))
-				fmt.Fprintf(&sb, "%-14s %9.3f\n%-14s %9.3f\n%-14s %9.3f   (wall)\n", "load images", ms(load), "loss", ms(loss), "Adam", ms(adamT))
+				fmt.Fprintf(&sb, "%-14s %9.3f\n%-14s %9.3f\n%-14s %9.3f\n%-14s %9.3f   (wall)\n", "load images", ms(load), "loss", ms(loss),
+					"fold sums", ms(fold), "Adam", ms(adamT))
 				for _, w := range st.ws[:1] {
 					var ks []string
 					for k := range w.prof.parts {

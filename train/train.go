@@ -237,5 +237,9 @@ func (st *stepper) block(w *worker, b int, x []float32, y []int32, batch []int, 
 		}
 	}
 	w.backward()
+	w.tick(&t0)
 	w.endBlock()
+	if w.prof != nil {
+		w.prof.fold += w.tick(&t0)
+	}
 }
