@@ -26,6 +26,7 @@ type plan struct {
 	// flipped holds, for each Conv2D whose input needs a gradient, its kernel flipped and
 	// transposed (train_flip), refreshed before every step.
 	flipped []float32
+	flipLen int  // its size, while compiling
 	train   bool // with gradients (Train) or forward only (Run)
 }
 
@@ -76,9 +77,9 @@ type node struct {
 
 func (n *node) kind() nn.Kind { return n.l.Kind }
 
-// compile builds the plan of m; with train set, for training with the given fix flags (by
-// plan.params' layout, see paramLayout) — nil fixes nothing.
-func compile(m *nn.Model, ar *arena, train bool, fixOf func(p *plan) error) (*plan, error) {
+// compile builds the plan of m in ar; with train set, for training, after fix (when not nil)
+// has flagged in p.fix the parameters that training leaves as they are.
+func compile(m *nn.Model, ar *arena, train bool, fix func(p *plan)) (*plan, error) {
 	if err := m.CheckWeights(); err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
@@ -120,10 +121,8 @@ func compile(m *nn.Model, ar *arena, train bool, fixOf func(p *plan) error) (*pl
 	}
 	p.out = index[m.Output]
 	p.paramLayout()
-	if fixOf != nil {
-		if err := fixOf(p); err != nil {
-			return nil, err
-		}
+	if fix != nil {
+		fix(p)
 	}
 	p.backwardFlags()
 	for _, n := range p.nodes {
@@ -164,6 +163,11 @@ func (p *plan) paramLayout() {
 	}
 	p.params = p.ar.floats(total)
 	p.fix = p.ar.bytes(total)
+	p.load()
+}
+
+// load copies the model's weights into the parameters.
+func (p *plan) load() {
 	for _, n := range p.nodes {
 		if n.l.HasWeights() {
 			copy(p.params[n.wOff:], n.l.W)
@@ -290,8 +294,8 @@ func (p *plan) compileConv(n *node) {
 		pix := O * C.LANES
 		n.p0 = ((KH-1)*n.dW + KW - 1) * pix
 		n.prow, n.ppix = SH*n.dW*pix, SW*pix
-		n.flipOff = len(p.flipped)
-		p.flipped = append(p.flipped, make([]float32, len(w))...) // placed in the arena by finish
+		n.flipOff = p.flipLen
+		p.flipLen += len(w)
 		C.train_choose_tile(C.int(p.isa), C.int(W), C.int(Cin), C.long(KH*KW*O), &np, &no)
 		n.back = C.fwd_args{
 			pstride: C.long(pix), rowstride: C.long(n.dW * pix), kh: C.int(KH), kwc: C.int(KW * O),
@@ -342,9 +346,9 @@ func (p *plan) compileDense(n *node) {
 	}
 }
 
-// finish moves the flipped kernels into the arena and points the input-gradient rows at them.
+// finish allocates the flipped kernels and points the input-gradient rows at them.
 func (p *plan) finish() {
-	f := p.ar.floats(len(p.flipped))
+	f := p.ar.floats(p.flipLen)
 	p.flipped = f
 	for _, n := range p.nodes {
 		if n.kind() == nn.Conv2D && n.dH > 0 {

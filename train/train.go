@@ -38,16 +38,14 @@ func Train(m *nn.Model, x []float32, y []int32, n int, opt Options) (*History, e
 	if err := checkMaskFreeze(m, opt.Mask, opt.Freeze); err != nil {
 		return nil, err
 	}
-	zeroMasked(m, opt.Mask)
 	ar := &arena{}
 	defer ar.free()
-	p, err := compile(m, ar, true, func(p *plan) error {
-		p.setFix(opt.Mask, opt.Freeze)
-		return nil
-	})
+	p, err := compile(m, ar, true, func(p *plan) { p.setFix(opt.Mask, opt.Freeze) })
 	if err != nil {
 		return nil, err
 	}
+	zeroMasked(m, opt.Mask) // the model is changed only once every check has passed
+	p.load()
 	B := min(opt.BatchSize, n)
 	st := newStepper(p, B, opt.Workers)
 	solver := newAdam(p, st.grads, len(st.ws))

@@ -369,10 +369,27 @@ func TestErrors(t *testing.T) {
 		},
 		`output layer "nope" does not exist`: func() error { _, err := Run(m, x, 8, 1, "nope"); return err },
 	}
+	before := m.Clone()
 	for want, f := range cases {
 		err := f()
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("want an error containing %q, got %v", want, err)
+		}
+	}
+	// a model the engine refuses, with a mask: refused before anything is zeroed
+	v := vectorModel(t)
+	v.Layer("h2").Act = nn.Softmax
+	nn.RandomWeights(v, 2)
+	vb := v.Clone()
+	vx, vy := toyData(v, 8, 1)
+	if _, err := Train(v, vx, vy, 8, Options{Mask: map[string][]bool{"h1": trues(19)}}); err == nil || !strings.Contains(err.Error(), "softmax is supported on the output layer only") {
+		t.Errorf("hidden softmax: %v", err)
+	}
+	for _, p := range []struct{ a, b *nn.Model }{{m, before}, {v, vb}} {
+		for i, l := range p.a.Layers {
+			if fmt.Sprint(l.W, l.B) != fmt.Sprint(p.b.Layers[i].W, p.b.Layers[i].B) {
+				t.Fatalf("%s: layer %s changed by a refused call", p.a.Name, l.Name)
+			}
 		}
 	}
 }
