@@ -1,8 +1,9 @@
 // Package bench times goodnet's work on each compute device — what `goodnet bench` prints:
 // DeepID forward passes, activation collection at the last pool, the channel sums there,
-// GoodNet's double inference, the whole pruning sweep on sets of the lab's sizes, and reading
-// lab-sized HDF5 files. With Options.Keep each measurement also hands back what its last run
-// computed, so that gpucheck compares the devices' results of the very runs it timed.
+// GoodNet's double inference, the whole pruning sweep on sets of the lab's sizes, fine-tuning
+// B' (training, on the CPU), and reading lab-sized HDF5 files. With Options.Keep each
+// measurement also hands back what its last run computed, so that gpucheck compares the
+// devices' results of the very runs it timed.
 //
 // Every timing is one warm-up run, then Repeats timed runs; the median is reported with the
 // spread (min–max). The inputs are synthetic but realistic (LabSets: demo's procedural faces,
@@ -42,6 +43,8 @@ type Options struct {
 	Keep bool
 	// NoRead leaves out the row that writes and reads lab-sized HDF5 files.
 	NoRead bool
+	// NoFineTune leaves out the fine-tuning row (training runs on the CPU whatever the devices).
+	NoFineTune bool
 	// Images is the batch of the throughput rows and the size of the test sets; the
 	// validation sets scale with it (11,547 at the default, 12,830: the lab's sizes).
 	Images int
@@ -80,6 +83,7 @@ const (
 	GoodNet     = "goodnet"     // G(B, B'): B and B' on every image, merged
 	Sweep       = "sweep"       // prune.Run on the four sets: features, order, all steps
 	Read        = "read"        // dataset.Load of the four lab-layout HDF5 files
+	// FineTune (train.go) is training B' with its pruned channels held at zero.
 )
 
 // Row is one measurement on one device.
@@ -201,6 +205,13 @@ func Run(o Options) (*Report, error) {
 			return nil, fmt.Errorf("%s: %w", dev, err)
 		}
 		r.Rows = append(r.Rows, rows...)
+	}
+	if !o.NoFineTune {
+		ft, err := fineTuneRow(o, m, bp, sets.CleanValid)
+		if err != nil {
+			return nil, err
+		}
+		r.Rows = append(r.Rows, ft)
 	}
 	if !o.NoRead {
 		row, err := readRow(o, sets)

@@ -32,7 +32,7 @@ func TestRunStructure(t *testing.T) {
 	if r.FLOPs != nn.DeepID(55, 47, 1283).FLOPs() || r.Machine.Cores < 1 || r.Machine.CPU == "" || r.Machine.Devices["cpu"] == "" || r.Machine.GPU == "" {
 		t.Errorf("machine %+v, flops %d", r.Machine, r.FLOPs)
 	}
-	want := []struct{ name, device string }{{Forward, "cpu"}, {Activations, "cpu"}, {ChannelSums, "cpu"}, {GoodNet, "cpu"}, {Sweep, "cpu"}, {Read, "host"}}
+	want := []struct{ name, device string }{{Forward, "cpu"}, {Activations, "cpu"}, {ChannelSums, "cpu"}, {GoodNet, "cpu"}, {Sweep, "cpu"}, {FineTune, "cpu"}, {Read, "host"}}
 	if len(r.Rows) != len(want) {
 		t.Fatalf("%d rows, want %d: %+v", len(r.Rows), len(want), r.Rows)
 	}
@@ -65,7 +65,10 @@ func TestRunStructure(t *testing.T) {
 			}
 		}
 	}
-	if rd := r.Rows[5]; rd.Images != 152 || rd.MBPerS <= 0 {
+	if ft := r.Rows[5]; ft.Images != 32 || !strings.Contains(ft.What, "45 of conv_3 held at 0") {
+		t.Errorf("fine-tune row %+v (the 36 validation images make one minibatch of 32)", ft)
+	}
+	if rd := r.Rows[6]; rd.Images != 152 || rd.MBPerS <= 0 {
 		t.Errorf("read row %+v", rd)
 	}
 	if len(r.Ratios) != 0 {
@@ -80,7 +83,7 @@ func TestRunStructure(t *testing.T) {
 	if err := r.WriteTable(&tab); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{"img/s", "GFLOP/s", "pruning sweep", "phases (medians)", "read the 4", "[", "median of 2 runs"} {
+	for _, s := range []string{"img/s", "GFLOP/s", "pruning sweep", "phases (medians)", "fine-tune B'", "read the 4", "[", "median of 2 runs"} {
 		if !strings.Contains(tab.String(), s) {
 			t.Errorf("table lacks %q:\n%s", s, tab.String())
 		}
@@ -113,7 +116,7 @@ func TestKeep(t *testing.T) {
 	}
 	m := DefaultModel()
 	bp := m.Clone()
-	r, err := Run(Options{Backends: []nn.Backend{cpu}, Model: m, Bprime: bp, Images: 30, Repeats: 1, Keep: true, NoRead: true})
+	r, err := Run(Options{Backends: []nn.Backend{cpu}, Model: m, Bprime: bp, Images: 30, Repeats: 1, Keep: true, NoRead: true, NoFineTune: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,5 +295,17 @@ func TestLabSets(t *testing.T) {
 	nn.RandomWeights(small, 1)
 	if _, err := LabSets(small, b, SetOptions{Valid: 1, Test: 1}); err == nil {
 		t.Error("31×31 model accepted")
+	}
+}
+
+// TestTrainSpeed runs the side-by-side training measurement on a tiny epoch.
+func TestTrainSpeed(t *testing.T) {
+	var log bytes.Buffer
+	rates, err := TrainSpeed(TrainSpeedOptions{Classes: 32, Images: 64, Repeats: 2, Log: &log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rates) != 2 || rates[0] <= 0 || rates[1] <= 0 || strings.Count(log.String(), "goodnet epoch") != 2 {
+		t.Fatalf("rates %v, log:\n%s", rates, log.String())
 	}
 }

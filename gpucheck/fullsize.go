@@ -22,7 +22,7 @@ func (r *run) fullSize(real *realModels) {
 	r.check("full size: timed runs", func() (string, string, error) {
 		var err error
 		rep, err = bench.Run(bench.Options{Model: m, Bprime: bp, Backends: []nn.Backend{r.env.CPU, r.env.GPU},
-			Images: r.o.Images, Repeats: r.o.Repeats, Keep: true, NoRead: true, Log: r.w})
+			Images: r.o.Images, Repeats: r.o.Repeats, Keep: true, NoRead: true, NoFineTune: true, Log: r.w})
 		if err != nil {
 			return "", "", err
 		}

@@ -1,14 +1,3 @@
-// Package train trains an nn.Model's weights in place with gorgonia.org/gorgonia (reverse-mode
-// autodiff, Adam): softmax cross-entropy on the output layer's logits, shuffled minibatches.
-// It serves the demo's BadNet and fine-tuning after pruning (Options.Mask).
-//
-// The gorgonia graph is built from the nn.Model: activations are NCHW inside it and kernels
-// (cout, cin, kh, kw), converted from and back to the Keras layouts of nn (NHWC, (kh, kw, cin,
-// cout)); Flatten reads channels-last (h, w, c) as Keras does, so the trained weights give the
-// same function under nn's semantics (nn/ref) as the graph computed.
-//
-// Training needs gorgonia's CPU engine: in the cuda build every entry point returns
-// ErrCUDABuild (the cuda binary hands training to the CPU build).
 package train
 
 import (
@@ -23,7 +12,10 @@ import (
 	"goodnet/nn"
 )
 
-// ErrCUDABuild is returned by every function of the cuda build.
+// ErrCUDABuild was returned by every function of the cuda build while training ran on
+// gorgonia's CPU engine. The native engine runs in both builds: nothing returns it any more.
+//
+// Deprecated: callers may drop their check for it.
 var ErrCUDABuild = errors.New("training runs in the CPU build (goodnet-cpu)")
 
 // Options configures Train. Zero values take the defaults in brackets.
@@ -38,8 +30,10 @@ type Options struct {
 	// Scale multiplies the inputs before the first layer [1]; e.g. 1/255 to train on 0–1
 	// pixels (the trained model then expects scaled inputs).
 	Scale float32
-	// Workers is how many copies of the graph share each minibatch, in parallel
-	// [GOMAXPROCS, at most 8]. The result depends on it only through float rounding.
+	// Workers is how many goroutines share each minibatch, in parallel [GOMAXPROCS, at most 8]:
+	// the batch is cut into blocks of at most 16 images that the workers take as they come
+	// free (batch 32 on 2 workers: one block each). It does not change the result: the same
+	// Seed gives the same weights bit for bit, whatever Workers is.
 	Workers int
 	// Log, if set, gets one line per epoch (loss, train accuracy, images/s).
 	Log io.Writer

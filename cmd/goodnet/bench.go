@@ -3,19 +3,24 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"runtime/pprof"
+	"sort"
+	"strconv"
 	"strings"
 
 	"goodnet/bench"
 	"goodnet/nn"
 	"goodnet/pipeline"
+	"goodnet/train"
 )
 
 func init() {
-	register(&command{name: "bench", summary: "time forward passes, GoodNet, the pruning sweep and reading on the CPU (and GPU)", run: runBench})
+	register(&command{name: "bench", summary: "time forward passes, GoodNet, the pruning sweep, fine-tuning and reading on the CPU (and GPU)", run: runBench})
 }
 
 func runBench(args []string, stdout, stderr io.Writer) error {
@@ -24,13 +29,19 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer stop()
+	args, trainOnly, err := hiddenValue(args, "train-only")
+	if err != nil {
+		return err
+	}
 	fs := newFlags("bench", "[--bad_model B.h5 [--bad_model_weights W.h5]] [--images N] [--device cpu,gpu] [--repeats R] [--json]", `
 Times, on each device: DeepID forward passes (images/s, GFLOP/s), activation collection at the
 last pooling layer, GoodNet's double inference G(B, B'), and the whole pruning sweep on four
 sets of the lab's sizes (11,547 / 11,547 / 12,830 / 12,830 images; --images scales them);
-then the time to read the four sets from HDF5 files in the lab's layouts. Each is one warm-up
-run and R timed runs: the median and the spread (min–max) are printed, and the GPU's
-speed-up over the CPU when both ran. The inputs are synthetic faces of the lab's shape
+then fine-tuning B' on the CPU (images/s: Adam, minibatches of 32, the pruned channels held
+at zero, an epoch of 1,024 clean validation images per run) and the time to read the four
+sets from HDF5 files in the lab's layouts. Each is one warm-up run and R timed runs: the
+median and the spread (min–max) are printed, and the GPU's speed-up over the CPU when both
+ran. The inputs are synthetic faces of the lab's shape
 (55×47×3), the clean ones labelled with B's own predictions, the poisoned ones wearing a
 sunglasses trigger; B is the DeepID architecture with random weights unless --bad_model is
 given.
@@ -56,6 +67,14 @@ cl_valid.h5, bd_valid.h5, cl_test.h5 and bd_test.h5 for 'goodnet prune' (make be
 	}
 	if *weights != "" && *model == "" {
 		return usagef("--bad_model_weights needs --bad_model (the architecture)")
+	}
+	if trainOnly != "" {
+		imagesSet := false
+		fs.Visit(func(f *flag.Flag) { imagesSet = imagesSet || f.Name == "images" })
+		if !imagesSet {
+			*images = 0
+		}
+		return benchTrainOnly(stdout, trainOnly, *images, *repeats)
 	}
 	devices, err := nn.ParseDevices(*device)
 	if errors.Is(err, nn.ErrNoDevice) {
@@ -110,6 +129,55 @@ func benchWriteSets(stdout io.Writer, dir string, m *nn.Model, b nn.Backend, ima
 	}
 	fmt.Fprintf(stdout, "Wrote %s\n", strings.Join(paths, ", "))
 	return nil
+}
+
+// benchTrainOnly is the hidden mode `goodnet bench --train-only CLASSES`: DeepID training
+// speed measured as scripts/anchor/train_deepid.py measures PyTorch's (random images and
+// labels, Adam, batch 32, one warm-up epoch, then R timed epochs of --images images [1024]),
+// to run the two side by side.
+func benchTrainOnly(stdout io.Writer, classes string, images, repeats int) error {
+	k, err := strconv.Atoi(classes)
+	if err != nil || k < 1 || k > 1<<20 {
+		return usagef("--train-only %q: want a number of classes", classes)
+	}
+	rates, err := bench.TrainSpeed(bench.TrainSpeedOptions{Classes: k, Images: images, Repeats: repeats, Log: stdout})
+	if err != nil {
+		return err
+	}
+	st := append([]float64(nil), rates...)
+	sort.Float64s(st)
+	med := st[len(st)/2]
+	if len(st)%2 == 0 {
+		med = (st[len(st)/2-1] + st[len(st)/2]) / 2
+	}
+	_, err = fmt.Fprintf(stdout, "goodnet %s kernels, %d threads, DeepID %d classes, batch 32, Adam: median %.0f img/s [%.0f–%.0f]\n",
+		train.Kernels(), runtime.GOMAXPROCS(0), k, med, st[0], st[len(st)-1])
+	return err
+}
+
+// hiddenValue takes a hidden --name VALUE (or --name=VALUE) out of args.
+func hiddenValue(args []string, name string) (rest []string, value string, err error) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			rest = append(rest, args[i:]...)
+			break
+		}
+		n, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || n != name {
+			rest = append(rest, a)
+			continue
+		}
+		if !hasVal {
+			if i+1 >= len(args) {
+				return nil, "", usagef("--%s needs a value", name)
+			}
+			i++
+			val = args[i]
+		}
+		value = val
+	}
+	return rest, value, nil
 }
 
 // cpuProfile takes a hidden --cpuprofile FILE (or --cpuprofile=FILE) out of args and starts
