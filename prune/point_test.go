@@ -114,8 +114,8 @@ func zeroNames(a, b *nn.Model) []string {
 func TestPointErrors(t *testing.T) {
 	m := preact(1)
 	for _, c := range []struct{ layer, want string }{
-		{"layer1.0.add", `--layer "layer1.0.add" cannot be pruned: "layer1.0.add" (Add): its input "conv1" is read by other layers too`},
-		{"linear", `--layer "linear" is the output layer`},
+		{"layer1.0.add", `layer "layer1.0.add" cannot be pruned: "layer1.0.add" (Add): its input "conv1" is read by other layers too`},
+		{"linear", `layer "linear" is the output layer`},
 		{"input", `"input" is a InputLayer, whose channels goodnet cannot zero`},
 	} {
 		_, _, err := Target(m, c.layer)
