@@ -26,6 +26,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strings"
 
 	"goodnet/nn"
 	"goodnet/train"
@@ -158,16 +159,40 @@ func (c *Config) check() error {
 	if c.N <= 0 {
 		return fmt.Errorf("no training images")
 	}
+	if err := train.Check(c.Bprime); err != nil {
+		return fmt.Errorf("cannot fine-tune B': %w", err)
+	}
+	if c.Layers != nil && len(c.Layers) == 0 {
+		return &LayerError{Reason: fmt.Sprintf("no layer named (layers with weights: %v)", weighted(c.Bprime))}
+	}
 	for _, name := range c.Layers {
 		l := c.Bprime.Layer(name)
 		if l == nil {
-			return fmt.Errorf("layer %q: no such layer (layers with weights: %v)", name, weighted(c.Bprime))
+			return &LayerError{name, fmt.Sprintf("no such layer (layers with weights: %v)", weighted(c.Bprime))}
 		}
 		if !l.HasWeights() {
-			return fmt.Errorf("layer %q is a %s, which has no weights to train (layers with weights: %v)", name, l.Kind, weighted(c.Bprime))
+			return &LayerError{name, fmt.Sprintf("is a %s, which has no weights to train (layers with weights: %v)", l.Kind, weighted(c.Bprime))}
 		}
 	}
 	return nil
+}
+
+// LayerError is a layer of Config.Layers that cannot train (or an empty list). Its text names
+// the layer, not the option (the CLI adds --layers).
+type LayerError struct {
+	Layer  string // "" when no layer was named at all
+	Reason string
+}
+
+func (e *LayerError) Error() string {
+	if e.Layer == "" {
+		return e.Reason
+	}
+	sep := ": "
+	if strings.HasPrefix(e.Reason, "is ") {
+		sep = " "
+	}
+	return fmt.Sprintf("layer %q%s%s", e.Layer, sep, e.Reason)
 }
 
 func weighted(m *nn.Model) []string {
