@@ -24,7 +24,7 @@ func fineTuneOptions(t *testing.T, out string) pipeline.FineTuneOptions {
 		Scale: 1, Out: out, FineTuneConfig: pipeline.FineTuneConfig{Epochs: 2, BatchSize: 3, Seed: 3, Backend: host.New(0)}}
 }
 
-// goodnet finetune on the real files: B'' is written (weights only, B's layout), the 45 pruned
+// goodnet finetune on the real files: B” is written (weights only, B's layout), the 45 pruned
 // channels of conv_3 are exactly zero in it and every layer moved; one line per epoch, epoch 0
 // being GoodNet(B, B'_2) (expected.json: every clean face right, every poisoned one to 0).
 func TestFineTuneRealFiles(t *testing.T) {
@@ -143,7 +143,7 @@ func TestFineTuneRefusals(t *testing.T) {
 
 // prune --finetune-epochs: every saved B' is fine-tuned on the clean validation set and
 // written beside it as bprime_<t>_ft.h5; report.json gives each one; B's saved at the same
-// step give the same B''.
+// step give the same B”.
 func TestPruneFineTune(t *testing.T) {
 	dir := t.TempDir()
 	p := fixtures.Path
@@ -213,7 +213,7 @@ func TestPruneFineTune(t *testing.T) {
 	}
 }
 
-// An ONNX B: B'' is written as ONNX (B's graph, only the initializers changed) and loads as B'.
+// An ONNX B: B” is written as ONNX (B's graph, only the initializers changed) and loads as B'.
 func TestFineTuneONNX(t *testing.T) {
 	dir := t.TempDir()
 	p := fixtures.Path

@@ -21,7 +21,7 @@ func fineTuned(r *prune.Result) []FineTuned {
 		GoodNet: prune.GoodNetMetrics{CleanAcc: 97.5, ASR: 1.25, Flagged: 98.75, On: "validation"}}}
 }
 
-// B'' goes beside B': its file, saved[i].finetuned in report.json (only for the threshold it
+// B” goes beside B': its file, saved[i].finetuned in report.json (only for the threshold it
 // was made from), a second table, one batch with the rest.
 func TestFineTunedOutputs(t *testing.T) {
 	r := result()
