@@ -472,7 +472,7 @@ func pruneTo(e *badEnv, out string, extra ...string) []string {
 		"--bad_valid", e.poison, "--out", out}, extra...)
 }
 
-// finetuneTo is a finetune command line writing B'' to out, B' a pruned copy of B.
+// finetuneTo is a finetune command line writing B” to out, B' a pruned copy of B.
 func finetuneTo(t *testing.T, e *badEnv, out string, extra ...string) []string {
 	return append([]string{"finetune", "--device", "cpu", "--quiet", "--bad_model", e.model, "--pruned_bad_model_weights", e.bprime(t),
 		"--clean_set", e.clean, "--epochs", "1", "--out", out}, extra...)

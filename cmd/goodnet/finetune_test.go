@@ -18,7 +18,7 @@ import (
 // bprime2Zero is the line inspect prints for the real B'_2 (TestInspectShowsPrunedChannels).
 const bprime2Zero = "conv_3: 45 all-zero output channels: 0 1 2 3 6 9 12 13 14 15 17 19 20 21 22 23 24 25 26 27 29 30 31 32 33 34 36 37 38 39 40 41 42 43 44 45 47 48 49 50 51 53 55 58 59\n"
 
-// goodnet finetune on the real files, then B'' in eval, predict and inspect like any B'.
+// goodnet finetune on the real files, then B” in eval, predict and inspect like any B'.
 func TestFineTuneCommand(t *testing.T) {
 	p := func(n string) string { return fixtures.Path(t, n) }
 	out := filepath.Join(t.TempDir(), "bprime_2_ft.h5")
@@ -53,7 +53,7 @@ func TestFineTuneCommand(t *testing.T) {
 }
 
 // goodnet prune --finetune-epochs: bprime_<t>_ft.h5 beside each B', the second table, and
-// B'' in inspect (the zero channels of its B') and eval; then goodnet finetune on the same
+// B” in inspect (the zero channels of its B') and eval; then goodnet finetune on the same
 // directory with --threshold.
 func TestPruneFineTuneCommand(t *testing.T) {
 	p := func(n string) string { return fixtures.Path(t, n) }
