@@ -168,3 +168,28 @@ func TestFineTuneInterrupted(t *testing.T) {
 	}
 	t.Logf("a full run takes %v; %d of 8 runs interrupted", full, interrupted)
 }
+
+// goodnet demo end to end: the BadNet, prune + fine-tune (one epoch here), both tables, the
+// files under --out.
+func TestDemoCommand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a BadNet")
+	}
+	dir := t.TempDir()
+	stdout, stderr, code := cli(t, "demo", "--out", dir, "--finetune-epochs", "1", "--quiet", "--device", "cpu")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"training DeepID on the clean images and the", "Fine-Pruning (goodnet prune --finetune-epochs 1)",
+		"threshold pruned   valid acc", "Prune + fine-tune: B'' is B' trained 1 epochs", "bprime_4_ft.h5"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, stdout)
+		}
+	}
+	for _, f := range []string{"bd_net.h5", "cl_train.h5", "cl_valid.h5", "bd_valid.h5", "cl_test.h5", "bd_test.h5",
+		"defense/report.json", "defense/sweep.png", "defense/bprime_2.h5", "defense/bprime_2_ft.h5"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Error(err)
+		}
+	}
+}
