@@ -126,7 +126,7 @@ func TestFineTuneRefusals(t *testing.T) {
 		if c.name == "no such layer" && !errors.As(err, &le) {
 			t.Errorf("%s: not a LayerError: %v", c.name, err)
 		}
-		if c.name == "BatchNorm" && !strings.Contains(err.Error(), "BatchNormalization: the trainer has no backward pass") {
+		if c.name == "BatchNorm" && !strings.Contains(err.Error(), "(BatchNormalization): the trainer has no backward pass") {
 			t.Errorf("%s: %v does not say why", c.name, err)
 		}
 		if ents, _ := os.ReadDir(dir); len(ents) != 1 { // ro

@@ -33,12 +33,12 @@ func checkLayer(m *nn.Model, l *nn.Layer) error {
 		case l.Act == nn.Softmax:
 			return fmt.Errorf("layer %q: softmax is supported on the output layer only", l.Name)
 		}
-		return fmt.Errorf("layer %q is a %s activation: the trainer has no backward pass for it (it trains %s)", l.Name, l.Act, Trains)
+		return fmt.Errorf("layer %q (%s activation): the trainer has no backward pass for it (it trains %s)", l.Name, l.Act, Trains)
 	case nn.Conv2D, nn.Dense:
 		if l.Act == nn.Softmax && l != m.Output {
 			return fmt.Errorf("layer %q: softmax is supported on the output layer only", l.Name)
 		}
 		return nil
 	}
-	return fmt.Errorf("layer %q is a %s: the trainer has no backward pass for it (it trains %s)", l.Name, l.Kind, Trains)
+	return fmt.Errorf("layer %q (%s): the trainer has no backward pass for it (it trains %s)", l.Name, l.Kind, Trains)
 }

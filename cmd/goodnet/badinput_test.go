@@ -1079,7 +1079,7 @@ func badCases() []badCase {
 			p := filepath.Join(t.TempDir(), "b_ft.onnx")
 			return finetuneTo(t, e, p), p
 		}},
-		{name: "finetune/batchnorm-model", code: 1, want: `cannot fine-tune this model: layer "/layers/layers.0/bn1/BatchNormalization" is a BatchNormalization: the trainer has no backward pass for it`, args: func(t *testing.T, e *badEnv) ([]string, string) {
+		{name: "finetune/batchnorm-model", code: 1, want: `cannot fine-tune this model: layer "/layers/layers.0/bn1/BatchNormalization" (BatchNormalization): the trainer has no backward pass for it`, args: func(t *testing.T, e *badEnv) ([]string, string) {
 			p := fixtures.Path(t, "onnx/preact_resnet.onnx")
 			args := finetuneTo(t, e, filepath.Join(t.TempDir(), "b_ft.onnx"))
 			args[slices.Index(args, "--bad_model")+1] = p
