@@ -242,6 +242,10 @@ func FineTune(o FineTuneOptions) (*FineTuneOutcome, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkNotAnInput(o.Out, map[string]string{"B": o.BadModel, "B's weights": o.BadModelWeights, "B'": bpPath,
+		"the clean set": o.CleanSet, "the clean test set": o.CleanTest, "the poisoned test set": o.BadTest}); err != nil {
+		return nil, err
+	}
 	bp, err := LoadBprime(b, bpPath)
 	if err != nil {
 		return nil, err
@@ -314,6 +318,23 @@ func checkOutFile(path string) error {
 	}
 	f.Close()
 	os.Remove(f.Name())
+	return nil
+}
+
+// checkNotAnInput refuses an output file that is one of the inputs (B” would replace it).
+func checkNotAnInput(out string, inputs map[string]string) error {
+	so, err := os.Stat(out)
+	if err != nil {
+		return nil // a new file
+	}
+	for what, in := range inputs {
+		if in == "" {
+			continue
+		}
+		if si, err := os.Stat(in); err == nil && os.SameFile(so, si) {
+			return fmt.Errorf("%s: is %s; write B'' to another file", out, what)
+		}
+	}
 	return nil
 }
 

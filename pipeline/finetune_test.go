@@ -112,6 +112,15 @@ func TestFineTuneRefusals(t *testing.T) {
 			o.BadModel = fixtures.Path(t, "onnx/preact_resnet.onnx")
 		}, "cannot fine-tune this model: layer"},
 		{"one test set", func(o *pipeline.FineTuneOptions) { o.BadTest = "" }, "give both test sets"},
+		{"out is B'", func(o *pipeline.FineTuneOptions) {
+			// a copy: were the check to fail, the shared fixture must not be overwritten
+			c := filepath.Join(t.TempDir(), "bprime_2.h5")
+			b, err := os.ReadFile(o.Bprime)
+			if err != nil || os.WriteFile(c, b, 0o644) != nil {
+				t.Fatal(err)
+			}
+			o.Bprime, o.Out = c, c
+		}, "is B'; write B'' to another file"},
 	} {
 		o := fineTuneOptions(t, out)
 		c.edit(&o)

@@ -1079,6 +1079,15 @@ func badCases() []badCase {
 			p := filepath.Join(t.TempDir(), "b_ft.onnx")
 			return finetuneTo(t, e, p), p
 		}},
+		{name: "finetune/out-is-the-model", code: 1, want: "is B; write B'' to another file", args: func(t *testing.T, e *badEnv) ([]string, string) {
+			p := filepath.Join(t.TempDir(), "b.h5") // a copy: the environment's B must survive a failing check
+			if err := os.WriteFile(p, read(t, e.model), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			args := finetuneTo(t, e, p)
+			args[slices.Index(args, "--bad_model")+1] = p
+			return args, p
+		}},
 		{name: "finetune/batchnorm-model", code: 1, want: `cannot fine-tune this model: layer "/layers/layers.0/bn1/BatchNormalization" (BatchNormalization): the trainer has no backward pass for it`, args: func(t *testing.T, e *badEnv) ([]string, string) {
 			p := fixtures.Path(t, "onnx/preact_resnet.onnx")
 			args := finetuneTo(t, e, filepath.Join(t.TempDir(), "b_ft.onnx"))
