@@ -28,6 +28,10 @@ type PruneOptions struct {
 	Out                       string
 	Method                    prune.Method
 	Progress                  func(done, total int)
+	// Fine-tuning of each B' after pruning (0 epochs: none; LR 0: the fine-tuner's default).
+	// Not used yet: the fine-tuning job lands from another branch (goodnet audit passes them).
+	FineTuneEpochs int
+	FineTuneLR     float64
 }
 
 // PruneOutcome is a finished pruning run.
