@@ -85,7 +85,7 @@ func ReadManifest(path string, checkFiles bool) (*Manifest, error) {
 		if len(bytes.TrimSpace(text)) == 0 {
 			continue
 		}
-		e, err := parseEntry(text, base, checkFiles)
+		e, err := parseEntry(text, base)
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
 		}
@@ -96,6 +96,11 @@ func ReadManifest(path string, checkFiles bool) (*Manifest, error) {
 			}
 			return nil, fmt.Errorf("%s:%d: name %q differs only in case from line %d's %q (the same directory on some file systems)",
 				path, line, e.Name, prev, m.Entries[indexOfLine(m.Entries, prev)].Name)
+		}
+		if checkFiles {
+			if err := e.checkFiles(); err != nil {
+				return nil, fmt.Errorf("%s:%d: %w", path, line, err)
+			}
 		}
 		names[key] = line
 		e.Line, e.Index = line, len(m.Entries)
@@ -166,7 +171,7 @@ func CheckName(name string) error {
 	return nil
 }
 
-func parseEntry(text []byte, base string, checkFiles bool) (Entry, error) {
+func parseEntry(text []byte, base string) (Entry, error) {
 	var e Entry
 	if t := bytes.TrimSpace(text); len(t) == 0 || t[0] != '{' {
 		return e, fmt.Errorf("not a JSON object (want one per line: {\"name\": …, \"bad_model\": …})")
@@ -226,32 +231,41 @@ func parseEntry(text []byte, base string, checkFiles bool) (Entry, error) {
 	if e.FineTuneLR != nil && !(*e.FineTuneLR > 0 && *e.FineTuneLR < 1) {
 		return e, fmt.Errorf("%s: finetune_lr %v: want a number in (0, 1)", e.Name, *e.FineTuneLR)
 	}
-	for _, f := range []struct {
-		key string
-		p   *string
-	}{
+	for _, p := range e.paths() {
+		if *p.p != "" && !filepath.IsAbs(*p.p) {
+			*p.p = filepath.Join(base, *p.p)
+		}
+	}
+	return e, nil
+}
+
+type pathField struct {
+	key string
+	p   *string
+}
+
+func (e *Entry) paths() []pathField {
+	return []pathField{
 		{"bad_model", &e.BadModel}, {"bad_model_weights", &e.BadModelWeights}, {"clean_valid", &e.CleanValid},
 		{"bad_valid", &e.BadValid}, {"clean_test", &e.CleanTest}, {"bad_test", &e.BadTest},
-	} {
+	}
+}
+
+// checkFiles checks that the entry's files are there (the error shows the resolved path).
+func (e *Entry) checkFiles() error {
+	for _, f := range e.paths() {
 		if *f.p == "" {
-			continue
-		}
-		given := *f.p
-		if !filepath.IsAbs(given) {
-			*f.p = filepath.Join(base, given)
-		}
-		if !checkFiles {
 			continue
 		}
 		st, err := os.Stat(*f.p)
 		switch {
 		case err != nil:
-			return e, fmt.Errorf("%s: %s %s: %w", e.Name, f.key, given, unwrapPath(err))
+			return fmt.Errorf("%s: %s %s: %w", e.Name, f.key, *f.p, unwrapPath(err))
 		case st.IsDir():
-			return e, fmt.Errorf("%s: %s %s: is a directory, not a file", e.Name, f.key, given)
+			return fmt.Errorf("%s: %s %s: is a directory, not a file", e.Name, f.key, *f.p)
 		}
 	}
-	return e, nil
+	return nil
 }
 
 // jsonError rewrites encoding/json's errors in the manifest's terms.
