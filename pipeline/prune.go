@@ -29,7 +29,8 @@ type PruneOptions struct {
 	Method                    prune.Method
 	Progress                  func(done, total int)
 	// Fine-tuning of each B' after pruning (0 epochs: none; LR 0: the fine-tuner's default).
-	// Not used yet: the fine-tuning job lands from another branch (goodnet audit passes them).
+	// Not in this build yet (refused, not ignored): the fine-tuning job lands from another
+	// branch; goodnet audit passes them from its manifest and --finetune-epochs.
 	FineTuneEpochs int
 	FineTuneLR     float64
 }
@@ -45,6 +46,9 @@ type PruneOutcome struct {
 func Prune(o PruneOptions) (*PruneOutcome, error) {
 	if err := checkOutDir(o.Out); err != nil {
 		return nil, err
+	}
+	if o.FineTuneEpochs > 0 {
+		return nil, fmt.Errorf("fine-tuning B' after pruning (%d epochs) is not in this build yet", o.FineTuneEpochs)
 	}
 	timings := map[string]float64{}
 	t0 := time.Now()
