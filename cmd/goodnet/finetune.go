@@ -45,7 +45,7 @@ pruned (B itself, say) is refused: fine-tuning it would not be Fine-Pruning.`, s
 	ct := fs.String("clean_test", "", "clean test set, to measure GoodNet(B, B'') after each epoch (with --bad_test)")
 	bt := fs.String("bad_test", "", "poisoned test set (with --clean_test)")
 	epochs := fs.Int("epochs", finetune.DefaultEpochs, "passes over the clean set")
-	lr := positiveFloat(fs, "lr", finetune.DefaultLR, "Adam's initial learning rate (cosine decay to 0)")
+	lr := positiveFloat(fs, "lr", finetune.DefaultLR, "Adam's initial learning `rate` (cosine decay to 0)")
 	batch := fs.Int("batch_size", finetune.DefaultBatchSize, "minibatch size")
 	seed := fs.Int64("seed", 1, "seed of the shuffling and the augmentation draws")
 	layers := fs.String("layers", "", "`L1,L2,…`: the layers that train (default: every layer with weights)")

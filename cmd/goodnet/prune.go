@@ -51,7 +51,7 @@ same batch; a second table shows GoodNet(B, B'') beside GoodNet(B, B').`, stderr
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	method := fs.String("method", "incremental", "incremental (fast, identical results) or brute (full forward of B' every step, as the seed)")
 	ftEpochs := fs.Int("finetune-epochs", 0, "fine-tune every saved B' for this many epochs on the clean validation set (0: no fine-tuning; the recipe's is 40)")
-	ftLR := positiveFloat(fs, "finetune-lr", finetune.DefaultLR, "Adam's initial learning rate for --finetune-epochs")
+	ftLR := positiveFloat(fs, "finetune-lr", finetune.DefaultLR, "Adam's initial learning `rate` for --finetune-epochs")
 	ftSeed := fs.Int64("finetune-seed", 1, "seed of the fine-tuning's shuffling and augmentation")
 	scale := scaleVar(fs)
 	mean, std := normVars(fs)
