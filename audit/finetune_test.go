@@ -11,7 +11,7 @@ import (
 )
 
 // A manifest line's finetune_epochs and finetune_lr reach the prune job: the model's directory
-// holds B'' beside each B' (in the marker's files too) and report.json says how it was made;
+// holds B” beside each B' (in the marker's files too) and report.json says how it was made;
 // a line without them takes --finetune-epochs (here 0: none).
 func TestAuditFineTune(t *testing.T) {
 	dir := t.TempDir()
