@@ -76,4 +76,3 @@ func LoadSetNorm(path string, scale float32, mean, std []float32, m *nn.Model) (
 	}
 	return s, nil
 }
-

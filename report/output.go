@@ -26,7 +26,7 @@ type Output struct {
 	Steps      int
 }
 
-// OutputFile is one saved B' of a run (and its fine-tuned B'' when there is one).
+// OutputFile is one saved B' of a run (and the fine-tuned one when there is one).
 type OutputFile struct {
 	Threshold float64
 	File      string // in Base
@@ -97,7 +97,7 @@ func baseName(f string) bool {
 	return f != "" && f != "." && f != ".." && !strings.ContainsAny(f, `/\`)
 }
 
-// Bprime is the path of the run's B' at threshold t (its fine-tuned B'' when fineTuned),
+// Bprime is the path of the run's B' at threshold t (the fine-tuned one when fineTuned),
 // or an error saying why there is none: the threshold was not reached, or not asked for.
 func (o *Output) Bprime(t float64, fineTuned bool) (string, error) {
 	for _, s := range o.Saved {
