@@ -119,7 +119,7 @@ func (o *Output) Bprime(t float64, fineTuned bool) (string, error) {
 	}
 	for _, u := range o.Unreached {
 		if u == t {
-			return "", fmt.Errorf("%s: no B' for the %g %% threshold: the run that wrote it did not reach it (validation accuracy had not dropped by %g %% after %d steps)", o.Dir, t, t, o.Steps)
+			return "", fmt.Errorf("%s: no B' for the %g %% threshold: the run that wrote it did not reach it (validation accuracy had not dropped by %g %% after %s)", o.Dir, t, t, steps(o.Steps))
 		}
 	}
 	var saved []string
@@ -137,4 +137,11 @@ func unwrapPath(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+func steps(n int) string {
+	if n == 1 {
+		return "1 step"
+	}
+	return strconv.Itoa(n) + " steps"
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"goodnet/demo"
+	"goodnet/internal/atomicfile"
+	"goodnet/internal/esc"
 	"goodnet/pipeline"
 	"goodnet/report"
 	"goodnet/train"
@@ -28,7 +30,7 @@ writes the BadNet as a Keras HDF5 model and the sets as the lab's h5 files; then
 pruning defense (goodnet prune) and prints the threshold table. Every other command works on
 the files it writes (it prints how).`, stderr)
 	out := fs.String("out", "out/demo", "output directory")
-	seed := fs.Int64("seed", 1, "seed of the data set, the initial weights and the shuffling")
+	seed := int64Var(fs, "seed", 1, "seed of the data set, the initial weights and the shuffling")
 	attack := fs.String("attack", "joint", "how the BadNet is made: joint (trained on clean + poisoned images, like the lab's B) or pathway (a backdoor planted in channels clean faces leave dormant)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	device := deviceVar(fs)
@@ -43,12 +45,15 @@ the files it writes (it prints how).`, stderr)
 	if err != nil {
 		return usagef("--attack: %v", err)
 	}
+	if err := atomicfile.CheckOutDir(*out); err != nil {
+		return err
+	}
 	backend, err := openBackend(*device)
 	if err != nil {
 		return err
 	}
 	t0 := time.Now()
-	fmt.Fprintf(stdout, "== 1/2 making a BadNet (data set, training) in %s\n", *out)
+	fmt.Fprintf(stdout, "== 1/2 making a BadNet (data set, training) in %s\n", esc.Text(*out))
 	f, err := demo.Make(demo.Options{Dir: *out, Seed: *seed, Log: stdout, Attack: atk, Backend: backend})
 	if errors.Is(err, train.ErrCUDABuild) {
 		return handOverToCPUBuild(stderr)
@@ -71,13 +76,14 @@ the files it writes (it prints how).`, stderr)
 		fmt.Fprintf(stdout, "\nThe backdoor of this BadNet lives in conv_3 channels %v (planted so, see demo/); pruned in order: %v\n",
 			f.BackdoorChannels, o.Result.Order)
 	}
-	fmt.Fprintf(stdout, "Wrote %s (report.json, sweep.csv, sweep.png, bprime_*.h5)\n", defense)
+	e := esc.Text
+	fmt.Fprintf(stdout, "Wrote %s (report.json, sweep.csv, sweep.png, bprime_*.h5)\n", e(defense))
 	fmt.Fprintf(stdout, "Done in %.0f s. Try:\n", time.Since(t0).Seconds())
-	fmt.Fprintf(stdout, "  goodnet inspect %s\n", filepath.Join(defense, report.BprimeName(2)))
+	fmt.Fprintf(stdout, "  goodnet inspect %s\n", e(filepath.Join(defense, report.BprimeName(2))))
 	fmt.Fprintf(stdout, "  goodnet eval --clean_set %s --bad_set %s --bad_model %s --pruned_bad_model_weights %s --threshold 2\n",
-		f.CleanTest, f.BadTest, f.Model, defense)
+		e(f.CleanTest), e(f.BadTest), e(f.Model), e(defense))
 	fmt.Fprintf(stdout, "  goodnet predict --bad_model %s --pruned_bad_model_weights %s --threshold 2 --set %s\n",
-		f.Model, defense, f.BadTest)
+		e(f.Model), e(defense), e(f.BadTest))
 	return nil
 }
 

@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"slices"
 	"sort"
 	"strings"
 
+	"goodnet/internal/esc"
 	"goodnet/pipeline"
 	"goodnet/prune"
 	"goodnet/report"
@@ -30,8 +32,10 @@ channels of the conv layer feeding it by mean activation (ascending), and prunes
 time, cumulatively (zeroing kernel[..., c] and bias[c]), measuring clean accuracy and attack
 success rate after each step. B' is saved the first time validation accuracy has dropped by at
 least each threshold. Writes into DIR: bprime_<t>.h5 (Keras weights-only), sweep.csv,
-report.json and sweep.png, all renamed into place together at the end (a failure or Ctrl-C
-leaves DIR's previous files as they were); prints a table per threshold.`, stderr)
+report.json and sweep.png as one generation, switched to at once at the end: whenever the run
+fails or is stopped (a signal, SIGKILL, a power loss), DIR's files are all the previous run's or
+all this run's. A second run into DIR while one is writing there fails at once. Prints a table
+per threshold.`, stderr)
 	model := fs.String("bad_model", "", "B: a full model file, Keras HDF5 or ONNX")
 	weights := fs.String("bad_model_weights", "", "B's weights (overrides those in --bad_model)")
 	cv := fs.String("clean_valid", "", "clean validation set (lab h5)")
@@ -40,7 +44,7 @@ leaves DIR's previous files as they were); prints a table per threshold.`, stder
 	bt := fs.String("bad_test", "", "poisoned test set (optional, with --clean_test)")
 	layer := fs.String("layer", "", "the Conv2D layer to prune (default: the one feeding the last MaxPooling2D, conv_3 for DeepID)")
 	thr := fs.String("thresholds", "2,4,10", "validation accuracy drops (percent) at which to save B'")
-	maxSteps := fs.Int("max-steps", 0, "stop after this many channels (0: all, for the whole curve)")
+	maxSteps := intVar(fs, "max-steps", 0, 0, math.MaxInt, "stop after this many channels (0: all, for the whole curve)")
 	out := fs.String("out", "", "output directory")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	method := fs.String("method", "incremental", "incremental (fast, identical results) or brute (full forward of B' every step, as the seed)")
@@ -66,9 +70,6 @@ leaves DIR's previous files as they were); prints a table per threshold.`, stder
 	thresholds, err := pipeline.ParseThresholds(*thr)
 	if err != nil {
 		return usagef("--thresholds: %v", err)
-	}
-	if *maxSteps < 0 {
-		return usagef("--max-steps %d: must be ≥ 0", *maxSteps)
 	}
 	var m prune.Method
 	switch *method {
@@ -100,7 +101,7 @@ leaves DIR's previous files as they were); prints a table per threshold.`, stder
 		return err
 	}
 	report.Table(stdout, o.Result)
-	fmt.Fprintf(stdout, "\nWrote %s\n", strings.Join(o.Written, ", "))
+	fmt.Fprintf(stdout, "\nWrote %s\n", strings.Join(esc.Texts(o.Written), ", "))
 	fmt.Fprintf(stdout, "Timings: %s; %s, %s sweep\n", formatTimings(o.Timings), o.Result.Device, o.Result.Method)
 	return nil
 }
