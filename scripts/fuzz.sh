@@ -1,5 +1,9 @@
 #!/bin/sh
-# Runs every Go fuzz target of the module for the given time each (default 2m).
+# Runs every Go fuzz target of the module for the given budget each (default 2m): a duration
+# (2m, 10s) or a number of executions (500x). `make test` uses a number: with a duration, Go
+# 1.26's fuzzer can fail with "context deadline exceeded" when a worker is still busy at the
+# deadline (go.dev/issue/75804, fixed in Go 1.27) — which a loaded machine makes likely;
+# a count has no deadline to race.
 set -eu
 t="${1:-2m}"
 for pkg in $(go list ./...); do
