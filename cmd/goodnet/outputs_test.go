@@ -218,6 +218,16 @@ func metaLeftovers(t *testing.T, dir string) []string {
 	return left
 }
 
+// metaEntriesOf lists a directory's names (nil when it cannot be read).
+func metaEntriesOf(dir string) []string {
+	ents, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
 // waitLocked waits until a process holds dir's lock (it has read its inputs and made the
 // directory), or the process has ended (done closed).
 func waitLocked(t *testing.T, dir string, done <-chan struct{}) bool {
@@ -262,20 +272,17 @@ func TestPruneKilled(t *testing.T) {
 	}
 	full := r.elapsed
 
-	// Moments spread over the whole run, then packed into its last 40 % (the sweep's end and
-	// the writing); SIGKILL, and every fourth time one of the signals the CLI handles, sent
-	// to the process group as a terminal sends Ctrl-C.
-	var delays []time.Duration
-	for k := 0; k < 30; k++ {
-		delays = append(delays, full*time.Duration(k)/30)
-	}
-	for k := 0; k < 30; k++ {
-		delays = append(delays, full*time.Duration(60+3*k/2)/100)
-	}
+	// 60 moments, whatever the machine's load: a third by time (fractions 0 to 1.2 of the
+	// last complete run's duration: reading, the sweep), a third when the run's new
+	// generation directory holds 0 to 5 files (writing), a third when it holds all of them
+	// or once .goodnet/current has switched to it (committing, cleaning up) — the directory
+	// watched every millisecond. SIGKILL, and every fourth time one of the signals the CLI
+	// handles, sent to the process group as a terminal sends Ctrl-C.
 	handled := []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT}
+	meta := filepath.Join(out, atomicfile.MetaDir)
 	prev := 0
 	outcomes := map[string]int{}
-	for i, delay := range delays {
+	for i := 0; i < 60; i++ {
 		sig := syscall.SIGKILL
 		if i%4 == 3 {
 			sig = handled[(i/4)%len(handled)]
@@ -284,22 +291,80 @@ func TestPruneKilled(t *testing.T) {
 		if v == prev {
 			v = 0
 		}
+		before := map[string]bool{}
+		for _, n := range metaEntriesOf(meta) {
+			before[n] = true
+		}
+		oldCurrent, _ := os.Readlink(filepath.Join(meta, "current"))
+		// newGen is the generation this run is writing ("" until it exists)
+		newGen := func() string {
+			for _, n := range metaEntriesOf(meta) {
+				if strings.HasPrefix(n, "gen-") && !before[n] {
+					return n
+				}
+			}
+			return ""
+		}
+		var moment string
+		var when func(elapsed time.Duration) bool
+		switch k := i / 3; i % 3 {
+		case 0:
+			d := full * time.Duration(k) / 16
+			moment = fmt.Sprintf("%v", d)
+			when = func(el time.Duration) bool { return el >= d }
+		case 1:
+			files := k % 6
+			moment = fmt.Sprintf("its generation holding %d files", files)
+			when = func(time.Duration) bool {
+				g := newGen()
+				return g != "" && len(metaEntriesOf(filepath.Join(meta, g))) >= files
+			}
+		case 2:
+			if k%2 == 0 {
+				moment = "its generation complete (5 files)"
+				when = func(time.Duration) bool {
+					g := newGen()
+					return g != "" && len(metaEntriesOf(filepath.Join(meta, g))) >= 5
+				}
+			} else {
+				moment = "the switch seen"
+				when = func(time.Duration) bool {
+					c, _ := os.Readlink(filepath.Join(meta, "current"))
+					return c != oldCurrent && c != ""
+				}
+			}
+		}
 		cmd := exec.Command(bin, e.args(out, variants[v])...)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		var stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = io.Discard, &stderr
+		t0 := time.Now()
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(delay)
-		syscall.Kill(-cmd.Process.Pid, sig)
-		cmd.Wait()
-		what := fmt.Sprintf("%v at %v (%d of %d)", sig, delay, i+1, len(delays))
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+	watch:
+		for {
+			select {
+			case <-done:
+				break watch
+			default:
+			}
+			if when(time.Since(t0)) {
+				syscall.Kill(-cmd.Process.Pid, sig)
+				<-done
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		what := fmt.Sprintf("%v at %s (%d of 60)", sig, moment, i+1)
 		ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
 		code := cmd.ProcessState.ExitCode()
 		finished := code == 0
 		switch {
 		case finished:
+			full = time.Since(t0)
 		case ws.Signaled() && ws.Signal() == sig:
 			// SIGKILL, or a signal before main installed its handler
 		case sig == syscall.SIGQUIT && code == 2 && strings.HasPrefix(stderr.String(), "SIGQUIT: quit"):
@@ -308,8 +373,11 @@ func TestPruneKilled(t *testing.T) {
 			if want := "stopped by " + signalName(sig) + ";"; !strings.Contains(stderr.String(), want) {
 				t.Errorf("after %s: stderr %q lacks %q", what, stderr.String(), want)
 			}
-			if left := metaLeftovers(t, out); len(left) > 0 {
-				t.Errorf("after %s: left in .goodnet: %v", what, left)
+			// (what an earlier SIGKILL left stays until a run gets as far as locking DIR)
+			for _, n := range metaLeftovers(t, out) {
+				if !before[n] {
+					t.Errorf("after %s: left in .goodnet: %s", what, n)
+				}
 			}
 		default:
 			t.Errorf("after %s: exit status %d: %s", what, code, stderr.String())
@@ -345,7 +413,7 @@ func TestPruneKilled(t *testing.T) {
 	if outcomes["new"] == 0 || outcomes["previous"] == 0 {
 		t.Errorf("outcomes %v: want runs stopped before and after their switch", outcomes)
 	}
-	t.Logf("a full run takes %v; after %d signals: %v", full, len(delays), outcomes)
+	t.Logf("a full run takes %v; after 60 signals: %v", full, outcomes)
 }
 
 // Two real processes into one --out: the second fails at once, naming the first; the first
