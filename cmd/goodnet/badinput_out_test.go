@@ -66,7 +66,7 @@ func outCases() []badCase {
 		}},
 		{name: "number/thresholds-duplicates", code: 2, want: `threshold "2.0" is given twice (as "2" too)`, args: thresholds("2,2.0,02")},
 		{name: "number/thresholds-inf", code: 2, want: `threshold "Inf": want a number in (0, 100)`, args: thresholds("2,Inf")},
-		{name: "number/thresholds-hex", code: 2, want: `threshold "0x10": want a number in (0, 100)`, args: thresholds("0x10")},
+		{name: "number/thresholds-hex", code: 2, want: `threshold "0x1p1": want a number in (0, 100)`, args: thresholds("0x1p1")},
 		{name: "number/thresholds-two-numbers", code: 2, want: `threshold "2 4": want a number in (0, 100)`, args: thresholds("2 4,10")},
 		{name: "number/max-steps-garbage", code: 2, want: `--max-steps "3abc": want a whole number ≥ 0`, args: func(t *testing.T, e *badEnv) ([]string, string) {
 			return pruneTo(e, filepath.Join(t.TempDir(), "out"), "--max-steps", "3abc"), "--max-steps"
