@@ -36,6 +36,12 @@ func LoadModel(model, weights string) (*nn.Model, error) {
 // its current generation as its report.json lists it (report.ReadOutput), so that a file an
 // earlier run left is never taken for this run's.
 func BprimePath(path string, threshold float64) (string, error) {
+	return ResolveBprime(path, threshold, false)
+}
+
+// ResolveBprime is BprimePath, or with fineTuned the fine-tuned B' (bprime_<t>_ft.h5) that the
+// current run's report.json lists for the threshold (saved[i].finetuned.file).
+func ResolveBprime(path string, threshold float64, fineTuned bool) (string, error) {
 	st, err := os.Stat(path)
 	if err != nil || !st.IsDir() {
 		return path, nil // the loader reports a missing file
@@ -47,7 +53,7 @@ func BprimePath(path string, threshold float64) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return o.Bprime(threshold, false)
+	return o.Bprime(threshold, fineTuned)
 }
 
 // LoadBprime reads B' from path into a copy of b: Keras weights (weights-only or a full model
