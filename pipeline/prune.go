@@ -29,6 +29,11 @@ type PruneOptions struct {
 	Out                       string
 	Method                    prune.Method
 	Progress                  func(done, total int)
+	// Fine-tuning of each B' after pruning (0 epochs: none; LR 0: the fine-tuner's default).
+	// Not in this build yet (refused, not ignored): the fine-tuning job lands from another
+	// branch; goodnet audit passes them from its manifest and --finetune-epochs.
+	FineTuneEpochs int
+	FineTuneLR     float64
 }
 
 // PruneOutcome is a finished pruning run.
@@ -43,6 +48,9 @@ func Prune(o PruneOptions) (*PruneOutcome, error) {
 	// Nothing is created before the inputs are read: a failed run leaves no new directory.
 	if err := atomicfile.CheckOutDir(o.Out); err != nil {
 		return nil, err
+	}
+	if o.FineTuneEpochs > 0 {
+		return nil, fmt.Errorf("fine-tuning B' after pruning (%d epochs) is not in this build yet", o.FineTuneEpochs)
 	}
 	timings := map[string]float64{}
 	t0 := time.Now()

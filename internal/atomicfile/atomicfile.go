@@ -190,7 +190,8 @@ func untrack(tmp string) {
 	delete(temps, tmp)
 }
 
-// RemoveTemps deletes the temporary files of writes and batches in progress.
+// RemoveTemps deletes the temporary files of writes and batches in progress, and the
+// temporary directories of TempDir.
 func RemoveTemps() {
 	mu.Lock()
 	defer mu.Unlock()
@@ -220,6 +221,7 @@ func removeTemps() {
 		os.Remove(dirs[i])
 	}
 	dirs = nil
+	removeTempDirs()
 }
 
 // unwrapPath drops the *PathError wrapper (its path is the temporary file's, not the user's).
