@@ -23,6 +23,7 @@ import (
 
 	"goodnet/dataset"
 	"goodnet/goodnet"
+	"goodnet/internal/esc"
 	"goodnet/nn"
 	"goodnet/prune"
 )
@@ -513,7 +514,7 @@ func loadAvg() string {
 func (r *Report) WriteTable(w io.Writer) error {
 	var b strings.Builder
 	mc := r.Machine
-	fmt.Fprintf(&b, "goodnet bench — %s, %.1f MFLOP per image\n", r.Model, float64(r.FLOPs)/1e6)
+	fmt.Fprintf(&b, "goodnet bench — %s, %.1f MFLOP per image\n", esc.Text(r.Model), float64(r.FLOPs)/1e6)
 	fmt.Fprintf(&b, "machine: %d cores (GOMAXPROCS %d), %s, %s, %s\n", mc.Cores, mc.GOMAXPROCS, mc.CPU, mc.OS, mc.Go)
 	fmt.Fprintf(&b, "GPU:     %s\n", mc.GPU)
 	var devs []string

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -14,6 +15,8 @@ import (
 	"strings"
 
 	"goodnet/bench"
+	"goodnet/internal/atomicfile"
+	"goodnet/internal/esc"
 	"goodnet/nn"
 	"goodnet/pipeline"
 	"goodnet/train"
@@ -50,9 +53,9 @@ With --write-sets DIR it only writes those four sets (every face distinct) into 
 cl_valid.h5, bd_valid.h5, cl_test.h5 and bd_test.h5 for 'goodnet prune' (make bench-sweep).`, stderr)
 	model := fs.String("bad_model", "", "B: a full model file, Keras HDF5 or ONNX (default: DeepID with random weights)")
 	weights := fs.String("bad_model_weights", "", "B's weights (overrides those in --bad_model)")
-	images := fs.Int("images", bench.LabTest, "images per timed batch and per test set (the validation sets scale with it)")
+	images := intVar(fs, "images", bench.LabTest, 1, math.MaxInt, "images per timed batch and per test set (the validation sets scale with it)")
 	device := fs.String("device", "auto", "comma-separated devices to time: cpu, gpu; auto: the CPU, and the GPU when usable")
-	repeats := fs.Int("repeats", 3, "timed runs per measurement, after one warm-up")
+	repeats := intVar(fs, "repeats", 3, 1, 1000, "timed runs per measurement, after one warm-up")
 	asJSON := fs.Bool("json", false, "print the report as JSON instead of a table")
 	writeSets := fs.String("write-sets", "", "write the four synthetic sets into this directory and stop")
 	pos, err := parse(fs, args)
@@ -61,9 +64,6 @@ cl_valid.h5, bd_valid.h5, cl_test.h5 and bd_test.h5 for 'goodnet prune' (make be
 	}
 	if len(pos) > 0 {
 		return usagef("unexpected argument %q", pos[0])
-	}
-	if *images < 1 || *repeats < 1 {
-		return usagef("--images and --repeats must be ≥ 1")
 	}
 	if *weights != "" && *model == "" {
 		return usagef("--bad_model_weights needs --bad_model (the architecture)")
@@ -86,6 +86,11 @@ cl_valid.h5, bd_valid.h5, cl_test.h5 and bd_test.h5 for 'goodnet prune' (make be
 	var m *nn.Model
 	if *model != "" {
 		if m, err = pipeline.LoadModel(*model, *weights); err != nil {
+			return err
+		}
+	}
+	if *writeSets != "" {
+		if err := atomicfile.CheckOutDir(*writeSets); err != nil {
 			return err
 		}
 	}
@@ -127,7 +132,7 @@ func benchWriteSets(stdout io.Writer, dir string, m *nn.Model, b nn.Backend, ima
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "Wrote %s\n", strings.Join(paths, ", "))
+	fmt.Fprintf(stdout, "Wrote %s\n", strings.Join(esc.Texts(paths), ", "))
 	return nil
 }
 
