@@ -4,13 +4,6 @@ package nn
 // Backend and Net. Algorithms (prune, goodnet, finetune) ask for one with a type assertion and
 // fall back to the plain Net.Run path when it is absent; they never test an engine's name.
 
-// Gemmer is a Backend that multiplies row-major float32 matrices held in host memory:
-// c[m×n] = a[m×k]·b[k×n], plus c when accumulate is set. The pruning sweep's fused output
-// layer uses it (a Dense layer without the copies of a Net.Run).
-type Gemmer interface {
-	Gemm(m, n, k int, a, b, c []float32, accumulate bool)
-}
-
 // ChannelSummer is a Net that reduces a layer's activations per channel where it computes
 // them (on a GPU only the sums cross the bus).
 type ChannelSummer interface {
