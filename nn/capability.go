@@ -4,6 +4,14 @@ package nn
 // Backend and Net. Algorithms (prune, goodnet, finetune) ask for one with a type assertion and
 // fall back to the plain Net.Run path when it is absent; they never test an engine's name.
 
+// IntoRunner is a Net that writes Run's outputs into the caller's slices, so that a caller
+// running many batches reuses its buffers (no fresh memory to fault in for every batch).
+type IntoRunner interface {
+	// RunInto is Run with dst[i] receiving the output of outs[i] (n × its OutShape.Size()
+	// values; a longer slice is written at its start).
+	RunInto(feeds map[string][]float32, n int, outs []string, dst [][]float32) error
+}
+
 // ChannelSummer is a Net that reduces a layer's activations per channel where it computes
 // them (on a GPU only the sums cross the bus).
 type ChannelSummer interface {
