@@ -69,7 +69,7 @@ func newIncremental(cfg *Config, cut *nn.Layer, plan *incPlan) (*incremental, er
 	s := cfg.CleanValid
 	sum := make([]float64, inc.C)
 	for lo := 0; lo < s.N; lo += chunk {
-		p, err := inc.forward(s, lo, min(lo+chunk, s.N))
+		p, err := inc.forward(s, lo, min(lo+chunk, s.N), nil)
 		if err != nil {
 			inc.close()
 			return nil, err
@@ -81,11 +81,20 @@ func newIncremental(cfg *Config, cut *nn.Layer, plan *incPlan) (*incremental, er
 	return inc, nil
 }
 
-// forward runs images [lo, hi) of s through B up to the cut.
-func (inc *incremental) forward(s *nn.Set, lo, hi int) ([]float32, error) {
+// forward runs images [lo, hi) of s through B up to the cut, into buf when the engine's nets
+// are nn.IntoRunners and buf is not nil (then the result is buf's start).
+func (inc *incremental) forward(s *nn.Set, lo, hi int, buf []float32) ([]float32, error) {
 	m := inc.cfg.Model
 	in := m.InputShape().Size()
-	out, err := inc.net.Run(map[string][]float32{m.Input.Name: s.X[lo*in : hi*in]}, hi-lo, inc.cut.Name)
+	feeds := map[string][]float32{m.Input.Name: s.X[lo*in : hi*in]}
+	if ri, ok := inc.net.(nn.IntoRunner); ok && buf != nil {
+		p := buf[:(hi-lo)*inc.S*inc.C]
+		if err := ri.RunInto(feeds, hi-lo, []string{inc.cut.Name}, [][]float32{p}); err != nil {
+			return nil, fmt.Errorf("%s: %w", s.Path, err)
+		}
+		return p, nil
+	}
+	out, err := inc.net.Run(feeds, hi-lo, inc.cut.Name)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.Path, err)
 	}
@@ -114,8 +123,13 @@ func (inc *incremental) run(order []int, tr *trace, progress func(done, total in
 	for i := range ws {
 		ws[i] = newWorker(inc, order)
 	}
+	// The other sets' chunks come from the engine while the workers sweep the chunk before
+	// (and the clean validation set): the cores are not left waiting at either's end.
+	chunks := inc.stream(sets)
+	defer chunks.stop()
 	done := 0
-	part := func(set int, p []float32, first, n int) {
+	part := func(set int, p []float32, first int) {
+		n := len(p) / (inc.S * inc.C)
 		inc.sweepPart(ws, set, p, first, n, tr)
 		done += n
 		if progress != nil {
@@ -123,23 +137,17 @@ func (inc *incremental) run(order []int, tr *trace, progress func(done, total in
 		}
 	}
 	for j, p := range inc.cv {
-		part(0, p, j*chunk, len(p)/(inc.S*inc.C))
+		part(0, p, j*chunk)
 	}
 	inc.cv = nil
-	for i, s := range sets[1:] {
-		if s == nil {
-			continue
+	for c := range chunks.out {
+		if c.err != nil {
+			return c.err
 		}
-		for lo := 0; lo < s.N; lo += chunk {
-			t0 := time.Now()
-			p, err := inc.forward(s, lo, min(lo+chunk, s.N))
-			if err != nil {
-				return err
-			}
-			inc.fwd += time.Since(t0)
-			part(i+1, p, lo, len(p)/(inc.S*inc.C))
-		}
+		part(c.set, c.p, c.lo)
+		chunks.free <- c.buf
 	}
+	inc.fwd = chunks.fwd // the producer has finished: out is closed
 	for _, w := range ws {
 		for k, a := range w.active {
 			inc.st.Active[k] += a
@@ -147,6 +155,72 @@ func (inc *incremental) run(order []int, tr *trace, progress func(done, total in
 		inc.st.Rebased += w.rebased
 	}
 	return nil
+}
+
+// fchunk is a chunk of a streaming set at the cut (images lo… of set), or the error that
+// ended the stream.
+type fchunk struct {
+	set, lo int
+	p, buf  []float32 // p: the values (in buf, or not when the engine allocated them)
+	err     error
+}
+
+// chunkStream runs the sets after the first through the engine, chunk after chunk, into two
+// buffers that the consumer hands back on free.
+type chunkStream struct {
+	out  chan fchunk
+	free chan []float32
+	quit chan struct{}
+	fwd  time.Duration // time in the engine, read after out is closed
+}
+
+func (inc *incremental) stream(sets []*nn.Set) *chunkStream {
+	cs := &chunkStream{out: make(chan fchunk), free: make(chan []float32, 2), quit: make(chan struct{})}
+	size := 0
+	for _, s := range sets[1:] {
+		if s != nil {
+			size = max(size, min(chunk, s.N)*inc.S*inc.C)
+		}
+	}
+	for range 2 {
+		cs.free <- make([]float32, size)
+	}
+	go func() {
+		defer close(cs.out)
+		setPhase("features") // in CPU profiles
+		for i, s := range sets[1:] {
+			if s == nil {
+				continue
+			}
+			for lo := 0; lo < s.N; lo += chunk {
+				var buf []float32
+				select {
+				case buf = <-cs.free:
+				case <-cs.quit:
+					return
+				}
+				t0 := time.Now()
+				p, err := inc.forward(s, lo, min(lo+chunk, s.N), buf)
+				cs.fwd += time.Since(t0)
+				select {
+				case cs.out <- fchunk{set: i + 1, lo: lo, p: p, buf: buf, err: err}:
+				case <-cs.quit:
+					return
+				}
+				if err != nil {
+					return
+				}
+			}
+		}
+	}()
+	return cs
+}
+
+// stop ends the stream early (when the consumer returns) and waits for the producer.
+func (cs *chunkStream) stop() {
+	close(cs.quit)
+	for range cs.out {
+	}
 }
 
 // sweepPart takes images [first, first+n) of set through every step, their features at the

@@ -280,9 +280,10 @@ func Run(cfg Config) (*Result, error) {
 	}
 	res.Unreached = pending
 	res.Stats = sw.stats()
-	fwd := sw.forwardTime().Seconds()
-	res.Timings["features"] += fwd
-	res.Timings["sweep"] = time.Since(t1).Seconds() - fwd
+	if fwd := sw.forwardTime().Seconds(); fwd > 0 {
+		res.Timings["sweep_forward"] = fwd
+	}
+	res.Timings["sweep"] = time.Since(t1).Seconds()
 	return res, nil
 }
 

@@ -16,8 +16,8 @@ type sweeper interface {
 	// steps 0 (B) to len(order) into tr; progress, if set, is called as the work advances
 	// (done of total, in the sweeper's units).
 	run(order []int, tr *trace, progress func(done, total int)) error
-	// forwardTime is how long run spent in forward passes to the cut (the features of the
-	// sets that stream through the sweep).
+	// forwardTime is how long run's forward passes to the cut took (the features of the sets
+	// that stream through the sweep, computed while it sweeps the chunk before; 0: none).
 	forwardTime() time.Duration
 	// stats says how much work the steps took (nil: not counted).
 	stats() *Stats
