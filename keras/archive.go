@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"goodnet/internal/atomicfile"
-	"goodnet/internal/isolate"
 	"goodnet/internal/h5"
+	"goodnet/internal/isolate"
 	"goodnet/nn"
 )
 

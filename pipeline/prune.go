@@ -28,6 +28,11 @@ type PruneOptions struct {
 	Out                       string
 	Method                    prune.Method
 	Progress                  func(done, total int)
+	// Fine-tuning of each B' after pruning (0 epochs: none; LR 0: the fine-tuner's default).
+	// Not in this build yet (refused, not ignored): the fine-tuning job lands from another
+	// branch; goodnet audit passes them from its manifest and --finetune-epochs.
+	FineTuneEpochs int
+	FineTuneLR     float64
 }
 
 // PruneOutcome is a finished pruning run.
@@ -41,6 +46,9 @@ type PruneOutcome struct {
 func Prune(o PruneOptions) (*PruneOutcome, error) {
 	if err := checkOutDir(o.Out); err != nil {
 		return nil, err
+	}
+	if o.FineTuneEpochs > 0 {
+		return nil, fmt.Errorf("fine-tuning B' after pruning (%d epochs) is not in this build yet", o.FineTuneEpochs)
 	}
 	timings := map[string]float64{}
 	t0 := time.Now()
