@@ -41,8 +41,11 @@ Times, on each device: DeepID forward passes (images/s, GFLOP/s), activation col
 last pooling layer, GoodNet's double inference G(B, B'), and the whole pruning sweep on four
 sets of the lab's sizes (11,547 / 11,547 / 12,830 / 12,830 images; --images scales them);
 then fine-tuning B' on the CPU (images/s: Adam, minibatches of 32, the pruned channels held
-at zero, an epoch of 1,024 clean validation images per run) and the time to read the four
-sets from HDF5 files in the lab's layouts. Each is one warm-up run and R timed runs: the
+at zero, an epoch of 1,024 clean validation images per run), the time to read the four
+sets from HDF5 files in the lab's layouts, and on each device the jobs end to end as the
+commands run them: goodnet prune on those four files (with its phases) and goodnet predict
+--set on the clean validation file, each also as forward passes (its time over that of one
+forward pass of its images at the speed measured above). Each is one warm-up run and R timed runs: the
 median and the spread (min–max) are printed, and the GPU's speed-up over the CPU when both
 ran. The inputs are synthetic faces of the lab's shape
 (55×47×3), the clean ones labelled with B's own predictions, the poisoned ones wearing a
@@ -112,7 +115,8 @@ cl_valid.h5, bd_valid.h5, cl_test.h5 and bd_test.h5 for 'goodnet prune' (make be
 	if noGPU == "" {
 		noGPU = "not requested (--device)"
 	}
-	r, err := bench.Run(bench.Options{Model: m, Backends: backends, NoGPU: noGPU, Images: *images, Repeats: *repeats, Log: stderr})
+	r, err := bench.Run(bench.Options{Model: m, ModelFile: *model, WeightsFile: *weights, Backends: backends, NoGPU: noGPU,
+		Images: *images, Repeats: *repeats, Log: stderr})
 	if err != nil {
 		return err
 	}
