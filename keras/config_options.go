@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -16,7 +17,7 @@ import (
 // opts reads one layer's config, remembering which keys were used.
 type opts struct {
 	layer string
-	m     map[string]any
+	m     object
 	used  map[string]bool
 }
 
@@ -26,8 +27,8 @@ func (o *opts) errf(format string, a ...any) error {
 
 func (o *opts) get(key string) (any, bool) {
 	o.used[key] = true
-	v, ok := o.m[key]
-	return v, ok && v != nil
+	v := o.m.get(key)
+	return v, v != nil
 }
 
 func (o *opts) str(key, def string) (string, error) {
@@ -252,11 +253,16 @@ var ignored = map[string]bool{
 
 // finish rejects options that were not read, unless they are ignored or null.
 func (o *opts) finish() error {
-	for k, v := range o.m {
-		if o.used[k] || ignored[k] || v == nil {
+	keys := make([]string, 0, len(o.m))
+	for k := range o.m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if o.used[k] || ignored[k] || isNull(o.m[k]) {
 			continue
 		}
-		return o.errf("unsupported option %q = %s", k, short(v))
+		return o.errf("unsupported option %q = %s", k, short(o.m.get(k)))
 	}
 	return nil
 }
