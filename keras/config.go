@@ -65,12 +65,12 @@ func ParseConfig(js []byte) (*nn.Model, error) {
 	return nil, fmt.Errorf("model class %q is not supported (Model, Functional, Sequential)", class)
 }
 
-// object is a JSON object whose values are decoded when read (get): an option that is
-// ignored is never decoded, whatever its size.
+// object is a JSON object whose values are decoded when read (get).
 type object map[string]json.RawMessage
 
-// maxValue bounds the text of one value that is decoded (a layer's option, its inbound
-// nodes): larger ones are a bigValue.
+// maxValue bounds the text of an entry decoded in one piece (a layer, one of its options):
+// a larger layer is decoded option by option, the ignored ones not at all, and a larger
+// option is a bigValue.
 const maxValue = 1 << 20
 
 // bigValue stands for a value too large to decode.
@@ -79,6 +79,11 @@ type bigValue int
 func (b bigValue) MarshalJSON() ([]byte, error) {
 	return json.Marshal(fmt.Sprintf("<%d bytes>", int(b)))
 }
+
+// skipped stands for an ignored option that was not decoded.
+type skipped struct{}
+
+func (skipped) MarshalJSON() ([]byte, error) { return []byte(`"<ignored>"`), nil }
 
 // decode decodes one value (numbers as json.Number); nil for JSON null.
 func decode(raw json.RawMessage) any {
@@ -103,9 +108,6 @@ func (o object) get(key string) any {
 	return decode(raw)
 }
 
-// isNull reports whether a raw value is JSON null.
-func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }
-
 // asObject decodes raw as an object of lazily decoded values.
 func asObject(raw json.RawMessage) (object, bool) {
 	var o object
@@ -124,6 +126,37 @@ func asArray(raw json.RawMessage) ([]json.RawMessage, bool) {
 	return a, true
 }
 
+// decodeEntry decodes a layer entry (or its config object) into a map: in one piece when it
+// is small, else key by key, its "config" likewise, options that inference ignores left
+// undecoded (skipped) and values over maxValue as bigValues. ok is false when raw is not an
+// object.
+func decodeEntry(raw json.RawMessage) (map[string]any, bool) {
+	if len(raw) <= maxValue {
+		m, ok := decode(raw).(map[string]any)
+		return m, ok
+	}
+	o, ok := asObject(raw)
+	if !ok {
+		return nil, false
+	}
+	m := make(map[string]any, len(o))
+	for k, v := range o {
+		switch {
+		case k == "config":
+			if c, ok := decodeEntry(v); ok {
+				m[k] = c
+			} else {
+				m[k] = decode(v)
+			}
+		case ignored[k] || trainingOnly[k]:
+			m[k] = skipped{}
+		default:
+			m[k] = decode(v)
+		}
+	}
+	return m, true
+}
+
 func jsonKind(v any) string {
 	switch x := v.(type) {
 	case nil:
@@ -140,6 +173,8 @@ func jsonKind(v any) string {
 		return "object"
 	case bigValue:
 		return fmt.Sprintf("value of %d bytes", int(x))
+	case skipped:
+		return "value (ignored)"
 	}
 	return fmt.Sprintf("%T", v)
 }
@@ -158,7 +193,7 @@ func parseFunctional(c object) (*nn.Model, error) {
 	}
 	layers := make([]*nn.Layer, 0, len(list))
 	for i, e := range list {
-		entry, ok := asObject(e)
+		entry, ok := decodeEntry(e)
 		if !ok {
 			return nil, fmt.Errorf("layer %d is a JSON %s, not an object", i, jsonKind(decode(e)))
 		}
@@ -166,7 +201,7 @@ func parseFunctional(c object) (*nn.Model, error) {
 		if err != nil {
 			return nil, err
 		}
-		ins, err := inboundNames(entry.get("inbound_nodes"))
+		ins, err := inboundNames(entry["inbound_nodes"])
 		if err != nil {
 			return nil, fmt.Errorf("layer %q: %w", l.Name, err)
 		}
@@ -202,7 +237,7 @@ func parseSequential(cfg json.RawMessage) (*nn.Model, error) {
 	}
 	var layers []*nn.Layer
 	for i, e := range list {
-		entry, ok := asObject(e)
+		entry, ok := decodeEntry(e)
 		if !ok {
 			return nil, fmt.Errorf("layer %d is a JSON %s, not an object", i, jsonKind(decode(e)))
 		}

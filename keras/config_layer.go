@@ -13,17 +13,17 @@ import (
 
 // parseLayer reads one layer entry {"class_name", "config", "name"?}. It returns the layer
 // and, for the first layer of a Sequential model, its batch_input_shape (if any).
-func parseLayer(entry object, index int) (*nn.Layer, nn.Shape, error) {
-	class, ok := entry.get("class_name").(string)
+func parseLayer(entry map[string]any, index int) (*nn.Layer, nn.Shape, error) {
+	class, ok := entry["class_name"].(string)
 	if !ok {
 		return nil, nil, fmt.Errorf("layer %d has no class_name", index)
 	}
-	cfg, ok := asObject(entry["config"])
+	cfg, ok := entry["config"].(map[string]any)
 	if !ok {
 		return nil, nil, fmt.Errorf("layer %d (%s) has no config object", index, class)
 	}
-	name, _ := cfg.get("name").(string)
-	if outer, ok := entry.get("name").(string); ok {
+	name, _ := cfg["name"].(string)
+	if outer, ok := entry["name"].(string); ok {
 		if name != "" && name != outer {
 			return nil, nil, fmt.Errorf("layer %q: config names it %q", outer, name)
 		}
@@ -120,7 +120,7 @@ func parseLayer(entry object, index int) (*nn.Layer, nn.Shape, error) {
 		l.Kind = nn.Add
 	case "Activation":
 		l.Kind = nn.Act
-		if raw, ok := o.m["activation"]; !ok || isNull(raw) {
+		if _, ok := o.m["activation"]; !ok {
 			return nil, nil, o.errf("option \"activation\" is missing")
 		}
 		if l.Act, err = o.activation(); err != nil {
@@ -161,10 +161,8 @@ func parseLayer(entry object, index int) (*nn.Layer, nn.Shape, error) {
 				return nil, nil, o.errf("%s is not supported", k)
 			}
 		}
-		for _, k := range []string{"momentum", "beta_initializer", "gamma_initializer", "moving_mean_initializer",
-			"moving_variance_initializer", "beta_regularizer", "gamma_regularizer", "beta_constraint", "gamma_constraint",
-			"fused", "renorm_clipping", "renorm_momentum"} {
-			o.get(k) // training only
+		for k := range trainingOnly {
+			o.get(k)
 		}
 	case "GlobalAveragePooling2D", "GlobalAvgPool2D":
 		l.Kind = nn.GlobalAvgPool
@@ -217,7 +215,7 @@ func parseLayer(entry object, index int) (*nn.Layer, nn.Shape, error) {
 	case "LeakyReLU":
 		l.Kind, l.Act = nn.Act, nn.LeakyReLU
 		key := "alpha" // Keras 2; Keras 3: negative_slope
-		if raw, ok := o.m["negative_slope"]; ok && !isNull(raw) {
+		if _, ok := o.m["negative_slope"]; ok {
 			key = "negative_slope"
 		}
 		if l.Alpha, err = o.number(key, 0.3); err != nil {

@@ -17,7 +17,7 @@ import (
 // opts reads one layer's config, remembering which keys were used.
 type opts struct {
 	layer string
-	m     object
+	m     map[string]any
 	used  map[string]bool
 }
 
@@ -27,8 +27,8 @@ func (o *opts) errf(format string, a ...any) error {
 
 func (o *opts) get(key string) (any, bool) {
 	o.used[key] = true
-	v := o.m.get(key)
-	return v, v != nil
+	v, ok := o.m[key]
+	return v, ok && v != nil
 }
 
 func (o *opts) str(key, def string) (string, error) {
@@ -251,6 +251,12 @@ var ignored = map[string]bool{
 	"batch_input_shape": true, "batch_size": true, "input_dim": true,
 }
 
+// trainingOnly are BatchNormalization's options that only training reads.
+var trainingOnly = map[string]bool{"momentum": true, "beta_initializer": true, "gamma_initializer": true,
+	"moving_mean_initializer": true, "moving_variance_initializer": true, "beta_regularizer": true,
+	"gamma_regularizer": true, "beta_constraint": true, "gamma_constraint": true, "fused": true,
+	"renorm_clipping": true, "renorm_momentum": true}
+
 // finish rejects options that were not read, unless they are ignored or null.
 func (o *opts) finish() error {
 	keys := make([]string, 0, len(o.m))
@@ -259,10 +265,10 @@ func (o *opts) finish() error {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		if o.used[k] || ignored[k] || isNull(o.m[k]) {
+		if o.used[k] || ignored[k] || o.m[k] == nil {
 			continue
 		}
-		return o.errf("unsupported option %q = %s", k, short(o.m.get(k)))
+		return o.errf("unsupported option %q = %s", k, short(o.m[k]))
 	}
 	return nil
 }

@@ -71,8 +71,24 @@ type Attr struct {
 // layers and their tensors, and its whole structure. Only an unreadable file is an error;
 // a model_config that does not parse is reported in ArchErr. The file is read in a child
 // process, as LoadModel's.
-func Inspect(path string) (*Info, error) {
-	r, err := callFile(opInspect, path, nil)
+func Inspect(path string) (*Info, error) { return inspectFile(path, true) }
+
+// InspectSummary is Inspect without the file's structure (Objects) and without parsing the
+// architecture (Arch, ArchErr: LoadModel says whether it loads): what `goodnet inspect`
+// prints of a Keras file, quick however many objects the file has.
+func InspectSummary(path string) (*Info, error) { return inspectFile(path, false) }
+
+func inspectFile(path string, full bool) (*Info, error) {
+	mode := "summary"
+	if full {
+		mode = "full"
+	}
+	fh, size, err := h5.OpenForRead(path)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	r, err := h5.Call(opInspect, fh, path, []string{path, mode}, nil, size)
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +98,7 @@ func Inspect(path string) (*Info, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	in.Path = path
-	if in.HasArchitecture && in.ArchErr == "" {
+	if full && in.HasArchitecture && in.ArchErr == "" {
 		m, err := ParseConfig([]byte(in.Config))
 		if err != nil {
 			in.ArchErr = err.Error()
@@ -94,8 +110,8 @@ func Inspect(path string) (*Info, error) {
 	return in, nil
 }
 
-// inspect is the child's part of Inspect.
-func inspect(f *h5.File) (*Info, error) {
+// inspect is the child's part of Inspect (full: the structure and the architecture too).
+func inspect(f *h5.File, full bool) (*Info, error) {
 	path := f.Path()
 	in := &Info{Path: path}
 	if f.HasAttr("/", "model_config") {
@@ -103,6 +119,8 @@ func inspect(f *h5.File) (*Info, error) {
 		js, err := f.AttrString("/", "model_config")
 		if err != nil {
 			in.ArchErr = err.Error()
+		} else if !full {
+			in.ModelClass = classOf(js)
 		} else if _, err := ParseConfig([]byte(js)); err != nil {
 			in.ArchErr = err.Error()
 			in.ModelClass = classOf(js)
@@ -145,10 +163,11 @@ func inspect(f *h5.File) (*Info, error) {
 			in.Layers = append(in.Layers, li)
 		}
 	}
-	var err error
-	in.Objects, err = structure(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	if full {
+		var err error
+		if in.Objects, err = structure(f); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
 	}
 	return in, nil
 }

@@ -103,7 +103,7 @@ func init() {
 			return err
 		}
 		defer f.Close()
-		in, err := inspect(f)
+		in, err := inspect(f, len(a) < 2 || a[1] != "summary")
 		if err != nil {
 			return err
 		}
@@ -385,11 +385,21 @@ func readLayer(f *h5.File, g string, l *nn.Layer, fileLayers []string, out *isol
 // anywhere under the group. Without weight_names, the datasets under the group are taken in
 // name order (kernel before bias).
 func weightPaths(f *h5.File, lg string) ([]string, error) {
-	under, err := datasetsUnder(f, lg, 0)
-	if err != nil {
-		return nil, err
+	var under []string
+	walked := false
+	walk := func() error {
+		if walked {
+			return nil
+		}
+		walked = true
+		var err error
+		under, err = datasetsUnder(f, lg, 0)
+		return err
 	}
 	if !f.HasAttr(lg, "weight_names") {
+		if err := walk(); err != nil {
+			return nil, err
+		}
 		sort.SliceStable(under, func(i, j int) bool {
 			return strings.HasPrefix(path.Base(under[i]), "kernel") && !strings.HasPrefix(path.Base(under[j]), "kernel")
 		})
@@ -405,6 +415,9 @@ func weightPaths(f *h5.File, lg string) ([]string, error) {
 		if f.Kind(q) == h5.Dataset {
 			out = append(out, q)
 			continue
+		}
+		if err := walk(); err != nil {
+			return nil, err
 		}
 		var found []string
 		for _, u := range under {

@@ -47,6 +47,9 @@ type File struct {
 	size int64
 	w    bool
 	own  *os.File // the descriptor Open opened (closed with the file)
+	// an opened file does not change: what was asked of it once is kept
+	kinds map[string]Kind
+	infos map[string]Info
 }
 
 // call runs fn on a locked OS thread with libhdf5's error printing off.
@@ -324,14 +327,24 @@ func cpath(obj string) *C.char {
 
 // Kind says what the object path (relative to the root, "/" for the root) names.
 func (f *File) Kind(obj string) Kind {
+	if k, ok := f.kinds[obj]; ok {
+		return k
+	}
 	cs := cpath(obj)
 	defer C.free(unsafe.Pointer(cs))
 	var k C.int
 	call(func() { k = C.gn_kind(f.hid(), cs) })
+	kind := Kind(k)
 	if k < 0 {
-		return None
+		kind = None
 	}
-	return Kind(k)
+	if f.f == nil {
+		if f.kinds == nil {
+			f.kinds = map[string]Kind{}
+		}
+		f.kinds[obj] = kind
+	}
+	return kind
 }
 
 // MaxChildren bounds the links of one group that Children lists.

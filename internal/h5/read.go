@@ -448,6 +448,20 @@ func (f *File) AttrFloats(obj, name string) ([]float64, error) {
 
 // DatasetInfo is the type, shape and storage of a dataset.
 func (f *File) DatasetInfo(obj string) (Info, error) {
+	if in, ok := f.infos[obj]; ok {
+		return in, nil
+	}
+	in, err := f.datasetInfo(obj)
+	if err == nil && f.f == nil {
+		if f.infos == nil {
+			f.infos = map[string]Info{}
+		}
+		f.infos[obj] = in
+	}
+	return in, err
+}
+
+func (f *File) datasetInfo(obj string) (Info, error) {
 	switch k := f.Kind(obj); k {
 	case Dataset:
 	case None:
