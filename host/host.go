@@ -33,6 +33,7 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"goodnet/internal/resource"
 	"goodnet/internal/simd"
 	"goodnet/nn"
 )
@@ -150,6 +151,10 @@ type Net struct {
 // used whenever a Run does not need the conv's own output.
 func (b *Backend) Compile(m *nn.Model) (nn.Net, error) {
 	if err := m.CheckWeights(); err != nil {
+		return nil, err
+	}
+	// a copy of the weights, their panels and a BN-folded second set where there is one
+	if err := nn.CheckCost(m, 3); err != nil {
 		return nil, err
 	}
 	mc := m.Clone()
@@ -338,8 +343,8 @@ func (w *workspace) prepare(r *run) {
 		w.slots = append(w.slots, nil)
 	}
 	for s, f := range r.slotFloats {
-		if len(w.slots[s]) < maxChunk*f {
-			w.slots[s] = alignedFloats(maxChunk * f)
+		if len(w.slots[s]) < r.chunk*f {
+			w.slots[s] = alignedFloats(r.chunk * f)
 		}
 	}
 	if len(w.rows) < r.rowsFloats {
@@ -424,18 +429,48 @@ func (n *Net) Run(feeds map[string][]float32, count int, outs ...string) ([][]fl
 	if closed {
 		return nil, errClosed
 	}
+	if count == 0 {
+		res := make([][]float32, len(ls))
+		for i := range res {
+			res[i] = []float32{}
+		}
+		return res, nil
+	}
+	r := n.schedule(feeds, ls)
+	r.count = count
+	r.blocks = (count + C.LANES - 1) / C.LANES
+	threads := min(n.b.threads, r.blocks)
+	r.chunk = min(maxChunk, (r.blocks+threads-1)/threads)
+	// Resource policy: the outputs and each worker's scratch must fit the memory limit;
+	// smaller chunks, then fewer workers, before giving up.
+	var resBytes int64
+	for _, l := range ls {
+		resBytes += 4 * int64(count) * int64(l.OutShape.Size())
+	}
+	ws := func(chunk int) int64 {
+		f := int64(n.padFloats + r.rowsFloats)
+		for _, s := range r.slotFloats {
+			f += int64(chunk) * int64(s)
+		}
+		return 4 * f
+	}
+	for !resource.Fits(resBytes+int64(threads)*ws(r.chunk)) && (r.chunk > 1 || threads > 1) {
+		if r.chunk > 1 {
+			r.chunk--
+		} else {
+			threads = 1
+		}
+	}
+	if need := resBytes + int64(threads)*ws(r.chunk); !resource.Fits(need) {
+		what := fmt.Sprintf("running %d images through it (%s of outputs, %s of activations and scratch per block of %d images)",
+			count, resource.Bytes(resBytes), resource.Bytes(ws(1)), C.LANES)
+		return nil, n.m.CostError(resource.Check(need, what))
+	}
 	res := make([][]float32, len(ls))
 	for i, l := range ls {
 		res[i] = make([]float32, count*l.OutShape.Size())
 	}
-	if count == 0 {
-		return res, nil
-	}
-	r := n.schedule(feeds, ls)
-	r.count, r.res = count, res
-	r.blocks = (count + C.LANES - 1) / C.LANES
-	threads := min(n.b.threads, r.blocks)
-	r.chunk = min(maxChunk, (r.blocks+threads-1)/threads)
+	r.res = res
 	r.nchunks = int64((r.blocks + r.chunk - 1) / r.chunk)
 	threads = min(threads, int(r.nchunks))
 	var wg sync.WaitGroup
