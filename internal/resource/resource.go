@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"strconv"
@@ -86,13 +87,17 @@ func limitGo() {
 }
 
 // SetMemory sets the memory limit to n bytes (--max-memory), for this process and the child
-// processes it starts.
+// processes it starts; 0 restores the default.
 func SetMemory(n int64) {
 	mu.Lock()
 	defer mu.Unlock()
 	initLocked()
-	explicit = n
-	os.Setenv(envMemory, strconv.FormatInt(n, 10))
+	explicit = max(n, 0)
+	if n > 0 {
+		os.Setenv(envMemory, strconv.FormatInt(n, 10))
+	} else {
+		os.Unsetenv(envMemory)
+	}
 	limitGo()
 }
 
@@ -170,9 +175,27 @@ func Check(need int64, what string) error {
 	limit, from := Memory()
 	used := InUse()
 	if need > limit-used {
-		return &TooLarge{What: what, Need: need, InUse: used, Limit: limit, From: from}
+		// garbage not yet collected is not in use: collect it before refusing
+		runtime.GC()
+		if used = InUse(); need > limit-used {
+			return &TooLarge{What: what, Need: need, InUse: used, Limit: limit, From: from}
+		}
 	}
 	return nil
+}
+
+// Fits reports whether need more bytes fit under the limit now (after a collection, if they
+// do not at first).
+func Fits(need int64) bool {
+	limit, _ := Memory()
+	if need < 0 {
+		return false
+	}
+	if need <= limit-InUse() {
+		return true
+	}
+	runtime.GC()
+	return need <= limit-InUse()
 }
 
 // Fit is how many items of per bytes each fit, besides fixed bytes, in what is left under the
