@@ -116,7 +116,7 @@ func inspect(f *h5.File, full bool) (*Info, error) {
 	in := &Info{Path: path}
 	if f.HasAttr("/", "model_config") {
 		in.HasArchitecture = true
-		js, err := f.AttrString("/", "model_config")
+		js, err := configAttr(f)
 		if err != nil {
 			in.ArchErr = err.Error()
 		} else if !full {

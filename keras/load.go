@@ -200,7 +200,7 @@ func loadModel(f *h5.File, out *isolate.Writer) (string, *nn.Model, error) {
 		}
 		return "", nil, fmt.Errorf("%s: no model_config attribute: not a Keras model file", path)
 	}
-	js, err := f.AttrString("/", "model_config")
+	js, err := configAttr(f)
 	if err != nil {
 		return "", nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -216,6 +216,20 @@ func loadModel(f *h5.File, out *isolate.Writer) (string, *nn.Model, error) {
 	}
 	return js, m, nil
 }
+
+// configAttr reads the root attribute model_config. Its size is not known before it is read
+// (a variable-length string lives in the file's heap): the file's size bounds it, and reading
+// and decoding it takes a few times that, which must fit the memory limit.
+func configAttr(f *h5.File) (string, error) {
+	bound := min(f.Size(), maxConfig)
+	if err := resource.Check(4*bound, fmt.Sprintf("reading its model config (up to %d bytes, the file's size)", bound)); err != nil {
+		return "", err
+	}
+	return f.AttrString("/", "model_config")
+}
+
+// maxConfig is the largest model_config read (a Keras model of 34,000 layers has one of 7 MB).
+const maxConfig = 64 << 20
 
 // LoadWeights reads the weights of a weights-only file (root attribute layer_names, one group
 // per layer) or of a full model file (group model_weights) into m, in place. Every layer of m

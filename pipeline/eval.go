@@ -37,7 +37,7 @@ type EvalResult struct {
 // Eval evaluates GoodNet(B, B') on a clean and a poisoned set.
 func Eval(o EvalOptions) (*EvalResult, error) {
 	t0 := time.Now()
-	b, err := LoadModel(o.BadModel, o.BadModelWeights)
+	b, err := LoadModelToRun(o.BadModel, o.BadModelWeights)
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +77,7 @@ type PredictOptions struct {
 // Predict returns one class per input, in input order: B's, or GoodNet's when B' is given
 // (class N marks a flagged input).
 func Predict(o PredictOptions) ([]int32, error) {
-	b, err := LoadModel(o.BadModel, o.BadModelWeights)
+	b, err := LoadModelToRun(o.BadModel, o.BadModelWeights)
 	if err != nil {
 		return nil, err
 	}
