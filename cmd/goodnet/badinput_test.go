@@ -1062,7 +1062,7 @@ const maxRSS = 512 << 20
 func TestBadInputs(t *testing.T) {
 	e := newBadEnv(t)
 	bin := buildGoodnet(t)
-	cases := append(badCases(), bombCases()...)
+	cases := append(append(badCases(), bombCases()...), moreCases()...)
 	if len(cases) < 45 {
 		t.Fatalf("only %d cases", len(cases))
 	}

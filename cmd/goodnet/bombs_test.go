@@ -372,3 +372,103 @@ func bombCases() []badCase {
 	}
 	return out
 }
+
+// moreCases are issue 18's items 7, 8 and 9 in the bad-input suite.
+func moreCases() []badCase {
+	return []badCase{
+		// item 8: a compressed set with 1 of its 4 chunks written reads as fill values
+		{name: "set/compressed-incomplete", code: 1, want: "the file stores 1 of its 4 chunks (incomplete", args: func(t *testing.T, e *badEnv) ([]string, string) {
+			p := writeH5(t, e.path("gzip_partial.h5"), func(f *h5.File) error {
+				if err := zeroDataset(t, f, "data", h5.Uint8, []int{4, 3, 10, 8}, nil, []int{1, 3, 10, 8}, 1); err != nil {
+					return err
+				}
+				return ds(f, "label", h5.Int64, []int{4}, []int64{0, 1, 2, 0})
+			})
+			return predictSet(e, p), p
+		}},
+		// item 9: a runaway request is one line of the resource policy
+		{name: "bench/a-billion-images", code: 1, want: "its four synthetic sets (3800000000 images of (55, 47, 3) as float32) would need", args: func(t *testing.T, e *badEnv) ([]string, string) {
+			return []string{"bench", "--device", "cpu", "--images", "1000000000"}, "--images 1000000000"
+		}},
+		// the FLOP cap and --max-memory are read strictly
+		{name: "flags/max-memory-word", code: 2, want: `"lots" is not a size`, args: func(t *testing.T, e *badEnv) ([]string, string) {
+			return append(predictSet(e, e.clean), "--max-memory", "lots"), "--max-memory"
+		}},
+		{name: "flags/max-gflops-negative", code: 2, want: "want a number of GFLOP ≥ 0", args: func(t *testing.T, e *badEnv) ([]string, string) {
+			return append(predictSet(e, e.clean), "--max-gflops", "-1"), "--max-gflops"
+		}},
+		{name: "flags/max-gflops-low", code: 1, want: "kFLOP per image, above the cap of 1e-05 GFLOP", args: func(t *testing.T, e *badEnv) ([]string, string) {
+			return append(predictSet(e, e.clean), "--max-gflops", "0.00001"), e.model
+		}},
+	}
+}
+
+// selfLinked writes B as a full model file whose conv_1 group also holds a group linked to
+// itself ten times (and no weight_names, so that its datasets are found by walking it).
+func selfLinked(t *testing.T, e *badEnv) string {
+	p := writeModel(t, e.path("selflinked.h5"), config(t, e.m, nil), e.m, "", nil)
+	f, err := h5.OpenRW(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.CreateGroup("model_weights/conv_1/loop"); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 10; i++ {
+		if err := f.LinkHard("model_weights/conv_1/loop", fmt.Sprintf("model_weights/conv_1/loop/self_%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.DeleteAttr("model_weights/conv_1", "weight_names"); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// Issue 18 item 7: valid files that take long are read, linearly in their size; a group that
+// contains itself is walked once.
+func TestLargeAndSelfLinkedModels(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes a 37 MB model")
+	}
+	e := newBadEnv(t)
+	bin := buildGoodnet(t)
+	p := selfLinked(t, e)
+	for _, args := range [][]string{{"inspect", p}, {"predict", "--device", "cpu", "--bad_model", p, "--set", e.clean}} {
+		r := runBinary(t, bin, time.Minute, []string{"GOODNET_ISOLATE_TIMEOUT=10s"}, args...)
+		if r.code != 0 || r.elapsed > 10*time.Second {
+			t.Errorf("%s on a group linked to itself: exit %d after %v: %s", args[0], r.code, r.elapsed, r.stderr)
+		}
+	}
+	in, err := keras.Inspect(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	same := 0
+	for _, o := range in.Objects {
+		if o.Same == "model_weights/conv_1/loop" {
+			same++
+		}
+	}
+	if same != 10 {
+		t.Errorf("Inspect lists %d links back to the looping group, want 10", same)
+	}
+	// 34,000 layers: inspect was quadratic (43 s for 29k) and called the file corrupt at 20 s
+	layers := []*nn.Layer{input(10, 8, 3)}
+	for i := 0; i < 34000; i++ {
+		kind := nn.Dropout
+		if i%2 == 1 {
+			kind = nn.Act
+		}
+		layers = append(layers, &nn.Layer{Name: fmt.Sprintf("l_%d", i), Kind: kind, Act: nn.ReLU, InputNames: []string{layers[len(layers)-1].Name}})
+	}
+	layers = append(layers, &nn.Layer{Name: "flatten", Kind: nn.Flatten, InputNames: []string{layers[len(layers)-1].Name}},
+		dense("output", "flatten", 3, nn.Softmax))
+	big := zeroModel(t, e.path("layers34k.h5"), build(t, layers...), nil)
+	r := runBinary(t, bin, 2*time.Minute, nil, "inspect", big)
+	if r.code != 0 || !strings.Contains(r.stdout, "l_33999") {
+		t.Fatalf("inspect of 34,000 layers: exit %d after %v: %s", r.code, r.elapsed, r.stderr)
+	}
+	t.Logf("inspect of 34,000 layers: %v", r.elapsed)
+}

@@ -566,9 +566,13 @@ int gn_dset_layout(hid_t file, const char *path, gn_layout *out) {
 		}
 		if (out->layout == H5D_CHUNKED) {
 			hsize_t nc = 0;
+			hid_t sp = H5Dget_space(d);
 			out->chunk_rank = H5Pget_chunk(p, GN_MAX_RANK, out->chunk);
-			if (H5Dget_num_chunks(d, H5S_ALL, &nc) >= 0)
-				out->nchunks = (long long)nc;
+			if (sp >= 0) {
+				if (H5Dget_num_chunks(d, sp, &nc) >= 0)
+					out->nchunks = (long long)nc;
+				H5Sclose(sp);
+			}
 		}
 		n = H5Pget_nfilters(p);
 		out->nfilters = n;
@@ -692,4 +696,9 @@ int gn_dset_write_chunk(hid_t file, const char *path, int rank, const hsize_t *o
 /* gn_link_hard makes name a hard link to the object target. */
 int gn_link_hard(hid_t file, const char *target, const char *name) {
 	return H5Lcreate_hard(file, objname(target), file, name, H5P_DEFAULT, H5P_DEFAULT) < 0 ? -1 : 0;
+}
+
+/* gn_attr_delete removes an attribute. */
+int gn_attr_delete(hid_t file, const char *obj, const char *name) {
+	return H5Adelete_by_name(file, objname(obj), name, H5P_DEFAULT) < 0 ? -1 : 0;
 }

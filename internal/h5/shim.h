@@ -81,6 +81,7 @@ int gn_dset_create_chunked(hid_t file, const char *path, int kind, int rank, con
 int gn_dset_write_chunk(hid_t file, const char *path, int rank, const hsize_t *offset, unsigned mask,
 			const void *buf, size_t size);
 int gn_link_hard(hid_t file, const char *target, const char *name);
+int gn_attr_delete(hid_t file, const char *obj, const char *name);
 hid_t gn_open_fd(int fd);
 int gn_close_file(hid_t file);
 long gn_open_objects(hid_t file);

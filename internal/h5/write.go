@@ -12,6 +12,8 @@ import (
 	"strings"
 	"unsafe"
 
+	"gonum.org/v1/hdf5"
+
 	"goodnet/internal/atomicfile"
 )
 
@@ -265,4 +267,34 @@ func hsizes(v []int) []C.hsize_t {
 		out[i] = C.hsize_t(d)
 	}
 	return out
+}
+
+// OpenRW opens an existing file for writing (tests change files goodnet wrote).
+func OpenRW(path string) (*File, error) {
+	var f *hdf5.File
+	var err error
+	call(func() {
+		f, err = hdf5.OpenFile(path, hdf5.F_ACC_RDWR)
+		if err != nil {
+			err = libErr("cannot open for writing")
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &File{f: f, id: C.hid_t(f.ID()), path: path, w: true}, nil
+}
+
+// DeleteAttr removes an attribute.
+func (f *File) DeleteAttr(obj, name string) error {
+	cs, cn := cpath(obj), C.CString(name)
+	defer C.free(unsafe.Pointer(cs))
+	defer C.free(unsafe.Pointer(cn))
+	var err error
+	call(func() {
+		if C.gn_attr_delete(f.hid(), cs, cn) < 0 {
+			err = libErr(fmt.Sprintf("cannot delete %s", attrDesc(obj, name)))
+		}
+	})
+	return err
 }

@@ -96,6 +96,7 @@ func Register(name string, fn Func) {
 		fmt.Fprintf(os.Stderr, "isolate: reading the input: %v\n", err)
 		os.Exit(97)
 	}
+	testStall()
 	file := os.NewFile(childFileFD, "file")
 	out := &Writer{f: os.NewFile(childResultFD, "result")}
 	if err := out.finish(fn(file, args, input, out)); err != nil {
@@ -103,6 +104,22 @@ func Register(name string, fn Func) {
 		os.Exit(98)
 	}
 	os.Exit(0)
+}
+
+// testStall lets a test act while a child reads (GOODNET_ISOLATE_TEST_STALL=DIR: the child
+// creates DIR/started, then waits up to a minute for DIR/go): the test of a file swapped
+// while the child reads it.
+func testStall() {
+	dir := os.Getenv("GOODNET_ISOLATE_TEST_STALL")
+	if dir == "" {
+		return
+	}
+	os.WriteFile(dir+"/started", nil, 0o644)
+	for t0 := time.Now(); time.Since(t0) < time.Minute; time.Sleep(5 * time.Millisecond) {
+		if _, err := os.Stat(dir + "/go"); err == nil {
+			return
+		}
+	}
 }
 
 // Crash is the error of a child that did not finish: it crashed, ran out of memory, was
