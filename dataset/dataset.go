@@ -182,14 +182,14 @@ func describe(fh *os.File, path string, out *isolate.Writer) error {
 	}
 	lb, li, err := out.Blob(4 * len(y))
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	copy(lb, unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(y))), 4*len(y)))
 	d.Labels = li
 	if !d.Raw {
 		b, i, err := out.Blob(d.N * per * elemSize(d.Elem))
 		if err != nil {
-			return err
+			return fmt.Errorf("%s: %w", path, err)
 		}
 		d.Data = i
 		switch d.Elem {

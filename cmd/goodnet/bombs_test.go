@@ -472,3 +472,31 @@ func TestLargeAndSelfLinkedModels(t *testing.T) {
 	}
 	t.Logf("inspect of 34,000 layers: %v", r.elapsed)
 }
+
+// Issue 18 item 7: a child that runs out of memory reading a file says so, not "corrupt":
+// under prlimit --as of 1.5 GB with the limit lifted (--max-memory 100G), the children reading
+// the compressed set and the 1 GB Dense cannot hold what they read.
+func TestOutOfMemoryIsNotCorrupt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	prlimit, err := exec.LookPath("prlimit")
+	if err != nil {
+		t.Skip("no prlimit")
+	}
+	e := newBadEnv(t)
+	bin := buildGoodnet(t)
+	for _, b := range bombFiles()[:3] {
+		if b.name == "set-in-one-960MB-chunk" {
+			continue
+		}
+		_, cmds := b.make(t, e)
+		c := cmds[0]
+		full := append([]string{fmt.Sprintf("--as=%d", prlimitAS), bin}, append(c.args, "--max-memory", "100G")...)
+		r := runBinary(t, prlimit, 2*time.Minute, nil, full...)
+		checkBad(t, b.name, badCase{code: 1, want: "too large to read"}, c.args[0], c.names, r.stdout, r.stderr, r.code)
+		if strings.Contains(r.stderr, "corrupt") {
+			t.Errorf("%s: %q", b.name, r.stderr)
+		}
+	}
+}

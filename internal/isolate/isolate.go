@@ -365,11 +365,11 @@ func (w *Writer) Blob(n int) ([]byte, int, error) {
 		return b, i, nil
 	}
 	if err := w.f.Truncate(w.size); err != nil {
-		return nil, 0, err
+		return nil, 0, fmt.Errorf("too large to read: no memory for the %d bytes read (%w)", n, err)
 	}
 	b, err := mmap(w.f, off, n, true)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, fmt.Errorf("too large to read: no memory for the %d bytes read (%w)", n, err)
 	}
 	w.maps = append(w.maps, b)
 	w.remember(b, i)
