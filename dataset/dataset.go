@@ -13,6 +13,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -54,17 +55,58 @@ func (p pixel) conv(v float64) float32 {
 // Load reads a lab h5 set: `data` N×C×H×W (uint8, float32 or float64; other integer types
 // too) becomes X = data.transpose(0, 2, 3, 1) × scale, and `label` N (any integer or float
 // type; fractional, negative or NaN labels are errors) becomes Y. NaN or infinite pixels are
-// errors.
+// errors. Load is Open, then Read of every image into X.
+func Load(path string, scale float32) (*nn.Set, error) {
+	r, err := Open(path, scale)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return r.readAll()
+}
+
+// readAll reads the whole set (after checking X against the memory limit).
+func (r *Reader) readAll() (*nn.Set, error) {
+	if err := resource.Check(setNeed(r.d), setWhat(r.d, r.d.Elem)); err != nil {
+		return nil, fmt.Errorf("%s: %w", r.Path, err)
+	}
+	s := &nn.Set{Path: r.Path, N: r.N, C: r.C, H: r.H, W: r.W, Y: r.Y, X: make([]float32, r.N*r.C*r.H*r.W)}
+	if err := r.Read(0, r.N, s.X); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Reader is a lab set opened for reading its images in pieces (Read), converted as Load
+// converts them: a job that runs every image through a model once holds one piece at a time,
+// never the whole set as float32 (goodnet predict --set).
 //
 // The file is opened once and parsed by libhdf5 in a child process (goodnet/internal/isolate),
 // which returns the set's shape, its labels and where its pixels are: a file that crashes
 // libhdf5 is an error, not a crash, and this process never runs libhdf5 on it. Pixels stored
 // contiguously and uncompressed as little-endian uint8, float32 or float64 (the lab's files)
-// are then read here, from the descriptor the child read, and converted to NHWC float32 on
-// all cores straight into X (a small buffer per core between); others (chunked, compressed,
-// other types) come decompressed from the child. Before X or anything else the file declares
-// is allocated, its size is checked against the memory limit (goodnet/internal/resource).
-func Load(path string, scale float32) (*nn.Set, error) {
+// are read here, from the descriptor the child read, and converted to NHWC float32 on all
+// cores straight into the caller's buffer (through a small buffer per core); others (chunked,
+// compressed, other types) come decompressed from the child. What the file declares is
+// checked against the memory limit (goodnet/internal/resource) before it is allocated, and
+// the reads here together get the child's time limit.
+type Reader struct {
+	Path       string
+	N, H, W, C int
+	Y          []int32 // the labels
+
+	fh   *os.File
+	own  bool // Close closes fh
+	size int64
+	px   pixel
+	d    described
+	r    *isolate.Result
+	src  source
+	left time.Duration // of the time limit for reading
+}
+
+// Open opens a lab set for Read (see Load).
+func Open(path string, scale float32) (*Reader, error) {
 	px, err := newPixel(scale)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -73,13 +115,46 @@ func Load(path string, scale float32) (*nn.Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer fh.Close()
-	r, err := h5.Call(opLoad, fh, path, []string{path}, nil, size)
+	r, err := openFD(fh, path, size, px, false)
+	if err != nil {
+		fh.Close()
+		return nil, err
+	}
+	r.own = true
+	return r, nil
+}
+
+// openFD opens the set in fh: parsed in a child process, or here when local (the fuzz target
+// of the parsing).
+func openFD(fh *os.File, path string, size int64, px pixel, local bool) (*Reader, error) {
+	var res *isolate.Result
+	var err error
+	if local {
+		var oe *isolate.OpError
+		if res, err = isolate.Local(opLoad, fh, []string{path}, nil); errors.As(err, &oe) {
+			err = errors.New(oe.Msg)
+		}
+	} else {
+		res, err = h5.Call(opLoad, fh, path, []string{path}, nil, size)
+	}
 	if err != nil {
 		return nil, err
 	}
-	defer r.Close()
-	return assemble(fh, path, size, px, r)
+	r, err := newReader(fh, path, size, px, res)
+	if err != nil {
+		res.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// Close releases the file and what the child returned.
+func (r *Reader) Close() error {
+	r.r.Close()
+	if r.own {
+		return r.fh.Close()
+	}
+	return nil
 }
 
 // opLoad is the child's part of Load (see goodnet/internal/isolate): describe.
@@ -163,12 +238,13 @@ func describe(fh *os.File, path string, out *isolate.Writer) error {
 		d.Elem = "float64"
 	}
 	d.Raw = di.Raw() && d.Elem != "float64" || di.Raw() && di.Type.Class == h5.Float && di.Type.Size == 8
-	// What the parent will hold (X) and, unless raw, what this child reads for it.
-	need := setNeed(d)
+	// What this child reads and returns: the labels and, unless the pixels are raw in the
+	// file, the pixels (the parent checks what it will hold itself).
+	need := 4 * int64(d.N)
 	if !d.Raw {
 		need += di.ReadNeed(elemSize(d.Elem))
 	}
-	if err := resource.Check(need, setWhat(d, di.Type.String())); err != nil {
+	if err := resource.Check(need, fmt.Sprintf("its %d images of %d×%d×%d (%s)", d.N, d.H, d.W, d.C, di.Type)); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	if d.Raw {
@@ -227,11 +303,10 @@ func readRows[T uint8 | float32 | float64](f *h5.File, dst []T, n, per int) erro
 	return nil
 }
 
-// assemble builds the set from the child's description: labels from its blob, pixels from
-// the file (raw) or its blob, converted here.
-func assemble(fh *os.File, path string, size int64, px pixel, r *isolate.Result) (*nn.Set, error) {
+// newReader checks the child's description and takes the labels.
+func newReader(fh *os.File, path string, size int64, px pixel, res *isolate.Result) (*Reader, error) {
 	var d described
-	if err := r.Meta(&d); err != nil {
+	if err := res.Meta(&d); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	es := elemSize(d.Elem)
@@ -239,46 +314,81 @@ func assemble(fh *os.File, path string, size int64, px pixel, r *isolate.Result)
 		return nil, fmt.Errorf("%s: bad description of the set from the reading child", path)
 	}
 	per := d.C * d.H * d.W
-	lb := r.Blob(d.Labels)
+	lb := res.Blob(d.Labels)
 	if len(lb) != 4*d.N {
 		return nil, fmt.Errorf("%s: bad labels from the reading child", path)
 	}
-	if err := resource.Check(setNeed(d), setWhat(d, d.Elem)); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	s := &nn.Set{Path: path, N: d.N, C: d.C, H: d.H, W: d.W, Y: make([]int32, d.N)}
-	copy(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s.Y))), 4*d.N), lb)
-	s.X = make([]float32, d.N*per)
-	var src source
+	r := &Reader{Path: path, N: d.N, C: d.C, H: d.H, W: d.W, Y: make([]int32, d.N), fh: fh, size: size, px: px, d: d, r: res,
+		left: isolate.Timeout(size)}
+	copy(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(r.Y))), 4*d.N), lb)
 	if d.Raw {
-		if d.Offset < 0 || d.Offset > size-int64(d.N)*int64(per)*int64(es) {
+		if !littleEndian || d.Offset < 0 || d.Offset > size-int64(d.N)*int64(per)*int64(es) {
 			return nil, fmt.Errorf("%s: data lies outside the file (truncated file?)", path)
 		}
-		src = fileSource{fh, d.Offset}
+		r.src = fileSource{fh, d.Offset}
 	} else {
-		b := r.Blob(d.Data)
+		b := res.Blob(d.Data)
 		if len(b) != d.N*per*es {
 			return nil, fmt.Errorf("%s: bad pixels from the reading child", path)
 		}
-		src = memSource(b)
+		r.src = memSource(b)
 	}
+	return r, nil
+}
+
+// littleEndian: the raw path reads the file's little-endian numbers as they are.
+var littleEndian = func() bool { x := uint16(1); return *(*byte)(unsafe.Pointer(&x)) == 1 }()
+
+// Read converts the images [n0, n0+n) into dst (n×H×W×C float32, NHWC, × the scale). A
+// non-finite pixel is an error naming the first one, in file order.
+func (r *Reader) Read(n0, n int, dst []float32) error {
+	per := r.C * r.H * r.W
+	if n0 < 0 || n < 0 || n0+n > r.N || len(dst) != n*per {
+		return fmt.Errorf("%s: Read(%d, %d) of %d images into %d values", r.Path, n0, n, r.N, len(dst))
+	}
+	if n == 0 {
+		return nil
+	}
+	if r.left <= 0 {
+		return fmt.Errorf("%s: too slow to read: reading the data did not finish in %v", r.Path, isolate.Timeout(r.size))
+	}
+	t0 := time.Now()
+	s := &nn.Set{N: n, C: r.C, H: r.H, W: r.W, X: dst}
 	var bad badPixel
 	var err error
-	switch d.Elem {
+	src := offsetSource{r.src, int64(n0) * int64(per) * int64(elemSize(r.d.Elem))}
+	switch r.d.Elem {
 	case "uint8":
-		bad, err = convert[uint8](s, px, src, isolate.Timeout(size))
+		bad, err = convert[uint8](s, r.px, src, r.left)
 	case "float32":
-		bad, err = convert[float32](s, px, src, isolate.Timeout(size))
+		bad, err = convert[float32](s, r.px, src, r.left)
 	default:
-		bad, err = convert[float64](s, px, src, isolate.Timeout(size))
+		bad, err = convert[float64](s, r.px, src, r.left)
 	}
+	r.left -= time.Since(t0)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		if strings.HasPrefix(err.Error(), "too slow") {
+			err = fmt.Errorf("too slow to read: reading the data did not finish in %v", isolate.Timeout(r.size))
+		}
+		return fmt.Errorf("%s: %w", r.Path, err)
 	}
 	if bad.n >= 0 {
-		return nil, fmt.Errorf("%s: data: image %d, channel %d, row %d, column %d is %v (pixels must be finite)", path, bad.n, bad.c, bad.y, bad.x, bad.v)
+		return fmt.Errorf("%s: data: image %d, channel %d, row %d, column %d is %v (pixels must be finite)", r.Path, n0+bad.n, bad.c, bad.y, bad.x, bad.v)
 	}
-	return s, nil
+	return nil
+}
+
+// offsetSource is a source from byte off on.
+type offsetSource struct {
+	s   source
+	off int64
+}
+
+func (o offsetSource) slab(buf []byte, off, n int64) ([]byte, error) { return o.s.slab(buf, o.off+off, n) }
+
+func (o offsetSource) file() bool {
+	_, ok := o.s.(fileSource)
+	return ok
 }
 
 // badPixel locates a non-finite pixel (n < 0: none).
@@ -338,7 +448,7 @@ func convert[T uint8 | float32 | float64](s *nn.Set, px pixel, src source, limit
 		go func() {
 			defer wg.Done()
 			var buf []byte
-			if _, ok := src.(fileSource); ok {
+			if f, ok := src.(interface{ file() bool }); ok && f.file() {
 				buf = make([]byte, rows*per*es)
 			}
 			for {

@@ -79,25 +79,29 @@ func Inspect(path string) (*Info, error) { return inspectFile(path, true) }
 func InspectSummary(path string) (*Info, error) { return inspectFile(path, false) }
 
 func inspectFile(path string, full bool) (*Info, error) {
+	s, err := open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer s.fh.Close()
+	return s.inspect(full)
+}
+
+func (s source) inspect(full bool) (*Info, error) {
 	mode := "summary"
 	if full {
 		mode = "full"
 	}
-	fh, size, err := h5.OpenForRead(path)
-	if err != nil {
-		return nil, err
-	}
-	defer fh.Close()
-	r, err := h5.Call(opInspect, fh, path, []string{path, mode}, nil, size)
+	r, err := s.call(opInspect, []string{s.path, mode}, nil)
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
 	in := &Info{}
 	if err := r.Meta(in); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", s.path, err)
 	}
-	in.Path = path
+	in.Path = s.path
 	if full && in.HasArchitecture && in.ArchErr == "" {
 		m, err := ParseConfig([]byte(in.Config))
 		if err != nil {

@@ -10,6 +10,7 @@
 package keras
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -33,33 +34,63 @@ import (
 // it read: a file that crashes libhdf5 is an error, not a crash, and this process never runs
 // libhdf5 on it.
 func LoadModel(path string) (*nn.Model, error) {
-	r, err := callFile(opLoadModel, path, nil)
+	s, err := open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer s.fh.Close()
+	return s.loadModel()
+}
+
+func (s source) loadModel() (*nn.Model, error) {
+	r, err := s.call(opLoadModel, []string{s.path}, nil)
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
 	var p parsed
 	if err := r.Meta(&p); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", s.path, err)
 	}
 	m, err := ParseConfig([]byte(p.Config))
 	if err != nil {
-		return nil, fmt.Errorf("%s: model_config: %w", path, err)
+		return nil, fmt.Errorf("%s: model_config: %w", s.path, err)
 	}
-	if err := p.assign(m, r, path); err != nil {
+	if err := p.assign(m, r, s.path); err != nil {
 		return nil, err
 	}
 	return m, nil
 }
 
-// callFile opens path once and runs op on it in a child process (h5.Call).
-func callFile(op, path string, input []byte) (*isolate.Result, error) {
+// source is an HDF5 file opened once for a loader, and where libhdf5 parses it: in a child
+// process (h5.Call), or in this process (local: the fuzz targets of the parsing).
+type source struct {
+	fh    *os.File
+	path  string
+	size  int64
+	local bool
+}
+
+// open opens path once, checked as h5.OpenForRead checks it.
+func open(path string) (source, error) {
 	fh, size, err := h5.OpenForRead(path)
 	if err != nil {
-		return nil, err
+		return source{}, err
 	}
-	defer fh.Close()
-	return h5.Call(op, fh, path, []string{path}, input, size)
+	return source{fh: fh, path: path, size: size}, nil
+}
+
+// call runs op on the file and returns what it parsed.
+func (s source) call(op string, args []string, input []byte) (*isolate.Result, error) {
+	if !s.local {
+		return h5.Call(op, s.fh, s.path, args, input, s.size)
+	}
+	r, err := isolate.Local(op, s.fh, args, input)
+	var oe *isolate.OpError
+	if errors.As(err, &oe) {
+		return nil, errors.New(oe.Msg)
+	}
+	return r, err
 }
 
 // Operations run in a child process (see goodnet/internal/isolate).
@@ -242,19 +273,25 @@ func LoadWeights(m *nn.Model, path string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	r, err := callFile(opLoadWeights, path, config)
+	s, err := open(path)
+	if err != nil {
+		return err
+	}
+	defer s.fh.Close()
+	return s.loadWeights(m, config)
+}
+
+func (s source) loadWeights(m *nn.Model, config []byte) error {
+	r, err := s.call(opLoadWeights, []string{s.path}, config)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
 	var p parsed
 	if err := r.Meta(&p); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+		return fmt.Errorf("%s: %w", s.path, err)
 	}
-	if err := p.assign(m, r, path); err != nil {
-		return err
-	}
-	return nil
+	return p.assign(m, r, s.path)
 }
 
 func loadWeightsFile(f *h5.File, m *nn.Model, out *isolate.Writer) error {

@@ -154,6 +154,9 @@ func OpenForRead(path string) (*os.File, int64, error) {
 	return fh, size, nil
 }
 
+// Precheck is what OpenForRead checks of an open file (fuzz targets make theirs in memory).
+func Precheck(fh *os.File, name string) (int64, error) { return precheck(fh, name) }
+
 // precheck is what OpenFile checks before libhdf5 sees the file: a non-empty regular file
 // with the HDF5 signature. It returns the file's size.
 func precheck(fh *os.File, path string) (int64, error) {

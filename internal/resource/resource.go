@@ -156,8 +156,11 @@ func (e *TooLarge) Error() string {
 	if e.InUse >= 16<<20 {
 		held = fmt.Sprintf(" with %s already in use", Bytes(e.InUse))
 	}
-	return fmt.Sprintf("%s would need %s%s, above the memory limit of %s (%s; --max-memory raises it)",
-		e.What, Bytes(e.Need), held, Bytes(e.Limit), e.From)
+	from := e.From + "; --max-memory raises it"
+	if e.From == "--max-memory" {
+		from = e.From
+	}
+	return fmt.Sprintf("%s would need %s%s, above the memory limit of %s (%s)", e.What, Bytes(e.Need), held, Bytes(e.Limit), from)
 }
 
 // ErrTooLarge matches every *TooLarge and *TooSlow with errors.Is.
