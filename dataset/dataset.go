@@ -384,7 +384,9 @@ type offsetSource struct {
 	off int64
 }
 
-func (o offsetSource) slab(buf []byte, off, n int64) ([]byte, error) { return o.s.slab(buf, o.off+off, n) }
+func (o offsetSource) slab(buf []byte, off, n int64) ([]byte, error) {
+	return o.s.slab(buf, o.off+off, n)
+}
 
 func (o offsetSource) file() bool {
 	_, ok := o.s.(fileSource)
