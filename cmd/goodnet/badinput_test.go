@@ -1021,6 +1021,12 @@ func badCases() []badCase {
 			p := e.write(t, "large.png", pngHeaderOnly(t, 8000, 8000))
 			return predictImages(e, p), p
 		}},
+		// --- a file on which libhdf5 itself crashes (a FuzzReadModel find: a corrupt global
+		// heap, read by H5Aread's string conversion): the child dies, this process does not ---
+		{name: "crash/libhdf5-segfaults", code: 1, want: "corrupt HDF5 file: reading it crashed (segmentation violation)", args: func(t *testing.T, e *badEnv) ([]string, string) {
+			p := e.write(t, "segv.h5", fuzzSeed(t, "../../keras/testdata/fuzz/FuzzLoadModel/f562664df74a3298"))
+			return predictWeights(e, p), p
+		}},
 		// --- a file on which libhdf5 itself loops (a fuzz find): the child is stopped ---
 		{name: "crash/libhdf5-loops", code: 1, want: "too slow to read: reading it did not finish in 2s", procOnly: true,
 			env: []string{"GOODNET_ISOLATE_TIMEOUT=2s"}, args: func(t *testing.T, e *badEnv) ([]string, string) {

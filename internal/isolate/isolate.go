@@ -232,6 +232,10 @@ func Call(name string, file *os.File, args []string, input []byte, size int64) (
 		strings.Contains(line, "pthread_create failed"):
 		return nil, &Crash{Op: name, Kind: OutOfMemory, Reason: fmt.Sprintf("ran out of memory (%s)", line)}
 	case line != "":
+		// "SIGSEGV: segmentation violation" (a signal in C code): what happened, in words
+		if sig, what, ok := strings.Cut(line, ": "); ok && strings.HasPrefix(sig, "SIG") && strings.ToUpper(sig) == sig {
+			line = what
+		}
 		return nil, &Crash{Op: name, Kind: Crashed, Reason: fmt.Sprintf("crashed (%s)", line)}
 	}
 	return nil, &Crash{Op: name, Kind: Crashed, Reason: fmt.Sprintf("exited with status %d", ee.ExitCode())}
