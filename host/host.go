@@ -404,6 +404,7 @@ type run struct {
 	outs          []int // buffer holding each output
 	outSize       []int
 	res           [][]float32
+	cls           []int32 // Predict: the classes instead of res
 	next          atomic.Int64
 	nchunks       int64
 	// slot[i] is the workspace slot holding layer i's values (-1: none). A slot holds up to
@@ -423,18 +424,36 @@ func (n *Net) Run(feeds map[string][]float32, count int, outs ...string) ([][]fl
 	if err != nil {
 		return nil, err
 	}
+	res, _, err := n.run(feeds, count, ls, false)
+	return res, err
+}
+
+// Predict returns the class of each of n images x (nn.Predictor): the argmax of the output
+// layer, taken in the packed blocks, so the logits are never unpacked or held.
+func (n *Net) Predict(x []float32, count int) ([]int32, error) {
+	feeds := map[string][]float32{n.m.Input.Name: x}
+	ls, err := nn.CheckFeeds(n.m, feeds, count, []string{n.m.Output.Name})
+	if err != nil {
+		return nil, err
+	}
+	_, cls, err := n.run(feeds, count, ls, true)
+	return cls, err
+}
+
+// run is Run, or with classes the argmax of the one output instead of its values.
+func (n *Net) run(feeds map[string][]float32, count int, ls []*nn.Layer, classes bool) ([][]float32, []int32, error) {
 	n.mu.Lock()
 	closed := n.closed
 	n.mu.Unlock()
 	if closed {
-		return nil, errClosed
+		return nil, nil, errClosed
 	}
 	if count == 0 {
 		res := make([][]float32, len(ls))
 		for i := range res {
 			res[i] = []float32{}
 		}
-		return res, nil
+		return res, []int32{}, nil
 	}
 	r := n.schedule(feeds, ls)
 	r.count = count
@@ -446,6 +465,9 @@ func (n *Net) Run(feeds map[string][]float32, count int, outs ...string) ([][]fl
 	var resBytes int64
 	for _, l := range ls {
 		resBytes += 4 * int64(count) * int64(l.OutShape.Size())
+	}
+	if classes {
+		resBytes = 4 * int64(count)
 	}
 	ws := func(chunk int) int64 {
 		f := int64(n.padFloats + r.rowsFloats)
@@ -464,11 +486,16 @@ func (n *Net) Run(feeds map[string][]float32, count int, outs ...string) ([][]fl
 	if need := resBytes + int64(threads)*ws(r.chunk); !resource.Fits(need) {
 		what := fmt.Sprintf("running %d images through it (%s of outputs, %s of activations and scratch per block of %d images)",
 			count, resource.Bytes(resBytes), resource.Bytes(ws(1)), C.LANES)
-		return nil, n.m.CostError(resource.Check(need, what))
+		return nil, nil, n.m.CostError(resource.Check(need, what))
 	}
-	res := make([][]float32, len(ls))
-	for i, l := range ls {
-		res[i] = make([]float32, count*l.OutShape.Size())
+	var res [][]float32
+	if classes {
+		r.cls = make([]int32, count)
+	} else {
+		res = make([][]float32, len(ls))
+		for i, l := range ls {
+			res[i] = make([]float32, count*l.OutShape.Size())
+		}
 	}
 	r.res = res
 	r.nchunks = int64((r.blocks + r.chunk - 1) / r.chunk)
@@ -491,7 +518,7 @@ func (n *Net) Run(feeds map[string][]float32, count int, outs ...string) ([][]fl
 		}()
 	}
 	wg.Wait()
-	return res, nil
+	return res, r.cls, nil
 }
 
 // schedule turns the plan for (feeds, outs) into segments of kernel calls, fusing chains of
@@ -810,6 +837,10 @@ func (r *run) runChunk(ws *workspace, c int) {
 		s := r.outSize[o]
 		for k := 0; k < nb; k++ {
 			img := (b0 + k) * C.LANES
+			if r.cls != nil {
+				C.host_argmax(fp(blk(i, k)), (*C.int)(unsafe.Pointer(&r.cls[img])), C.long(s), C.int(valid(k)))
+				continue
+			}
 			C.host_unpack(fp(blk(i, k)), fp(r.res[o][img*s:]), C.long(s), C.int(valid(k)))
 		}
 	}
