@@ -1027,6 +1027,12 @@ func badCases() []badCase {
 			p := e.write(t, "segv.h5", fuzzSeed(t, "../../keras/testdata/fuzz/FuzzLoadModel/f562664df74a3298"))
 			return predictWeights(e, p), p
 		}},
+		// --- a set on which libhdf5 crashes (a FuzzReadSet find: a shared object header message
+		// decoded from a bad address) ---
+		{name: "crash/libhdf5-segfaults-set", code: 1, want: "corrupt HDF5 file: reading it crashed (segmentation violation)", args: func(t *testing.T, e *badEnv) ([]string, string) {
+			p := e.write(t, "segv_set.h5", fuzzSeed(t, "../../dataset/testdata/fuzz/FuzzLoadSet/a348e0fc38126e7a"))
+			return predictSet(e, p), p
+		}},
 		// --- a file on which libhdf5 itself loops (a fuzz find): the child is stopped ---
 		{name: "crash/libhdf5-loops", code: 1, want: "too slow to read: reading it did not finish in 2s", procOnly: true,
 			env: []string{"GOODNET_ISOLATE_TIMEOUT=2s"}, args: func(t *testing.T, e *badEnv) ([]string, string) {
