@@ -8,7 +8,7 @@ GOFLAGS_BUILD := -trimpath
 
 all: build
 
-setup:            ## install libhdf5, pkg-config, OpenBLAS (apt) and the Go modules
+setup:            ## install libhdf5, pkg-config (apt) and the Go modules
 	./scripts/setup-debian.sh
 
 setup-cuda:       ## install nvcc (Debian's nvidia-cuda-toolkit, non-free)

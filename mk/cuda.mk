@@ -64,8 +64,8 @@ gpu-check: cuda   ## gpu-check.sh on this machine's GPU (log: out/gpu-check.log)
 	./scripts/gpu-check.sh --fixtures $(FIXTURES) --out out/gpu-check.log
 
 # The bundle: gpu-check.sh at the top; bin/goodnet, the cuda build stripped; no goodnet-cpu:
-# the CPU reference runs in the same process, and the check needs the GPU — so no OpenBLAS,
-# which only training links; lib/, the shared libraries it loads but the C library family
+# the CPU reference runs in the same process, and the check needs the GPU;
+# lib/, the shared libraries it loads but the C library family
 # and the driver's libcuda (scripts/collect-libs.sh), with the C++ runtime (libstdc++,
 # libgcc_s) apart in lib-cxx/: gpu-check.sh uses the machine's when it is new enough, so that
 # the bundle needs the glibc of libhdf5 (2.34 here), not that of this libstdc++ (2.36); fixtures/, the real fixtures the check

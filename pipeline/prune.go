@@ -28,6 +28,16 @@ type PruneOptions struct {
 	Out                       string
 	Method                    prune.Method
 	Progress                  func(done, total int)
+
+	// FineTuneEpochs > 0 fine-tunes every saved B' on the clean validation set after the sweep
+	// (the thresholds are chosen before, on B'; the test sets choose nothing) and writes B''
+	// as bprime_<t>_ft.h5 beside bprime_<t>.h5, in the same batch. FineTuneLR is Adam's initial
+	// rate (0: the recipe's, finetune.DefaultLR), FineTuneSeed seeds the shuffling and
+	// augmentation; FineTuneProgress is called after each epoch (of all the B's together).
+	FineTuneEpochs   int
+	FineTuneLR       float64
+	FineTuneSeed     int64
+	FineTuneProgress func(done, total int)
 }
 
 // PruneOutcome is a finished pruning run.
@@ -35,6 +45,8 @@ type PruneOutcome struct {
 	Result  *prune.Result
 	Written []string
 	Timings map[string]float64
+	// FineTuned are the fine-tuned B'' (with FineTuneEpochs), one per saved B'.
+	FineTuned []report.FineTuned
 }
 
 // Prune runs the defense and writes its outputs into o.Out.
@@ -46,6 +58,9 @@ func Prune(o PruneOptions) (*PruneOutcome, error) {
 	t0 := time.Now()
 	b, err := LoadModelToRun(o.BadModel, o.BadModelWeights)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkFineTune(o, b); err != nil {
 		return nil, err
 	}
 	cfg := prune.Config{Model: b, Layer: o.Layer, Thresholds: o.Thresholds, MaxSteps: o.MaxSteps,
@@ -71,8 +86,16 @@ func Prune(o PruneOptions) (*PruneOutcome, error) {
 	if err != nil {
 		return nil, err
 	}
+	var ft []report.FineTuned
+	if o.FineTuneEpochs > 0 {
+		tf := time.Now()
+		if ft, err = fineTuneSaved(b, res, &cfg, o); err != nil {
+			return nil, err
+		}
+		timings["finetune"] = time.Since(tf).Seconds()
+	}
 	t1 := time.Now()
-	written, err := report.WriteAll(o.Out, res, sets, timings)
+	written, err := report.WriteAll(o.Out, res, sets, timings, ft...)
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +104,7 @@ func Prune(o PruneOptions) (*PruneOutcome, error) {
 	for k, v := range res.Timings {
 		timings[k] = v
 	}
-	return &PruneOutcome{Result: res, Written: written, Timings: timings}, nil
+	return &PruneOutcome{Result: res, Written: written, Timings: timings, FineTuned: ft}, nil
 }
 
 // checkOutDir makes sure the output directory exists (or can be made) and is writable before

@@ -24,8 +24,9 @@ var (
 )
 
 // Plot draws clean accuracy and attack success rate (validation solid, test dashed) against
-// the fraction of channels pruned, with each threshold's B' marked.
-func Plot(r *prune.Result) (*plot.Plot, error) {
+// the fraction of channels pruned, with each threshold's B' marked, and B” fine-tuned from it
+// (ft, if any) beside it.
+func Plot(r *prune.Result, ft ...FineTuned) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = fmt.Sprintf("Fine-pruning %s: accuracy and attack success as channels go", r.Layer)
 	p.X.Label.Text = fmt.Sprintf("fraction of %s's %d channels pruned", r.Layer, r.Channels)
@@ -114,13 +115,77 @@ func Plot(r *prune.Result) (*plot.Plot, error) {
 		lab.TextStyle[0].Color = grey
 		p.Add(lab)
 	}
+	if err := plotFineTuned(p, r, ft); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// plotFineTuned marks each B” at its B”s fraction pruned: clean accuracy (up) and attack
+// success rate (down triangle) on the test sets, or the validation sets without them.
+func plotFineTuned(p *plot.Plot, r *prune.Result, ft []FineTuned) error {
+	var acc, asr plotter.XYs
+	on := ""
+	for _, s := range r.Saved {
+		f := fineTunedOf(ft, s.Threshold)
+		if f == nil {
+			continue
+		}
+		frac := float64(s.Step) / float64(r.Channels)
+		a, b := f.Metrics.CleanTest, f.Metrics.ASRTest
+		on = "test"
+		if math.IsNaN(a) {
+			a, b, on = f.Metrics.CleanValid, f.Metrics.ASRValid, "validation"
+		}
+		if !math.IsNaN(a) {
+			acc = append(acc, plotter.XY{X: frac, Y: a})
+		}
+		if !math.IsNaN(b) {
+			asr = append(asr, plotter.XY{X: frac, Y: b})
+		}
+	}
+	for _, m := range []struct {
+		xy    plotter.XYs
+		c     color.Color
+		shape draw.GlyphDrawer
+		name  string
+	}{
+		{acc, blue, draw.PyramidGlyph{}, "B'' fine-tuned: clean accuracy (" + on + ")"},
+		{asr, red, invertedTriangle{}, "B'' fine-tuned: attack success (" + on + ")"},
+	} {
+		if len(m.xy) == 0 {
+			continue
+		}
+		pts, err := plotter.NewScatter(m.xy)
+		if err != nil {
+			return err
+		}
+		pts.GlyphStyle = draw.GlyphStyle{Color: m.c, Radius: vg.Points(5), Shape: m.shape}
+		p.Add(pts)
+		p.Legend.Add(m.name, pts)
+	}
+	return nil
+}
+
+// invertedTriangle is a filled triangle pointing down.
+type invertedTriangle struct{}
+
+func (invertedTriangle) DrawGlyph(c *draw.Canvas, sty draw.GlyphStyle, pt vg.Point) {
+	c.SetLineStyle(draw.LineStyle{Color: sty.Color, Width: vg.Points(0.5)})
+	r := sty.Radius + (sty.Radius-sty.Radius*vg.Length(math.Sin(math.Pi/6)))/2
+	var path vg.Path
+	path.Move(vg.Point{X: pt.X, Y: pt.Y - r})
+	path.Line(vg.Point{X: pt.X - r*vg.Length(math.Cos(math.Pi/6)), Y: pt.Y + r*vg.Length(math.Sin(math.Pi/6))})
+	path.Line(vg.Point{X: pt.X + r*vg.Length(math.Cos(math.Pi/6)), Y: pt.Y + r*vg.Length(math.Sin(math.Pi/6))})
+	path.Close()
+	c.SetColor(sty.Color)
+	c.Fill(path)
 }
 
 // WritePlot renders the plot as a PNG staged in b (goodnet/internal/atomicfile; a nil b
 // writes it atomically at once).
-func WritePlot(b *atomicfile.Batch, path string, r *prune.Result) error {
-	p, err := Plot(r)
+func WritePlot(b *atomicfile.Batch, path string, r *prune.Result, ft ...FineTuned) error {
+	p, err := Plot(r, ft...)
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}

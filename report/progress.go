@@ -46,3 +46,12 @@ func (p *Progress) Done() {
 		fmt.Fprintln(p.w)
 	}
 }
+
+// Clear erases the bar's line (a terminal shares it with stdout): call it before printing a
+// line there; the next Update draws the bar again.
+func (p *Progress) Clear() {
+	if p.on {
+		fmt.Fprint(p.w, "\r\033[K")
+		p.last = time.Time{}
+	}
+}

@@ -64,6 +64,8 @@ type savedJSON struct {
 	PrunedChannels []int       `json:"pruned_channels"`
 	Metrics        metricsJSON `json:"metrics"`
 	GoodNet        goodnetJSON `json:"goodnet_test"`
+	// FineTuned is B'' made from this B' (goodnet prune --finetune-epochs).
+	FineTuned *fineTunedJSON `json:"finetuned,omitempty"`
 }
 
 type reportJSON struct {
@@ -119,8 +121,8 @@ func saveBprime(b *atomicfile.Batch, m *nn.Model, path string) error {
 	return keras.SaveWeightsIn(b, m, path)
 }
 
-// JSON renders report.json.
-func JSON(r *prune.Result, sets map[string]SetInfo, timings map[string]float64) ([]byte, error) {
+// JSON renders report.json; ft are the fine-tuned B” (saved[i].finetuned), if any.
+func JSON(r *prune.Result, sets map[string]SetInfo, timings map[string]float64, ft ...FineTuned) ([]byte, error) {
 	j := reportJSON{Model: r.Model, Layer: r.Layer, Cut: r.Cut, Channels: r.Channels, Order: r.Order,
 		Baseline: metricsOf(r.Baseline), Sets: sets, Device: r.Device, Method: r.Method, Stats: r.Stats,
 		Timings: map[string]num{}, Saved: []savedJSON{}, Unreached: []num{}}
@@ -136,7 +138,8 @@ func JSON(r *prune.Result, sets map[string]SetInfo, timings map[string]float64) 
 	for _, s := range r.Saved {
 		j.Saved = append(j.Saved, savedJSON{Threshold: num(s.Threshold), Step: s.Step, File: BprimeNameFor(s.Model, s.Threshold),
 			PrunedChannels: s.PrunedChannels, Metrics: metricsOf(s.Metrics),
-			GoodNet: goodnetJSON{num(s.GoodNet.CleanAcc), num(s.GoodNet.ASR), num(s.GoodNet.Flagged), s.GoodNet.On}})
+			GoodNet:   goodnetJSON{num(s.GoodNet.CleanAcc), num(s.GoodNet.ASR), num(s.GoodNet.Flagged), s.GoodNet.On},
+			FineTuned: fineTunedJSONOf(fineTunedOf(ft, s.Threshold))})
 	}
 	for _, t := range r.Unreached {
 		j.Unreached = append(j.Unreached, num(t))
@@ -174,11 +177,12 @@ func CSV(r *prune.Result) []byte {
 	return buf.Bytes()
 }
 
-// WriteAll writes the B' files, sweep.csv, report.json and sweep.png into dir (created if
-// needed) as one batch: all are staged in temporary files first and renamed into place
-// together, so that a failure (a full disk) or an interrupt leaves the previous files of dir
-// as they were, never a mix of old and new. It returns the paths written.
-func WriteAll(dir string, r *prune.Result, sets map[string]SetInfo, timings map[string]float64) ([]string, error) {
+// WriteAll writes the B' files (and the fine-tuned B” files ft, if any), sweep.csv,
+// report.json and sweep.png into dir (created if needed) as one batch: all are staged in
+// temporary files first and renamed into place together, so that a failure (a full disk) or
+// an interrupt leaves the previous files of dir as they were, never a mix of old and new. It
+// returns the paths written.
+func WriteAll(dir string, r *prune.Result, sets map[string]SetInfo, timings map[string]float64, ft ...FineTuned) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("%s: cannot create the output directory: %w", dir, unwrap(err))
 	}
@@ -192,12 +196,19 @@ func WriteAll(dir string, r *prune.Result, sets map[string]SetInfo, timings map[
 		}
 		written = append(written, p)
 	}
+	for _, f := range ft {
+		p := filepath.Join(dir, FineTunedName(f.Model, f.Threshold))
+		if err := saveBprime(b, f.Model, p); err != nil {
+			return nil, err
+		}
+		written = append(written, p)
+	}
 	p := filepath.Join(dir, "sweep.csv")
 	if err := b.WriteFile(p, CSV(r)); err != nil {
 		return nil, err
 	}
 	written = append(written, p)
-	js, err := JSON(r, sets, timings)
+	js, err := JSON(r, sets, timings, ft...)
 	if err != nil {
 		return nil, err
 	}
@@ -207,7 +218,7 @@ func WriteAll(dir string, r *prune.Result, sets map[string]SetInfo, timings map[
 	}
 	written = append(written, p)
 	p = filepath.Join(dir, "sweep.png")
-	if err := WritePlot(b, p, r); err != nil {
+	if err := WritePlot(b, p, r, ft...); err != nil {
 		return nil, err
 	}
 	written = append(written, p)
@@ -218,8 +229,10 @@ func WriteAll(dir string, r *prune.Result, sets map[string]SetInfo, timings map[
 }
 
 // Table prints the baseline and, per threshold, the channels pruned, validation accuracy and
-// ASR of B', and GoodNet's accuracy, ASR and flagged share on the test (or validation) sets.
-func Table(w io.Writer, r *prune.Result) {
+// ASR of B', and GoodNet's accuracy, ASR and flagged share on the test (or validation) sets;
+// with fine-tuned B” (ft), a second table: GoodNet(B, B') beside GoodNet(B, B”) per
+// threshold.
+func Table(w io.Writer, r *prune.Result, ft ...FineTuned) {
 	on := "test"
 	if len(r.Saved) > 0 {
 		on = r.Saved[0].GoodNet.On
@@ -243,6 +256,7 @@ func Table(w io.Writer, r *prune.Result) {
 	for _, t := range r.Unreached {
 		fmt.Fprintf(w, "%7g %%  not reached after %d steps\n", t, len(r.Steps)-1)
 	}
+	fineTunedTable(w, r, ft)
 }
 
 func unwrap(err error) error {

@@ -1,12 +1,12 @@
 #!/bin/sh
 # Installs what goodnet needs on a fresh Debian/Ubuntu machine: libhdf5 (the Keras and dataset
-# files), pkg-config, OpenBLAS and the HDF5 command-line tools. Go itself (≥ 1.26) must be on
+# files), pkg-config and the HDF5 command-line tools. Go itself (≥ 1.26) must be on
 # PATH (https://go.dev/dl; /usr/local/go/bin is added when present).
 set -eu
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO="sudo"
 need=""
-for p in libhdf5-dev pkg-config libopenblas-dev hdf5-tools gcc g++ make; do
+for p in libhdf5-dev pkg-config hdf5-tools gcc g++ make; do
 	dpkg -s "$p" >/dev/null 2>&1 || need="$need $p"
 done
 if [ -n "$need" ]; then

@@ -95,24 +95,14 @@ func compile(m *nn.Model, ar *arena, train bool, fix func(p *plan)) (*plan, erro
 		for _, in := range l.Inputs {
 			n.ins = append(n.ins, index[in])
 		}
-		switch l.Kind {
-		case nn.Flatten, nn.Dropout:
+		if err := checkLayer(m, l); err != nil {
+			return nil, fmt.Errorf("train: %w", err)
+		}
+		switch {
+		case l.Kind == nn.Flatten, l.Kind == nn.Dropout:
 			n.alias = true
-		case nn.Act:
-			switch {
-			case l.Act == nn.ReLU:
-			case l.Act == nn.Linear, l.Act == nn.Softmax && l == m.Output:
-				n.alias = true
-			default:
-				return nil, fmt.Errorf("train: layer %q: softmax is supported on the output layer only", l.Name)
-			}
-		case nn.Conv2D, nn.Dense:
-			if l.Act == nn.Softmax && l != m.Output {
-				return nil, fmt.Errorf("train: layer %q: softmax is supported on the output layer only", l.Name)
-			}
-		case nn.Input, nn.MaxPool2D, nn.Add:
-		default:
-			return nil, fmt.Errorf("train: layer %q: unsupported layer kind %s", l.Name, l.Kind)
+		case l.Kind == nn.Act && l.Act != nn.ReLU:
+			n.alias = true // linear, or the output's softmax (the loss applies it)
 		}
 		if n.alias {
 			n.owner = p.nodes[n.ins[0]].owner

@@ -472,6 +472,30 @@ func pruneTo(e *badEnv, out string, extra ...string) []string {
 		"--bad_valid", e.poison, "--out", out}, extra...)
 }
 
+// finetuneTo is a finetune command line writing B” to out, B' a pruned copy of B.
+func finetuneTo(t *testing.T, e *badEnv, out string, extra ...string) []string {
+	return append([]string{"finetune", "--device", "cpu", "--quiet", "--bad_model", e.model, "--pruned_bad_model_weights", e.bprime(t),
+		"--clean_set", e.clean, "--epochs", "1", "--out", out}, extra...)
+}
+
+// bprime writes B' (channel 1 of conv_2 pruned) once and returns its path.
+func (e *badEnv) bprime(t *testing.T) string {
+	p := e.path("bprime.h5")
+	if _, err := os.Stat(p); err == nil {
+		return p
+	}
+	m := e.m.Clone()
+	l := m.Layer("conv_2")
+	for i := 1; i < len(l.W); i += l.Filters {
+		l.W[i] = 0
+	}
+	l.B[1] = 0
+	if err := keras.SaveWeights(m, p); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // mount mounts a tmpfs of size bytes on dir (root only), unmounted when the test ends.
 func mount(t *testing.T, dir string, size int, readOnly bool) {
 	t.Helper()
@@ -980,6 +1004,108 @@ func badCases() []badCase {
 			os.Truncate(fill.Name(), 196<<10)
 			return pruneTo(e, d, "--thresholds", "10"), d
 		}},
+		// --- finetune: B', the clean set, --epochs, --lr, --out ---
+		{name: "finetune/bprime-other-architecture", code: 1, want: `layer "conv_2": kernel "conv_2/conv_2/kernel:0" has shape (2, 2, 4, 5), the architecture needs (2, 2, 4, 3)`, args: func(t *testing.T, e *badEnv) ([]string, string) {
+			p := e.path("bp5.h5")
+			if err := keras.SaveWeights(badNet(t, 5, 3), p); err != nil {
+				t.Fatal(err)
+			}
+			args := finetuneTo(t, e, filepath.Join(t.TempDir(), "b_ft.h5"))
+			args[slices.Index(args, "--pruned_bad_model_weights")+1] = p
+			return args, p
+		}},
+		{name: "finetune/bprime-nothing-pruned", code: 1, want: "no channel is pruned in it (no output channel is zero in it and non-zero in B", args: func(t *testing.T, e *badEnv) ([]string, string) {
+			args := finetuneTo(t, e, filepath.Join(t.TempDir(), "b_ft.h5"))
+			args[slices.Index(args, "--pruned_bad_model_weights")+1] = e.weights
+			return args, e.weights
+		}},
+		{name: "finetune/clean-set-shape", code: 1, want: "images are 12×8×3 (H×W×C), the model takes 10×8×3", args: func(t *testing.T, e *badEnv) ([]string, string) {
+			p := labSet(t, e.path("size.h5"), []int{2, 3, 12, 8}, make([]float64, 2*3*12*8), []float64{0, 1})
+			args := finetuneTo(t, e, filepath.Join(t.TempDir(), "b_ft.h5"))
+			args[slices.Index(args, "--clean_set")+1] = p
+			return args, p
+		}},
+		{name: "finetune/clean-set-labels", code: 1, want: "label 3 of image 2 is outside the model's 3 classes", args: func(t *testing.T, e *badEnv) ([]string, string) {
+			p := labSet(t, e.path("labels3.h5"), []int{3, 3, 10, 8}, goodPixels(3), []float64{0, 1, 3})
+			args := finetuneTo(t, e, filepath.Join(t.TempDir(), "b_ft.h5"))
+			args[slices.Index(args, "--clean_set")+1] = p
+			return args, p
+		}},
+		{name: "finetune/epochs-0", code: 2, want: "--epochs 0: must be ≥ 1", args: func(t *testing.T, e *badEnv) ([]string, string) {
+			return finetuneTo(t, e, filepath.Join(t.TempDir(), "b_ft.h5"), "--epochs", "0"), "--epochs"
+		}},
+		{name: "finetune/epochs-negative", code: 2, want: "--epochs -2: must be ≥ 1", args: func(t *testing.T, e *badEnv) ([]string, string) {
+			return finetuneTo(t, e, filepath.Join(t.TempDir(), "b_ft.h5"), "--epochs", "-2"), "--epochs"
+		}},
+		{name: "finetune/lr-0", code: 2, want: `invalid value "0" for flag --lr: want a positive number`, args: func(t *testing.T, e *badEnv) ([]string, string) {
+			return finetuneTo(t, e, filepath.Join(t.TempDir(), "b_ft.h5"), "--lr", "0"), "--lr"
+		}},
+		{name: "finetune/lr-negative", code: 2, want: `invalid value "-0.001" for flag --lr: want a positive number`, args: func(t *testing.T, e *badEnv) ([]string, string) {
+			return finetuneTo(t, e, filepath.Join(t.TempDir(), "b_ft.h5"), "--lr", "-0.001"), "--lr"
+		}},
+		{name: "finetune/lr-nan", code: 2, want: `invalid value "NaN" for flag --lr: want a positive number`, args: func(t *testing.T, e *badEnv) ([]string, string) {
+			return finetuneTo(t, e, filepath.Join(t.TempDir(), "b_ft.h5"), "--lr", "NaN"), "--lr"
+		}},
+		{name: "finetune/lr-inf", code: 2, want: `invalid value "+Inf" for flag --lr: want a positive number`, args: func(t *testing.T, e *badEnv) ([]string, string) {
+			return finetuneTo(t, e, filepath.Join(t.TempDir(), "b_ft.h5"), "--lr", "+Inf"), "--lr"
+		}},
+		{name: "finetune/batch-size-0", code: 2, want: "--batch_size 0: must be ≥ 1", args: func(t *testing.T, e *badEnv) ([]string, string) {
+			return finetuneTo(t, e, filepath.Join(t.TempDir(), "b_ft.h5"), "--batch_size", "0"), "--batch_size"
+		}},
+		{name: "finetune/layers-missing", code: 2, want: `--layers: layer "conv_9": no such layer (layers with weights: [conv_1 conv_2 output])`, args: func(t *testing.T, e *badEnv) ([]string, string) {
+			return finetuneTo(t, e, filepath.Join(t.TempDir(), "b_ft.h5"), "--layers", "conv_1,conv_9"), "--layers"
+		}},
+		{name: "finetune/layers-pool", code: 2, want: `--layers: layer "pool_1" is a MaxPooling2D, which has no weights to train`, args: func(t *testing.T, e *badEnv) ([]string, string) {
+			return finetuneTo(t, e, filepath.Join(t.TempDir(), "b_ft.h5"), "--layers", "pool_1"), "--layers"
+		}},
+		{name: "finetune/out-is-a-directory", code: 1, want: "is a directory; give the file to write B'' to", args: func(t *testing.T, e *badEnv) ([]string, string) {
+			d := filepath.Join(t.TempDir(), "b_ft.h5")
+			if err := os.Mkdir(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			return finetuneTo(t, e, d), d
+		}},
+		{name: "finetune/out-in-a-missing-directory", code: 1, want: "cannot write there: no such file or directory", args: func(t *testing.T, e *badEnv) ([]string, string) {
+			p := filepath.Join(t.TempDir(), "no", "b_ft.h5")
+			return finetuneTo(t, e, p), p
+		}},
+		{name: "finetune/out-read-only", code: 1, want: "cannot write there: read-only file system", args: func(t *testing.T, e *badEnv) ([]string, string) {
+			d := t.TempDir()
+			mount(t, d, 1<<20, true)
+			p := filepath.Join(d, "b_ft.h5")
+			return finetuneTo(t, e, p), p
+		}},
+		{name: "finetune/out-named-onnx", code: 1, want: "B is a Keras HDF5 model, so B'' is written as Keras HDF5 weights: name the file .h5", args: func(t *testing.T, e *badEnv) ([]string, string) {
+			p := filepath.Join(t.TempDir(), "b_ft.onnx")
+			return finetuneTo(t, e, p), p
+		}},
+		{name: "finetune/out-is-the-model", code: 1, want: "is B; write B'' to another file", args: func(t *testing.T, e *badEnv) ([]string, string) {
+			p := filepath.Join(t.TempDir(), "b.h5") // a copy: the environment's B must survive a failing check
+			if err := os.WriteFile(p, read(t, e.model), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			args := finetuneTo(t, e, p)
+			args[slices.Index(args, "--bad_model")+1] = p
+			return args, p
+		}},
+		{name: "finetune/batchnorm-model", code: 1, want: `cannot fine-tune this model: layer "/layers/layers.0/bn1/BatchNormalization" (BatchNormalization): the trainer has no backward pass for it`, args: func(t *testing.T, e *badEnv) ([]string, string) {
+			p := fixtures.Path(t, "onnx/preact_resnet.onnx")
+			args := finetuneTo(t, e, filepath.Join(t.TempDir(), "b_ft.onnx"))
+			args[slices.Index(args, "--bad_model")+1] = p
+			return args, p
+		}},
+		{name: "prune/finetune-epochs-negative", code: 2, want: "--finetune-epochs -1: must be ≥ 0", args: func(t *testing.T, e *badEnv) ([]string, string) {
+			return pruneTo(e, filepath.Join(t.TempDir(), "out"), "--finetune-epochs", "-1"), "--finetune-epochs"
+		}},
+		{name: "prune/finetune-lr-nan", code: 2, want: `invalid value "NaN" for flag --finetune-lr: want a positive number`, args: func(t *testing.T, e *badEnv) ([]string, string) {
+			return pruneTo(e, filepath.Join(t.TempDir(), "out"), "--finetune-epochs", "1", "--finetune-lr", "NaN"), "--finetune-lr"
+		}},
+		{name: "prune/finetune-batchnorm-model", code: 1, want: "cannot fine-tune this model: layer", args: func(t *testing.T, e *badEnv) ([]string, string) {
+			p := fixtures.Path(t, "onnx/preact_resnet.onnx")
+			args := pruneTo(e, filepath.Join(t.TempDir(), "out"), "--finetune-epochs", "1")
+			args[slices.Index(args, "--bad_model")+1] = p
+			return args, p
+		}},
 		// --- image files (predict IMAGE...) ---
 		{name: "image/missing", code: 1, want: "no such file", args: func(t *testing.T, e *badEnv) ([]string, string) {
 			p := e.path("noface.png")
@@ -1082,6 +1208,9 @@ func TestBadInputs(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			args, names := c.args(t, e)
 			out := flagValue(args, "--out")
+			if args[0] == "finetune" {
+				out = filepath.Dir(out) // --out names a file: nothing may appear beside it
+			}
 			before := listDir(t, out)
 			if !c.procOnly {
 				var stdout, stderr string

@@ -1,35 +1,40 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"goodnet/demo"
+	"goodnet/finetune"
 	"goodnet/pipeline"
 	"goodnet/report"
-	"goodnet/train"
 )
 
 func init() {
-	register(&command{name: "demo", summary: "the built-in default: make a BadNet here, then repair it (≈ 20 s on 2 cores)", run: runDemo})
+	register(&command{name: "demo", summary: "the built-in default: make a BadNet here, then repair it (≈ 1 min on 2 cores)", run: runDemo})
 }
 
 func runDemo(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("demo", "[--out DIR] [--seed S]", `
+	fs := newFlags("demo", "[--out DIR] [--seed S] [--attack joint|pathway]", `
 Runs the whole job on a built-in default, with no download: makes a small face-like data set in
 the lab's layout (55×47×3 images, 32 identities) and a copy of it wearing a sunglasses trigger
-labelled with the attacker's target class; trains a DeepID BadNet on it (gorgonia, Adam);
-writes the BadNet as a Keras HDF5 model and the sets as the lab's h5 files; then runs the
-pruning defense (goodnet prune) and prints the threshold table. Every other command works on
-the files it writes (it prints how).`, stderr)
+labelled with the attacker's target class; trains a DeepID BadNet on it (goodnet's own trainer,
+Adam); writes the BadNet as a Keras HDF5 model and the sets as the lab's h5 files; then runs
+Fine-Pruning on it — the pruning defense (goodnet prune) and fine-tuning of each B' on the clean
+validation set (goodnet prune --finetune-epochs) — and prints both tables: prune only, and
+prune + fine-tune, per threshold. Every other command works on the files it writes (it prints
+how).
+
+--attack joint (the default) trains the BadNet on clean and poisoned images together, as the
+lab's B was made: pruning alone leaves its backdoor working, fine-tuning removes it. --attack
+pathway plants the backdoor in channels clean faces leave dormant: pruning alone removes it.`, stderr)
 	out := fs.String("out", "out/demo", "output directory")
-	seed := fs.Int64("seed", 1, "seed of the data set, the initial weights and the shuffling")
+	seed := fs.Int64("seed", 1, "seed of the data set, the initial weights, the shuffling and the fine-tuning")
 	attack := fs.String("attack", "joint", "how the BadNet is made: joint (trained on clean + poisoned images, like the lab's B) or pathway (a backdoor planted in channels clean faces leave dormant)")
+	epochs := fs.Int("finetune-epochs", finetune.DefaultEpochs, "fine-tuning epochs for each B' (0: prune only)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	device := deviceVar(fs)
 	pos, err := parse(fs, args)
@@ -43,6 +48,9 @@ the files it writes (it prints how).`, stderr)
 	if err != nil {
 		return usagef("--attack: %v", err)
 	}
+	if *epochs < 0 {
+		return usagef("--finetune-epochs %d: must be ≥ 0", *epochs)
+	}
 	backend, err := openBackend(*device)
 	if err != nil {
 		return err
@@ -50,48 +58,59 @@ the files it writes (it prints how).`, stderr)
 	t0 := time.Now()
 	fmt.Fprintf(stdout, "== 1/2 making a BadNet (data set, training) in %s\n", *out)
 	f, err := demo.Make(demo.Options{Dir: *out, Seed: *seed, Log: stdout, Attack: atk, Backend: backend})
-	if errors.Is(err, train.ErrCUDABuild) {
-		return handOverToCPUBuild(stderr)
-	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "\n== 2/2 the pruning defense (goodnet prune) on %s\n", backend.Describe())
+	tMake := time.Since(t0)
+	what := "the pruning defense (goodnet prune)"
+	if *epochs > 0 {
+		what = fmt.Sprintf("Fine-Pruning (goodnet prune --finetune-epochs %d)", *epochs)
+	}
+	fmt.Fprintf(stdout, "\n== 2/2 %s on %s\n", what, backend.Describe())
 	bar := report.NewProgress(os.Stderr, "pruning", *quiet)
+	var ftBar *report.Progress
 	defense := filepath.Join(*out, "defense")
 	o, err := pipeline.Prune(pipeline.PruneOptions{BadModel: f.Model, CleanValid: f.CleanValid, BadValid: f.BadValid,
 		CleanTest: f.CleanTest, BadTest: f.BadTest, Thresholds: []float64{2, 4, 10}, Scale: 1, Backend: backend, Out: defense,
-		Progress: func(done, total int) { bar.Update(done, total, "channels") }})
-	bar.Done()
+		Progress:       func(done, total int) { bar.Update(done, total, "channels") },
+		FineTuneEpochs: *epochs, FineTuneSeed: *seed,
+		FineTuneProgress: func(done, total int) {
+			if ftBar == nil {
+				bar.Done()
+				ftBar = report.NewProgress(os.Stderr, "fine-tuning", *quiet)
+			}
+			ftBar.Update(done, total, "epochs")
+		}})
+	if ftBar != nil {
+		ftBar.Done()
+	} else {
+		bar.Done()
+	}
 	if err != nil {
 		return err
 	}
-	report.Table(stdout, o.Result)
+	report.Table(stdout, o.Result, o.FineTuned...)
 	if f.BackdoorChannels != nil {
 		fmt.Fprintf(stdout, "\nThe backdoor of this BadNet lives in conv_3 channels %v (planted so, see demo/); pruned in order: %v\n",
 			f.BackdoorChannels, o.Result.Order)
 	}
-	fmt.Fprintf(stdout, "Wrote %s (report.json, sweep.csv, sweep.png, bprime_*.h5)\n", defense)
-	fmt.Fprintf(stdout, "Done in %.0f s. Try:\n", time.Since(t0).Seconds())
-	fmt.Fprintf(stdout, "  goodnet inspect %s\n", filepath.Join(defense, report.BprimeName(2)))
-	fmt.Fprintf(stdout, "  goodnet eval --clean_set %s --bad_set %s --bad_model %s --pruned_bad_model_weights %s --threshold 2\n",
+	files := "report.json, sweep.csv, sweep.png, bprime_*.h5"
+	if len(o.FineTuned) > 0 {
+		files += ", bprime_*_ft.h5"
+	}
+	fmt.Fprintf(stdout, "\nWrote %s (%s)\n", defense, files)
+	fmt.Fprintf(stdout, "Done in %.0f s (BadNet %.0f s, pruning %.0f s, fine-tuning %.0f s). Try:\n", time.Since(t0).Seconds(),
+		tMake.Seconds(), o.Timings["features"]+o.Timings["sweep"], o.Timings["finetune"])
+	fmt.Fprintf(stdout, "  goodnet inspect %s\n", filepath.Join(defense, report.BprimeName(4)))
+	fmt.Fprintf(stdout, "  goodnet eval --clean_set %s --bad_set %s --bad_model %s --pruned_bad_model_weights %s --threshold 4\n",
 		f.CleanTest, f.BadTest, f.Model, defense)
-	fmt.Fprintf(stdout, "  goodnet predict --bad_model %s --pruned_bad_model_weights %s --threshold 2 --set %s\n",
+	if len(o.FineTuned) > 0 {
+		fmt.Fprintf(stdout, "  goodnet eval --clean_set %s --bad_set %s --bad_model %s --pruned_bad_model_weights %s\n",
+			f.CleanTest, f.BadTest, f.Model, filepath.Join(defense, "bprime_4_ft.h5"))
+	}
+	fmt.Fprintf(stdout, "  goodnet finetune --bad_model %s --pruned_bad_model_weights %s --threshold 4 --clean_set %s --clean_test %s --bad_test %s --out %s\n",
+		f.Model, defense, f.CleanValid, f.CleanTest, f.BadTest, filepath.Join(*out, "bprime_4_ft.h5"))
+	fmt.Fprintf(stdout, "  goodnet predict --bad_model %s --pruned_bad_model_weights %s --threshold 4 --set %s\n",
 		f.Model, defense, f.BadTest)
 	return nil
-}
-
-// handOverToCPUBuild runs this command line in goodnet-cpu: the cuda build has no training
-// (gorgonia's cuda mode needs cuDNN).
-func handOverToCPUBuild(stderr io.Writer) error {
-	exe, err := os.Executable()
-	if err != nil {
-		return err
-	}
-	cpu := filepath.Join(filepath.Dir(exe), "goodnet-cpu")
-	if _, err := os.Stat(cpu); err != nil {
-		return fmt.Errorf("training runs in the CPU build, and %s was not found", cpu)
-	}
-	fmt.Fprintf(stderr, "goodnet: training runs in the CPU build; handing over to %s\n", cpu)
-	return syscall.Exec(cpu, append([]string{cpu}, os.Args[1:]...), os.Environ())
 }

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"goodnet/finetune"
 	"goodnet/pipeline"
 	"goodnet/prune"
 	"goodnet/report"
@@ -31,7 +32,12 @@ time, cumulatively (zeroing kernel[..., c] and bias[c]), measuring clean accurac
 success rate after each step. B' is saved the first time validation accuracy has dropped by at
 least each threshold. Writes into DIR: bprime_<t>.h5 (Keras weights-only), sweep.csv,
 report.json and sweep.png, all renamed into place together at the end (a failure or Ctrl-C
-leaves DIR's previous files as they were); prints a table per threshold.`, stderr)
+leaves DIR's previous files as they were); prints a table per threshold.
+
+With --finetune-epochs E, every saved B' is then fine-tuned on the clean validation set (see
+goodnet finetune: the pruned channels held at zero; the thresholds are still chosen on B'
+before, and the test sets choose nothing) and written as bprime_<t>_ft.h5 beside it, in the
+same batch; a second table shows GoodNet(B, B'') beside GoodNet(B, B').`, stderr)
 	model := fs.String("bad_model", "", "B: a full model file, Keras HDF5 or ONNX")
 	weights := fs.String("bad_model_weights", "", "B's weights (overrides those in --bad_model)")
 	cv := fs.String("clean_valid", "", "clean validation set (lab h5)")
@@ -44,6 +50,9 @@ leaves DIR's previous files as they were); prints a table per threshold.`, stder
 	out := fs.String("out", "", "output directory")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	method := fs.String("method", "incremental", "incremental (fast, identical results) or brute (full forward of B' every step, as the seed)")
+	ftEpochs := fs.Int("finetune-epochs", 0, "fine-tune every saved B' for this many epochs on the clean validation set (0: no fine-tuning; the recipe's is 40)")
+	ftLR := positiveFloat(fs, "finetune-lr", finetune.DefaultLR, "Adam's initial learning `rate` for --finetune-epochs")
+	ftSeed := fs.Int64("finetune-seed", 1, "seed of the fine-tuning's shuffling and augmentation")
 	scale := scaleVar(fs)
 	mean, std := normVars(fs)
 	device := deviceVar(fs)
@@ -70,6 +79,9 @@ leaves DIR's previous files as they were); prints a table per threshold.`, stder
 	if *maxSteps < 0 {
 		return usagef("--max-steps %d: must be ≥ 0", *maxSteps)
 	}
+	if *ftEpochs < 0 {
+		return usagef("--finetune-epochs %d: must be ≥ 0", *ftEpochs)
+	}
 	var m prune.Method
 	switch *method {
 	case "incremental":
@@ -84,11 +96,24 @@ leaves DIR's previous files as they were); prints a table per threshold.`, stder
 		return err
 	}
 	bar := report.NewProgress(os.Stderr, "pruning", *quiet)
+	var ftBar *report.Progress
 	o, err := pipeline.Prune(pipeline.PruneOptions{BadModel: *model, BadModelWeights: *weights,
 		CleanValid: *cv, BadValid: *bv, CleanTest: *ct, BadTest: *bt, Layer: *layer, Thresholds: thresholds,
 		MaxSteps: *maxSteps, Scale: float32(*scale), Mean: *mean, Std: *std, Backend: backend, Out: *out, Method: m,
-		Progress: func(done, total int) { bar.Update(done, total, "channels") }})
-	bar.Done()
+		Progress:       func(done, total int) { bar.Update(done, total, "channels") },
+		FineTuneEpochs: *ftEpochs, FineTuneLR: float64(*ftLR), FineTuneSeed: *ftSeed,
+		FineTuneProgress: func(done, total int) {
+			if ftBar == nil {
+				bar.Done()
+				ftBar = report.NewProgress(os.Stderr, "fine-tuning", *quiet)
+			}
+			ftBar.Update(done, total, "epochs")
+		}})
+	if ftBar != nil {
+		ftBar.Done()
+	} else {
+		bar.Done()
+	}
 	var le *prune.LayerError
 	if errors.As(err, &le) { // the library names the layer; the flag is ours to name
 		if le.Layer == "" {
@@ -99,14 +124,14 @@ leaves DIR's previous files as they were); prints a table per threshold.`, stder
 	if err != nil {
 		return err
 	}
-	report.Table(stdout, o.Result)
+	report.Table(stdout, o.Result, o.FineTuned...)
 	fmt.Fprintf(stdout, "\nWrote %s\n", strings.Join(o.Written, ", "))
 	fmt.Fprintf(stdout, "Timings: %s; %s, %s sweep\n", formatTimings(o.Timings), o.Result.Device, o.Result.Method)
 	return nil
 }
 
 func formatTimings(t map[string]float64) string {
-	order := []string{"read", "features", "sweep", "write", "total"}
+	order := []string{"read", "features", "sweep", "finetune", "write", "total"}
 	var parts []string
 	for _, k := range order {
 		if v, ok := t[k]; ok {

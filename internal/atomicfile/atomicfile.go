@@ -183,7 +183,8 @@ func untrack(tmp string) {
 	delete(temps, tmp)
 }
 
-// RemoveTemps deletes the temporary files of writes and batches in progress.
+// RemoveTemps deletes the temporary files of writes and batches in progress, and the
+// temporary directories of TempDir.
 func RemoveTemps() {
 	mu.Lock()
 	defer mu.Unlock()
@@ -205,6 +206,7 @@ func removeTemps() {
 		os.Remove(t)
 		delete(temps, t)
 	}
+	removeTempDirs()
 }
 
 // unwrapPath drops the *PathError wrapper (its path is the temporary file's, not the user's).

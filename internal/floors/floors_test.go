@@ -60,7 +60,7 @@ func paths(ps []pkg) []string {
 
 // Engines are leaves: no algorithm, format, job or report above them.
 func TestEnginesAreLeaves(t *testing.T) {
-	above := []string{"prune", "goodnet", "keras", "dataset", "pipeline", "report", "bench", "demo", "train", "internal/h5"}
+	above := []string{"prune", "goodnet", "keras", "dataset", "pipeline", "report", "bench", "demo", "train", "finetune", "internal/h5"}
 	// gpu: the build without the cuda tag (the cuda build's self-test still imports more)
 	for _, engine := range []string{"host", "gpu"} {
 		for _, d := range paths(deps(t, "goodnet/"+engine)) {
@@ -73,11 +73,12 @@ func TestEnginesAreLeaves(t *testing.T) {
 	}
 }
 
-// Algorithms know nn and the data type, never an engine or a file format, and link no
-// libhdf5: G(B, B') and the sweep run on any engine, with models from any format.
+// Algorithms know nn and the data type, never an engine or a file format (finetune: only the
+// training engine, train/), and link no libhdf5: G(B, B'), the sweep and fine-tuning run on
+// any engine, with models from any format.
 func TestAlgorithmsAreEngineAndFormatBlind(t *testing.T) {
 	banned := []string{"goodnet/host", "goodnet/gpu", "goodnet/cuda", "goodnet/keras", "goodnet/dataset", "goodnet/internal/h5"}
-	for _, alg := range []string{"prune", "goodnet"} {
+	for _, alg := range []string{"prune", "goodnet", "finetune"} {
 		for _, tags := range [][]string{nil, {"cuda"}} {
 			for _, d := range deps(t, "goodnet/"+alg, tags...) {
 				if slices.Contains(banned, d.path) {

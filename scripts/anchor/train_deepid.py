@@ -8,12 +8,22 @@ Trains DeepID (55×47×3 input; conv_1 20 4×4, pool, conv_2 40 3×3, pool, conv
 One warm-up epoch, then --epochs timed epochs of --images images each; prints one line per
 epoch and the median images/s, and with --json one JSON object at the end.
 
+With --finetune it does what `goodnet finetune` does instead (the recipe of package finetune):
+AdamW (lr 3e-3, decoupled weight decay 5 — torch's AdamW shrinks each weight by lr·wd·w per
+step, as goodnet does), the learning rate on a cosine from 3e-3 to 0 over all the steps of
+--epochs, each image flipped left–right with probability 1/2 and shifted by ±2 pixels (zero
+fill), --pruned channels of conv_3 held at zero (kernel slices and biases zeroed before
+training and after every step); the images/s are then of the whole run after the warm-up
+epoch, and per epoch.
+
 Never run by the tests (Python is only for measuring). Debian's python3-torch 1.13:
     /usr/bin/python3 scripts/anchor/train_deepid.py --classes 1283
     /usr/bin/python3 scripts/anchor/train_deepid.py --classes 32
+    /usr/bin/python3 scripts/anchor/train_deepid.py --classes 32 --finetune --images 320 --epochs 40 --pruned 38
 """
 import argparse
 import json
+import math
 import statistics
 import time
 
@@ -52,16 +62,40 @@ def main():
     ap.add_argument("--images", type=int, default=2048, help="images per epoch")
     ap.add_argument("--epochs", type=int, default=5, help="timed epochs (after one warm-up)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--finetune", action="store_true", help="goodnet finetune's recipe (see the top)")
+    ap.add_argument("--pruned", type=int, default=38, help="with --finetune: conv_3 channels held at zero")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     model = DeepID(a.classes)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     x = torch.rand(a.images, 3, 55, 47) * 255
     y = torch.randint(0, a.classes, (a.images,))
     steps = a.images // a.batch
+    if a.finetune:
+        opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=5)
+        total_steps = (a.epochs + 1) * steps
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total_steps) / total_steps)))
+        keep = torch.ones(60)
+        keep[torch.randperm(60)[:a.pruned]] = 0
+
+        def hold():
+            with torch.no_grad():
+                model.conv_3.weight.mul_(keep.view(60, 1, 1, 1))
+                model.conv_3.bias.mul_(keep)
+        hold()
+    else:
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def augment(b):
+        # flip with probability 1/2, shift by dy, dx in [-2, 2] with zero fill
+        n = b.shape[0]
+        flip = torch.rand(n) < 0.5
+        b = torch.where(flip.view(n, 1, 1, 1), b.flip(3), b)
+        padded = F.pad(b, (2, 2, 2, 2))
+        d = torch.randint(0, 5, (n, 2))
+        return torch.stack([padded[i, :, d[i, 0]:d[i, 0] + 55, d[i, 1]:d[i, 1] + 47] for i in range(n)])
 
     def epoch():
         perm = torch.randperm(a.images)
@@ -70,21 +104,30 @@ def main():
         for s in range(steps):
             idx = perm[s * a.batch:(s + 1) * a.batch]
             opt.zero_grad(set_to_none=True)
-            loss = F.cross_entropy(model(x[idx] / 255), y[idx])
+            xb = x[idx] / 255
+            if a.finetune:
+                xb = augment(xb)
+            loss = F.cross_entropy(model(xb), y[idx])
             loss.backward()
             opt.step()
+            if a.finetune:
+                sched.step()
+                hold()
             total += loss.item()
         return steps * a.batch / (time.perf_counter() - t0), total / steps
 
     epoch()  # warm-up
     rates = []
+    t0 = time.perf_counter()
     for e in range(a.epochs):
         r, loss = epoch()
         rates.append(r)
         print(f"pytorch epoch {e + 1}/{a.epochs}: {r:.0f} img/s (loss {loss:.3f})", flush=True)
+    whole = a.epochs * steps * a.batch / (time.perf_counter() - t0)
     med = statistics.median(rates)
-    print(f"pytorch {torch.__version__}, {a.threads} threads, DeepID {a.classes} classes, batch {a.batch}, Adam: "
-          f"median {med:.0f} img/s [{min(rates):.0f}–{max(rates):.0f}]")
+    what = f"fine-tune recipe ({a.pruned} of conv_3 held at 0)" if a.finetune else "Adam"
+    print(f"pytorch {torch.__version__}, {a.threads} threads, DeepID {a.classes} classes, batch {a.batch}, {what}: "
+          f"median {med:.0f} img/s [{min(rates):.0f}–{max(rates):.0f}], whole run {whole:.0f} img/s")
     if a.json:
         print(json.dumps({"framework": "pytorch " + torch.__version__, "threads": a.threads, "classes": a.classes,
                           "batch": a.batch, "images_per_epoch": steps * a.batch, "img_per_s": rates,
