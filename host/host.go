@@ -418,18 +418,44 @@ func (n *Net) Run(feeds map[string][]float32, count int, outs ...string) ([][]fl
 	if err != nil {
 		return nil, err
 	}
-	n.mu.Lock()
-	closed := n.closed
-	n.mu.Unlock()
-	if closed {
-		return nil, errClosed
-	}
 	res := make([][]float32, len(ls))
 	for i, l := range ls {
 		res[i] = make([]float32, count*l.OutShape.Size())
 	}
+	if err := n.run(feeds, count, ls, res); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// RunInto is Run writing into dst (see nn.IntoRunner).
+func (n *Net) RunInto(feeds map[string][]float32, count int, outs []string, dst [][]float32) error {
+	ls, err := nn.CheckFeeds(n.m, feeds, count, outs)
+	if err != nil {
+		return err
+	}
+	if len(dst) != len(ls) {
+		return fmt.Errorf("%d buffers for %d outputs", len(dst), len(ls))
+	}
+	for i, l := range ls {
+		if want := count * l.OutShape.Size(); len(dst[i]) < want {
+			return fmt.Errorf("output %q: a buffer of %d values for %d", l.Name, len(dst[i]), want)
+		}
+	}
+	return n.run(feeds, count, ls, dst)
+}
+
+var _ nn.IntoRunner = (*Net)(nil)
+
+func (n *Net) run(feeds map[string][]float32, count int, ls []*nn.Layer, res [][]float32) error {
+	n.mu.Lock()
+	closed := n.closed
+	n.mu.Unlock()
+	if closed {
+		return errClosed
+	}
 	if count == 0 {
-		return res, nil
+		return nil
 	}
 	r := n.schedule(feeds, ls)
 	r.count, r.res = count, res
@@ -456,7 +482,7 @@ func (n *Net) Run(feeds map[string][]float32, count int, outs ...string) ([][]fl
 		}()
 	}
 	wg.Wait()
-	return res, nil
+	return nil
 }
 
 // schedule turns the plan for (feeds, outs) into segments of kernel calls, fusing chains of
