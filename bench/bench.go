@@ -26,6 +26,7 @@ import (
 	"goodnet/goodnet"
 	"goodnet/internal/esc"
 	"goodnet/keras"
+	"goodnet/internal/resource"
 	"goodnet/nn"
 	"goodnet/pipeline"
 	"goodnet/prune"
@@ -259,6 +260,23 @@ func DefaultModel() *nn.Model {
 }
 
 // validSize scales the lab's validation set size as images scales the test set's.
+// CheckSize applies the resource policy to a run on --images images of m (nil: the default
+// DeepID) before anything is made: the four sets (two of images, two of the validation sets'
+// size, float32) must fit the memory limit. (Running m is checked by the engines:
+// nn.CheckCost.)
+func CheckSize(m *nn.Model, images int) error {
+	if m == nil {
+		m = DefaultModel()
+	}
+	n := 2*int64(images) + 2*int64(validSize(images))
+	per := int64(m.InputShape().Size())
+	need := n * per * 4
+	if per > 0 && n > math.MaxInt64/8/per {
+		need = math.MaxInt64 / 2
+	}
+	return resource.Check(need, fmt.Sprintf("its four synthetic sets (%d images of %v as float32)", n, m.InputShape()))
+}
+
 func validSize(images int) int {
 	return max(1, int(math.Round(float64(LabValid)*float64(images)/LabTest)))
 }

@@ -13,6 +13,12 @@ func (b *Backend) Describe() string { return "GPU: " + b.c.dev.describe() }
 
 // Compile uploads m's weights to the GPU (see nn.Backend).
 func (b *Backend) Compile(m *nn.Model) (nn.Net, error) {
+	if err := m.CheckWeights(); err != nil {
+		return nil, err
+	}
+	if err := nn.CheckCost(m, 1); err != nil { // the clone; the device holds the rest
+		return nil, err
+	}
 	n, err := b.CompileNet(m)
 	if err != nil {
 		return nil, err

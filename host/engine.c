@@ -154,6 +154,28 @@ void host_pack(const float *src, float *dst, long s, int nvalid)
 		for (int v = 0; v < LANES; v++) dst[e * LANES + v] = v < nvalid ? src[v * s + e] : 0;
 }
 
+/* host_argmax writes, for each of the first nvalid images of a packed block of s values per
+ * image, the index of its largest value (the first on ties, as nn.Argmax): the classes,
+ * without unpacking the logits. */
+void host_argmax(const float *src, int *dst, long s, int nvalid)
+{
+	float best[LANES];
+	int arg[LANES];
+	for (int v = 0; v < LANES; v++) {
+		best[v] = src[v];
+		arg[v] = 0;
+	}
+	for (long e = 1; e < s; e++) {
+		const float *p = src + e * LANES;
+		for (int v = 0; v < LANES; v++)
+			if (p[v] > best[v]) {
+				best[v] = p[v];
+				arg[v] = (int)e;
+			}
+	}
+	for (int v = 0; v < nvalid; v++) dst[v] = arg[v];
+}
+
 /* host_unpack is the inverse of host_pack for the first nvalid images, a tile of 16 elements
  * of every image at a time (the tile's cache lines are read by every image while in L1). */
 void host_unpack(const float *src, float *dst, long s, int nvalid)

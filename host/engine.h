@@ -73,6 +73,7 @@ void host_copy_rows(const float *src, long sstride, float *dst, long dstride, lo
 void host_pad(const float *in, float *out, int H, int W, int C, int Hp, int Wp, int pt, int pl);
 void host_pack(const float *src, float *dst, long s, int nvalid);
 void host_unpack(const float *src, float *dst, long s, int nvalid);
+void host_argmax(const float *src, int *dst, long s, int nvalid);
 void host_add(int isa, float *dst, const float *a, const float *b, long n);
 void host_relu(int isa, float *dst, const float *src, long n);
 

@@ -33,6 +33,7 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"goodnet/internal/resource"
 	"goodnet/internal/simd"
 	"goodnet/nn"
 )
@@ -150,6 +151,10 @@ type Net struct {
 // used whenever a Run does not need the conv's own output.
 func (b *Backend) Compile(m *nn.Model) (nn.Net, error) {
 	if err := m.CheckWeights(); err != nil {
+		return nil, err
+	}
+	// a copy of the weights, their panels and a BN-folded second set where there is one
+	if err := nn.CheckCost(m, 3); err != nil {
 		return nil, err
 	}
 	mc := m.Clone()
@@ -338,8 +343,8 @@ func (w *workspace) prepare(r *run) {
 		w.slots = append(w.slots, nil)
 	}
 	for s, f := range r.slotFloats {
-		if len(w.slots[s]) < maxChunk*f {
-			w.slots[s] = alignedFloats(maxChunk * f)
+		if len(w.slots[s]) < r.chunk*f {
+			w.slots[s] = alignedFloats(r.chunk * f)
 		}
 	}
 	if len(w.rows) < r.rowsFloats {
@@ -399,6 +404,7 @@ type run struct {
 	outs          []int // buffer holding each output
 	outSize       []int
 	res           [][]float32
+	cls           []int32 // Predict: the classes instead of res
 	next          atomic.Int64
 	nchunks       int64
 	// slot[i] is the workspace slot holding layer i's values (-1: none). A slot holds up to
@@ -418,14 +424,8 @@ func (n *Net) Run(feeds map[string][]float32, count int, outs ...string) ([][]fl
 	if err != nil {
 		return nil, err
 	}
-	res := make([][]float32, len(ls))
-	for i, l := range ls {
-		res[i] = make([]float32, count*l.OutShape.Size())
-	}
-	if err := n.run(feeds, count, ls, res); err != nil {
-		return nil, err
-	}
-	return res, nil
+	res, _, err := n.run(feeds, count, ls, nil, false)
+	return res, err
 }
 
 // RunInto is Run writing into dst (see nn.IntoRunner).
@@ -442,26 +442,90 @@ func (n *Net) RunInto(feeds map[string][]float32, count int, outs []string, dst 
 			return fmt.Errorf("output %q: a buffer of %d values for %d", l.Name, len(dst[i]), want)
 		}
 	}
-	return n.run(feeds, count, ls, dst)
+	_, _, err = n.run(feeds, count, ls, dst, false)
+	return err
 }
 
 var _ nn.IntoRunner = (*Net)(nil)
 
-func (n *Net) run(feeds map[string][]float32, count int, ls []*nn.Layer, res [][]float32) error {
+// Predict returns the class of each of n images x (nn.Predictor): the argmax of the output
+// layer, taken in the packed blocks, so the logits are never unpacked or held.
+func (n *Net) Predict(x []float32, count int) ([]int32, error) {
+	feeds := map[string][]float32{n.m.Input.Name: x}
+	ls, err := nn.CheckFeeds(n.m, feeds, count, []string{n.m.Output.Name})
+	if err != nil {
+		return nil, err
+	}
+	_, cls, err := n.run(feeds, count, ls, nil, true)
+	return cls, err
+}
+
+// run is Run (into dst when it is not nil: the caller's buffers), or with classes the argmax
+// of the one output instead of its values.
+func (n *Net) run(feeds map[string][]float32, count int, ls []*nn.Layer, dst [][]float32, classes bool) ([][]float32, []int32, error) {
 	n.mu.Lock()
 	closed := n.closed
 	n.mu.Unlock()
 	if closed {
-		return errClosed
+		return nil, nil, errClosed
 	}
 	if count == 0 {
-		return nil
+		if dst != nil {
+			return dst, []int32{}, nil
+		}
+		res := make([][]float32, len(ls))
+		for i := range res {
+			res[i] = []float32{}
+		}
+		return res, []int32{}, nil
 	}
 	r := n.schedule(feeds, ls)
-	r.count, r.res = count, res
+	r.count = count
 	r.blocks = (count + C.LANES - 1) / C.LANES
 	threads := min(n.b.threads, r.blocks)
 	r.chunk = min(maxChunk, (r.blocks+threads-1)/threads)
+	// Resource policy: the outputs and each worker's scratch must fit the memory limit;
+	// smaller chunks, then fewer workers, before giving up.
+	var resBytes int64
+	for _, l := range ls {
+		resBytes += 4 * int64(count) * int64(l.OutShape.Size())
+	}
+	if classes {
+		resBytes = 4 * int64(count)
+	} else if dst != nil {
+		resBytes = 0 // the caller's
+	}
+	ws := func(chunk int) int64 {
+		f := int64(n.padFloats + r.rowsFloats)
+		for _, s := range r.slotFloats {
+			f += int64(chunk) * int64(s)
+		}
+		return 4 * f
+	}
+	for !resource.Fits(resBytes+int64(threads)*ws(r.chunk)) && (r.chunk > 1 || threads > 1) {
+		if r.chunk > 1 {
+			r.chunk--
+		} else {
+			threads = 1
+		}
+	}
+	if need := resBytes + int64(threads)*ws(r.chunk); !resource.Fits(need) {
+		what := fmt.Sprintf("running %d images through it (%s of outputs, %s of activations and scratch per block of %d images)",
+			count, resource.Bytes(resBytes), resource.Bytes(ws(1)), C.LANES)
+		return nil, nil, n.m.CostError(resource.Check(need, what))
+	}
+	var res [][]float32
+	if classes {
+		r.cls = make([]int32, count)
+	} else if dst != nil {
+		res = dst
+	} else {
+		res = make([][]float32, len(ls))
+		for i, l := range ls {
+			res[i] = make([]float32, count*l.OutShape.Size())
+		}
+	}
+	r.res = res
 	r.nchunks = int64((r.blocks + r.chunk - 1) / r.chunk)
 	threads = min(threads, int(r.nchunks))
 	var wg sync.WaitGroup
@@ -482,7 +546,7 @@ func (n *Net) run(feeds map[string][]float32, count int, ls []*nn.Layer, res [][
 		}()
 	}
 	wg.Wait()
-	return nil
+	return res, r.cls, nil
 }
 
 // schedule turns the plan for (feeds, outs) into segments of kernel calls, fusing chains of
@@ -801,6 +865,10 @@ func (r *run) runChunk(ws *workspace, c int) {
 		s := r.outSize[o]
 		for k := 0; k < nb; k++ {
 			img := (b0 + k) * C.LANES
+			if r.cls != nil {
+				C.host_argmax(fp(blk(i, k)), (*C.int)(unsafe.Pointer(&r.cls[img])), C.long(s), C.int(valid(k)))
+				continue
+			}
 			C.host_unpack(fp(blk(i, k)), fp(r.res[o][img*s:]), C.long(s), C.int(valid(k)))
 		}
 	}

@@ -465,3 +465,48 @@ func TestLargeBatch(t *testing.T) {
 		net.Close()
 	}
 }
+
+// TestPredictArgmax: Net.Predict (the argmax taken in the packed blocks) gives exactly
+// nn.Argmax of Run's logits, ties to the first, for counts that are not whole blocks.
+func TestPredictArgmax(t *testing.T) {
+	m, err := nn.New("ties", []*nn.Layer{
+		{Name: "input", Kind: nn.Input, InShape: nn.Shape{5}},
+		{Name: "out", Kind: nn.Dense, Units: 7, UseBias: true, InputNames: []string{"input"}},
+	}, "input", "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nn.RandomWeights(m, 3)
+	l := m.Layer("out")
+	for i := range l.W { // columns 2 and 5 equal: a tie between them on every input
+		if i%7 == 5 {
+			l.W[i] = l.W[i-3]
+		}
+	}
+	l.B[5] = l.B[2]
+	r := rand.New(rand.NewSource(9))
+	for _, b := range backends(t) {
+		net, err := b.Compile(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []int{1, 15, 16, 37, 300} {
+			x := uniform(r, n*5, -1, 1)
+			logits, err := net.Run(map[string][]float32{"input": x}, n, "out")
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := nn.Argmax(logits[0], n, 7)
+			got, err := net.(nn.Predictor).Predict(x, n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("%s: %d images: image %d class %d, Argmax %d", b.isa, n, i, got[i], want[i])
+				}
+			}
+		}
+		net.Close()
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"goodnet/internal/atomicfile"
 	"goodnet/internal/h5"
 	"goodnet/internal/isolate"
+	"goodnet/internal/resource"
 	"goodnet/nn"
 )
 
@@ -52,21 +53,34 @@ const (
 )
 
 // LoadArchive reads a Keras 3 .keras archive: the architecture from config.json and the
-// weights from model.weights.h5 (read, like every HDF5 file here, in a child process first).
+// weights from model.weights.h5. The archive is opened once; model.weights.h5 is extracted
+// into memory (a memfd) and parsed by libhdf5 in a child process like every HDF5 file here.
+// The members' declared sizes are checked against the memory limit before they are read.
 func LoadArchive(path string) (*nn.Model, error) {
-	zr, err := zip.OpenReader(path)
+	fh, err := os.Open(path)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("%s: %w", path, unwrapPathErr(err))
-		}
+		return nil, fmt.Errorf("%s: %w", path, unwrapPathErr(err))
+	}
+	defer fh.Close()
+	st, err := fh.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, unwrapPathErr(err))
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", path)
+	}
+	zr, err := zip.NewReader(fh, st.Size())
+	if err != nil {
 		return nil, fmt.Errorf("%s: not a valid .keras archive (zip: %v)", path, err)
 	}
-	defer zr.Close()
 	member := func(name string, limit uint64) (*zip.File, error) {
 		for _, f := range zr.File {
 			if f.Name == name {
 				if f.UncompressedSize64 > limit {
 					return nil, fmt.Errorf("%s: %s is %d bytes (more than %d)", path, name, f.UncompressedSize64, limit)
+				}
+				if err := resource.Check(int64(f.UncompressedSize64), "its "+name); err != nil {
+					return nil, fmt.Errorf("%s: %w", path, err)
 				}
 				return f, nil
 			}
@@ -89,27 +103,38 @@ func LoadArchive(path string) (*nn.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	tmp, err := os.CreateTemp("", "goodnet-keras-*.weights.h5")
+	name := path + ": model.weights.h5"
+	tmp, err := isolate.MemFile("model.weights.h5")
 	if err != nil {
-		return nil, fmt.Errorf("%s: cannot extract model.weights.h5: %w", path, err)
+		return nil, fmt.Errorf("%s: cannot extract: %w", name, err)
 	}
-	defer os.Remove(tmp.Name())
+	defer tmp.Close()
 	rc, err := wf.Open()
 	if err == nil {
 		_, err = io.Copy(tmp, io.LimitReader(rc, maxArchiveWeights))
 		rc.Close()
 	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: model.weights.h5: %v", path, err)
+		return nil, fmt.Errorf("%s: %v", name, err)
 	}
-	if err := h5.Isolated(opLoadArchive, tmp.Name(), []string{tmp.Name()}, js); err != nil {
-		return nil, fmt.Errorf("%s: model.weights.h5: %w", path, err)
+	size, err := tmp.Seek(0, io.SeekEnd)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", name, err)
 	}
-	if err := loadArchiveWeights(m, tmp.Name()); err != nil {
-		return nil, fmt.Errorf("%s: model.weights.h5: %w", path, err)
+	r, err := h5.Call(opLoadArchive, tmp, name, []string{name}, js, size)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	var p parsed
+	if err := r.Meta(&p); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if err := p.assign(m, r, name); err != nil {
+		return nil, err
+	}
+	if err := m.CheckWeights(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	m.KerasVersion, m.KerasBackend, m.Source, m.Origin = "3", "", path, archiveMark{}
 	return m, nil
@@ -118,12 +143,20 @@ func LoadArchive(path string) (*nn.Model, error) {
 const opLoadArchive = "keras.LoadArchiveWeights"
 
 func init() {
-	isolate.Register(opLoadArchive, func(a []string, config []byte) error {
+	isolate.Register(opLoadArchive, func(fh *os.File, a []string, config []byte, out *isolate.Writer) error {
 		m, err := ParseConfig(config)
 		if err != nil {
 			return err
 		}
-		return loadArchiveWeights(m, a[0])
+		f, err := h5.OpenFile(fh, a[0])
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := loadArchiveWeights(m, f, out); err != nil {
+			return fmt.Errorf("%s: %w", a[0], err)
+		}
+		return out.Meta(newParsed("", m, out))
 	})
 }
 
@@ -136,14 +169,16 @@ func readMember(f *zip.File, limit int64) ([]byte, error) {
 	return io.ReadAll(io.LimitReader(rc, limit))
 }
 
-// loadArchiveWeights reads layers/L/vars/i into the model's layers (in a temporary file whose
-// name no message shows).
-func loadArchiveWeights(m *nn.Model, path string) error {
-	f, err := h5.Open(path)
-	if err != nil {
-		return errors.New("not an HDF5 file")
+// loadArchiveWeights reads layers/L/vars/i into the model's layers (the child's part of
+// LoadArchive), into blobs of out.
+func loadArchiveWeights(m *nn.Model, f *h5.File, out *isolate.Writer) error {
+	var need int64
+	for _, l := range m.Layers {
+		need += 4 * int64(l.Params())
 	}
-	defer f.Close()
+	if err := resource.Check(need, fmt.Sprintf("its weights (%d parameters as float32)", need/4)); err != nil {
+		return err
+	}
 	var all []loaded
 	for _, l := range m.Layers {
 		ws := l.Weights()
@@ -176,7 +211,7 @@ func loadArchiveWeights(m *nn.Model, path string) error {
 			if f.Kind(q) != h5.Dataset {
 				return fmt.Errorf("layer %q: no dataset %s (its %s)", l.Name, q, w.Name)
 			}
-			if ts[i], err = readTensor(f, q, w.Name, w.Shape); err != nil {
+			if ts[i], err = readTensor(f, q, w.Name, w.Shape, out); err != nil {
 				return fmt.Errorf("layer %q: %w", l.Name, err)
 			}
 		}

@@ -161,10 +161,8 @@ func parseLayer(entry map[string]any, index int) (*nn.Layer, nn.Shape, error) {
 				return nil, nil, o.errf("%s is not supported", k)
 			}
 		}
-		for _, k := range []string{"momentum", "beta_initializer", "gamma_initializer", "moving_mean_initializer",
-			"moving_variance_initializer", "beta_regularizer", "gamma_regularizer", "beta_constraint", "gamma_constraint",
-			"fused", "renorm_clipping", "renorm_momentum"} {
-			o.get(k) // training only
+		for k := range trainingOnly {
+			o.get(k)
 		}
 	case "GlobalAveragePooling2D", "GlobalAvgPool2D":
 		l.Kind = nn.GlobalAvgPool

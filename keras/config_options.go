@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -250,13 +251,24 @@ var ignored = map[string]bool{
 	"batch_input_shape": true, "batch_size": true, "input_dim": true,
 }
 
+// trainingOnly are BatchNormalization's options that only training reads.
+var trainingOnly = map[string]bool{"momentum": true, "beta_initializer": true, "gamma_initializer": true,
+	"moving_mean_initializer": true, "moving_variance_initializer": true, "beta_regularizer": true,
+	"gamma_regularizer": true, "beta_constraint": true, "gamma_constraint": true, "fused": true,
+	"renorm_clipping": true, "renorm_momentum": true}
+
 // finish rejects options that were not read, unless they are ignored or null.
 func (o *opts) finish() error {
-	for k, v := range o.m {
-		if o.used[k] || ignored[k] || v == nil {
+	keys := make([]string, 0, len(o.m))
+	for k := range o.m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if o.used[k] || ignored[k] || o.m[k] == nil {
 			continue
 		}
-		return o.errf("unsupported option %q = %s", k, short(v))
+		return o.errf("unsupported option %q = %s", k, short(o.m[k]))
 	}
 	return nil
 }

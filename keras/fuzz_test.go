@@ -12,6 +12,7 @@ import (
 	"goodnet/internal/fuzzseed"
 	"goodnet/internal/h5"
 	"goodnet/internal/isolate"
+	"goodnet/internal/resource"
 	"goodnet/nn"
 )
 
@@ -49,27 +50,14 @@ func readFuzzSeed(f *testing.F, path string) []byte {
 }
 
 // FuzzLoadModel feeds files built from the fuzz input to LoadModel, LoadWeights and Inspect:
-// each returns an error or a valid result, and never panics or crashes. Seeds: small files
-// written here (full model and weights-only), the real fixtures (read at test time) and
-// truncated and bit-flipped variants of both.
+// each returns an error or a valid result, and never panics or crashes — also where libhdf5
+// itself crashes or loops, in the child process (a few inputs a second: children for each;
+// FuzzReadModel fuzzes the parsing itself). Seeds: small files written here (full model and
+// weights-only), the real fixtures (read at test time) and truncated and bit-flipped variants
+// of both.
 func FuzzLoadModel(f *testing.F) {
 	fuzzseed.FastIsolation()
-	dir := f.TempDir()
-	tiny := tinyModel(f)
-	full, weights := filepath.Join(dir, "tiny.h5"), filepath.Join(dir, "tiny_w.h5")
-	if err := SaveModel(tiny, full); err != nil {
-		f.Fatal(err)
-	}
-	if err := SaveWeights(tiny, weights); err != nil {
-		f.Fatal(err)
-	}
-	fuzzseed.Add(f, readFuzzSeed(f, full))
-	fuzzseed.Add(f, readFuzzSeed(f, weights))
-	for _, n := range []string{"bd_net.h5", "bd_weights.h5"} {
-		b := readFuzzSeed(f, fixtures.Path(f, n))
-		f.Add(b)
-		f.Add(b[:len(b)/2])
-	}
+	tiny := addModelSeeds(f)
 	deepid := nn.DeepID(55, 47, 1283)
 	work := f.TempDir()
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -141,4 +129,80 @@ func checkLoaded(t *testing.T, m *nn.Model) {
 			}
 		}
 	}
+}
+
+// addModelSeeds adds the seeds of the model targets and returns the tiny model.
+func addModelSeeds(f *testing.F) *nn.Model {
+	dir := f.TempDir()
+	tiny := tinyModel(f)
+	full, weights := filepath.Join(dir, "tiny.h5"), filepath.Join(dir, "tiny_w.h5")
+	if err := SaveModel(tiny, full); err != nil {
+		f.Fatal(err)
+	}
+	if err := SaveWeights(tiny, weights); err != nil {
+		f.Fatal(err)
+	}
+	fuzzseed.Add(f, readFuzzSeed(f, full))
+	fuzzseed.Add(f, readFuzzSeed(f, weights))
+	for _, n := range []string{"bd_net.h5", "bd_weights.h5"} {
+		b := readFuzzSeed(f, fixtures.Path(f, n))
+		f.Add(b)
+		f.Add(b[:len(b)/2])
+	}
+	return tiny
+}
+
+// FuzzReadModel is FuzzLoadModel without the child processes: the children's parsing (on
+// libhdf5) and the parent's assembly run here, on the input in a memory file — LoadModel,
+// LoadWeights into two architectures and the full Inspect — at hundreds of inputs a second.
+// An input on which libhdf5 crashes or loops crashes this target: such inputs belong to
+// FuzzLoadModel's corpus (the child catches them), not this one's.
+func FuzzReadModel(f *testing.F) {
+	resource.SetMemory(256 << 20)
+	tiny := addModelSeeds(f)
+	deepid := nn.DeepID(55, 47, 1283)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fh, err := isolate.MemFile("fuzz.h5")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fh.Close()
+		if _, err := fh.Write(data); err != nil {
+			t.Fatal(err)
+		}
+		size, err := h5.Precheck(fh, "fuzz.h5")
+		if err != nil {
+			return
+		}
+		src := source{fh: fh, path: "fuzz.h5", size: size, local: true}
+		before := h5.OpenIDs()
+		if m, err := src.loadModel(); err == nil {
+			checkLoaded(t, m)
+		}
+		for _, arch := range []*nn.Model{tiny, deepid} {
+			m := arch.Clone()
+			for _, l := range m.Layers {
+				l.W, l.B = nil, nil
+			}
+			config, err := MarshalConfig(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := src.loadWeights(m, config); err == nil {
+				checkLoaded(t, m)
+			} else {
+				for _, l := range m.Layers {
+					if l.W != nil || l.B != nil {
+						t.Fatalf("LoadWeights failed (%v) but set weights of %q", err, l.Name)
+					}
+				}
+			}
+		}
+		if in, err := src.inspect(true); err == nil {
+			_ = in.String()
+		}
+		if after := h5.OpenIDs(); after != before {
+			t.Fatalf("%d HDF5 identifiers left open", after-before)
+		}
+	})
 }

@@ -20,8 +20,10 @@ type Info struct {
 	ModelClass string
 	// Arch is the architecture parsed from model_config (no weights); nil when there is none
 	// or ArchErr says why it does not parse.
-	Arch    *nn.Model
+	Arch    *nn.Model `json:"-"`
 	ArchErr string
+	// config is model_config, from the reading child.
+	Config string `json:"config,omitempty"`
 	// WeightsGroup is where the weights are: "/" (weights-only file) or "model_weights";
 	// "" when the file has none.
 	WeightsGroup string
@@ -48,8 +50,11 @@ type Tensor struct {
 
 // Object is a group or dataset of the file.
 type Object struct {
-	Path  string // "/" for the root
-	Kind  string // "group" or "dataset"
+	Path string // "/" for the root
+	Kind string // "group" or "dataset"
+	// Same is, for another link (hard or soft) to an object already listed (a group may even
+	// contain itself), that object's path: it is not walked again.
+	Same  string `json:",omitempty"`
 	DType string // datasets
 	Shape []int  // datasets
 	Attrs []Attr
@@ -64,31 +69,67 @@ type Attr struct {
 
 // Inspect summarises a Keras file: version, backend, whether it has an architecture, its
 // layers and their tensors, and its whole structure. Only an unreadable file is an error;
-// a model_config that does not parse is reported in ArchErr.
-func Inspect(path string) (*Info, error) {
-	if err := h5.Isolated(opInspect, path, []string{path}, nil); err != nil {
-		return nil, err
-	}
-	return inspect(path)
-}
+// a model_config that does not parse is reported in ArchErr. The file is read in a child
+// process, as LoadModel's.
+func Inspect(path string) (*Info, error) { return inspectFile(path, true) }
 
-func inspect(path string) (*Info, error) {
-	f, err := h5.Open(path)
+// InspectSummary is Inspect without the file's structure (Objects) and without parsing the
+// architecture (Arch, ArchErr: LoadModel says whether it loads): what `goodnet inspect`
+// prints of a Keras file, quick however many objects the file has.
+func InspectSummary(path string) (*Info, error) { return inspectFile(path, false) }
+
+func inspectFile(path string, full bool) (*Info, error) {
+	s, err := open(path)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	defer s.fh.Close()
+	return s.inspect(full)
+}
+
+func (s source) inspect(full bool) (*Info, error) {
+	mode := "summary"
+	if full {
+		mode = "full"
+	}
+	r, err := s.call(opInspect, []string{s.path, mode}, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	in := &Info{}
+	if err := r.Meta(in); err != nil {
+		return nil, fmt.Errorf("%s: %w", s.path, err)
+	}
+	in.Path = s.path
+	if full && in.HasArchitecture && in.ArchErr == "" {
+		m, err := ParseConfig([]byte(in.Config))
+		if err != nil {
+			in.ArchErr = err.Error()
+		} else {
+			in.Arch = m
+		}
+	}
+	in.Config = ""
+	return in, nil
+}
+
+// inspect is the child's part of Inspect (full: the structure and the architecture too).
+func inspect(f *h5.File, full bool) (*Info, error) {
+	path := f.Path()
 	in := &Info{Path: path}
 	if f.HasAttr("/", "model_config") {
 		in.HasArchitecture = true
-		js, err := f.AttrString("/", "model_config")
+		js, err := configAttr(f)
 		if err != nil {
 			in.ArchErr = err.Error()
-		} else if m, err := ParseConfig([]byte(js)); err != nil {
+		} else if !full {
+			in.ModelClass = classOf(js)
+		} else if _, err := ParseConfig([]byte(js)); err != nil {
 			in.ArchErr = err.Error()
 			in.ModelClass = classOf(js)
 		} else {
-			in.Arch, in.ModelClass = m, classOf(js)
+			in.Config, in.ModelClass = js, classOf(js)
 		}
 	}
 	switch {
@@ -126,9 +167,11 @@ func inspect(path string) (*Info, error) {
 			in.Layers = append(in.Layers, li)
 		}
 	}
-	in.Objects, err = structure(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	if full {
+		var err error
+		if in.Objects, err = structure(f); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
 	}
 	return in, nil
 }
@@ -150,18 +193,32 @@ func classOf(js string) string {
 	return ""
 }
 
+// maxObjects bounds the objects (and links) of a file that Inspect lists.
 const maxObjects = 100000
 
-// structure walks the file depth first (groups nest at most 32 deep; hard-link cycles end
-// there).
+// structure walks the file depth first, every object once: another link to an object already
+// seen is listed with Same and not walked (a group may contain itself); at most 32 deep.
 func structure(f *h5.File) ([]Object, error) {
 	var out []Object
+	seen := map[uint64]string{}
 	var walk func(p string, depth int) error
 	walk = func(p string, depth int) error {
 		if len(out) >= maxObjects {
-			return fmt.Errorf("more than %d objects", maxObjects)
+			return fmt.Errorf("too many objects: more than %d", maxObjects)
 		}
 		o := Object{Path: p, Kind: f.Kind(p).String()}
+		if o.Kind == "group" || o.Kind == "dataset" {
+			addr, _, err := f.Addr(p)
+			if err != nil {
+				return err
+			}
+			if first, ok := seen[addr]; ok {
+				o.Same = first
+				out = append(out, o)
+				return nil
+			}
+			seen[addr] = p
+		}
 		attrs, err := f.AttrNames(p)
 		if err != nil {
 			return err

@@ -10,14 +10,18 @@
 package keras
 
 import (
+	"errors"
 	"fmt"
 	"math"
+	"os"
 	"path"
 	"sort"
 	"strings"
+	"unsafe"
 
 	"goodnet/internal/h5"
 	"goodnet/internal/isolate"
+	"goodnet/internal/resource"
 	"goodnet/nn"
 )
 
@@ -25,16 +29,71 @@ import (
 // model_config and the weights from the group model_weights. A weights-only file is an error
 // saying it has no architecture.
 //
-// Like every loader of this package, it first reads the file in a child process
-// (h5.Isolated): a file that crashes libhdf5 is an error, not a crash.
+// Like every HDF5 loader of this package, it opens the file once and has libhdf5 parse it in
+// a child process (goodnet/internal/isolate), which returns the model_config and the weights
+// it read: a file that crashes libhdf5 is an error, not a crash, and this process never runs
+// libhdf5 on it.
 func LoadModel(path string) (*nn.Model, error) {
-	if err := h5.Isolated(opLoadModel, path, []string{path}, nil); err != nil {
+	s, err := open(path)
+	if err != nil {
 		return nil, err
 	}
-	return loadModel(path)
+	defer s.fh.Close()
+	return s.loadModel()
 }
 
-// Operations run in a child process first (see goodnet/internal/isolate).
+func (s source) loadModel() (*nn.Model, error) {
+	r, err := s.call(opLoadModel, []string{s.path}, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	var p parsed
+	if err := r.Meta(&p); err != nil {
+		return nil, fmt.Errorf("%s: %w", s.path, err)
+	}
+	m, err := ParseConfig([]byte(p.Config))
+	if err != nil {
+		return nil, fmt.Errorf("%s: model_config: %w", s.path, err)
+	}
+	if err := p.assign(m, r, s.path); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// source is an HDF5 file opened once for a loader, and where libhdf5 parses it: in a child
+// process (h5.Call), or in this process (local: the fuzz targets of the parsing).
+type source struct {
+	fh    *os.File
+	path  string
+	size  int64
+	local bool
+}
+
+// open opens path once, checked as h5.OpenForRead checks it.
+func open(path string) (source, error) {
+	fh, size, err := h5.OpenForRead(path)
+	if err != nil {
+		return source{}, err
+	}
+	return source{fh: fh, path: path, size: size}, nil
+}
+
+// call runs op on the file and returns what it parsed.
+func (s source) call(op string, args []string, input []byte) (*isolate.Result, error) {
+	if !s.local {
+		return h5.Call(op, s.fh, s.path, args, input, s.size)
+	}
+	r, err := isolate.Local(op, s.fh, args, input)
+	var oe *isolate.OpError
+	if errors.As(err, &oe) {
+		return nil, errors.New(oe.Msg)
+	}
+	return r, err
+}
+
+// Operations run in a child process (see goodnet/internal/isolate).
 const (
 	opLoadModel   = "keras.LoadModel"
 	opLoadWeights = "keras.LoadWeights"
@@ -42,74 +101,200 @@ const (
 )
 
 func init() {
-	isolate.Register(opLoadModel, func(a []string, _ []byte) error {
-		_, err := loadModel(a[0])
-		return err
+	isolate.Register(opLoadModel, func(fh *os.File, a []string, _ []byte, out *isolate.Writer) error {
+		f, err := h5.OpenFile(fh, a[0])
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		js, m, err := loadModel(f, out)
+		if err != nil {
+			return err
+		}
+		return out.Meta(newParsed(js, m, out))
 	})
-	isolate.Register(opLoadWeights, func(a []string, config []byte) error {
+	isolate.Register(opLoadWeights, func(fh *os.File, a []string, config []byte, out *isolate.Writer) error {
 		m, err := ParseConfig(config)
 		if err != nil {
 			return err
 		}
-		return loadWeightsFile(m, a[0])
+		f, err := h5.OpenFile(fh, a[0])
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := loadWeightsFile(f, m, out); err != nil {
+			return err
+		}
+		return out.Meta(newParsed("", m, out))
 	})
-	isolate.Register(opInspect, func(a []string, _ []byte) error {
-		_, err := inspect(a[0])
-		return err
+	isolate.Register(opInspect, func(fh *os.File, a []string, _ []byte, out *isolate.Writer) error {
+		f, err := h5.OpenFile(fh, a[0])
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		in, err := inspect(f, len(a) < 2 || a[1] != "summary")
+		if err != nil {
+			return err
+		}
+		return out.Meta(in)
 	})
 }
 
-func loadModel(path string) (*nn.Model, error) {
-	f, err := h5.Open(path)
-	if err != nil {
-		return nil, err
+// parsed is what a child returns of a model it read: the model_config (LoadModel) and, per
+// layer with weights, the blobs of its tensors in the order of Layer.Weights().
+type parsed struct {
+	Config  string
+	Version string
+	Backend string
+	Layers  []parsedLayer
+}
+
+type parsedLayer struct {
+	Name  string
+	Blobs []int
+}
+
+// newParsed describes m, whose weights are blobs of out (tensorAlloc).
+func newParsed(config string, m *nn.Model, out *isolate.Writer) parsed {
+	p := parsed{Config: config, Version: m.KerasVersion, Backend: m.KerasBackend}
+	for _, l := range m.Layers {
+		ws := l.Weights()
+		if len(ws) == 0 {
+			continue
+		}
+		pl := parsedLayer{Name: l.Name}
+		for _, w := range ws {
+			i, _ := out.BlobOf(unsafe.Pointer(unsafe.SliceData(*w.Data)))
+			pl.Blobs = append(pl.Blobs, i)
+		}
+		p.Layers = append(p.Layers, pl)
 	}
-	defer f.Close()
+	return p
+}
+
+// assign gives m's layers the weights of the child's result: every layer of m with weights
+// must be there, each tensor of exactly its shape. On error m is unchanged.
+func (p parsed) assign(m *nn.Model, r *isolate.Result, path string) error {
+	byName := make(map[string]parsedLayer, len(p.Layers))
+	for _, pl := range p.Layers {
+		byName[pl.Name] = pl
+	}
+	var need int64
+	for _, l := range m.Layers {
+		need += 4 * int64(l.Params())
+	}
+	if err := resource.Check(need, fmt.Sprintf("its weights (%d parameters as float32)", need/4)); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	var all []loaded
+	for _, l := range m.Layers {
+		ws := l.Weights()
+		if len(ws) == 0 {
+			continue
+		}
+		pl, ok := byName[l.Name]
+		if !ok || len(pl.Blobs) != len(ws) {
+			return fmt.Errorf("%s: layer %q: no weights from the reading child", path, l.Name)
+		}
+		ts := make([][]float32, len(ws))
+		for i, w := range ws {
+			b := r.Blob(pl.Blobs[i])
+			if b == nil || len(b) != 4*nn.Shape(w.Shape).Size() {
+				return fmt.Errorf("%s: layer %q: bad %s from the reading child", path, l.Name, w.Name)
+			}
+			ts[i] = make([]float32, len(b)/4)
+			copy(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(ts[i]))), len(b)), b)
+		}
+		all = append(all, loaded{l, ts})
+	}
+	for _, x := range all {
+		for i, w := range x.l.Weights() {
+			*w.Data = x.ts[i]
+		}
+		if err := x.l.CheckLoaded(); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	m.KerasVersion, m.KerasBackend, m.Source = p.Version, p.Backend, path
+	return nil
+}
+
+// loadModel reads the model_config and the weights of a full model file (the child's part of
+// LoadModel), the weights into blobs of out.
+func loadModel(f *h5.File, out *isolate.Writer) (string, *nn.Model, error) {
+	path := f.Path()
 	if !f.HasAttr("/", "model_config") {
 		if f.HasAttr("/", "layer_names") {
-			return nil, fmt.Errorf("%s: a weights-only file (save_weights): it has no architecture; load its weights into one (LoadWeights)", path)
+			return "", nil, fmt.Errorf("%s: a weights-only file (save_weights): it has no architecture; load its weights into one (LoadWeights)", path)
 		}
-		return nil, fmt.Errorf("%s: no model_config attribute: not a Keras model file", path)
+		return "", nil, fmt.Errorf("%s: no model_config attribute: not a Keras model file", path)
 	}
-	js, err := f.AttrString("/", "model_config")
+	js, err := configAttr(f)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return "", nil, fmt.Errorf("%s: %w", path, err)
 	}
 	m, err := ParseConfig([]byte(js))
 	if err != nil {
-		return nil, fmt.Errorf("%s: model_config: %w", path, err)
+		return "", nil, fmt.Errorf("%s: model_config: %w", path, err)
 	}
 	if f.Kind("model_weights") != h5.Group {
-		return nil, fmt.Errorf("%s: no model_weights group: the file has an architecture but no weights", path)
+		return "", nil, fmt.Errorf("%s: no model_weights group: the file has an architecture but no weights", path)
 	}
-	if err := loadWeights(f, m, "model_weights"); err != nil {
-		return nil, err
+	if err := loadWeights(f, m, "model_weights", out); err != nil {
+		return "", nil, err
 	}
-	return m, nil
+	return js, m, nil
 }
+
+// configAttr reads the root attribute model_config. Its size is not known before it is read
+// (a variable-length string lives in the file's heap): the file's size bounds it, and reading
+// and decoding it takes a few times that, which must fit the memory limit.
+func configAttr(f *h5.File) (string, error) {
+	bound := min(f.Size(), maxConfig)
+	if err := resource.Check(4*bound, fmt.Sprintf("reading its model config (up to %d bytes, the file's size)", bound)); err != nil {
+		return "", err
+	}
+	return f.AttrString("/", "model_config")
+}
+
+// maxConfig is the largest model_config read (a Keras model of 34,000 layers has one of 7 MB).
+const maxConfig = 64 << 20
 
 // LoadWeights reads the weights of a weights-only file (root attribute layer_names, one group
 // per layer) or of a full model file (group model_weights) into m, in place. Every layer of m
 // with weights must be found by name, with tensors of exactly the shapes of
 // Layer.WeightShapes() (float32, or float64 converted to float32); layers of the file that m
-// lacks are ignored. On error m is unchanged.
+// lacks are ignored. On error m is unchanged. The file is read in a child process, as
+// LoadModel's.
 func LoadWeights(m *nn.Model, path string) error {
 	config, err := MarshalConfig(m)
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	if err := h5.Isolated(opLoadWeights, path, []string{path}, config); err != nil {
-		return err
-	}
-	return loadWeightsFile(m, path)
-}
-
-func loadWeightsFile(m *nn.Model, path string) error {
-	f, err := h5.Open(path)
+	s, err := open(path)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer s.fh.Close()
+	return s.loadWeights(m, config)
+}
+
+func (s source) loadWeights(m *nn.Model, config []byte) error {
+	r, err := s.call(opLoadWeights, []string{s.path}, config)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	var p parsed
+	if err := r.Meta(&p); err != nil {
+		return fmt.Errorf("%s: %w", s.path, err)
+	}
+	return p.assign(m, r, s.path)
+}
+
+func loadWeightsFile(f *h5.File, m *nn.Model, out *isolate.Writer) error {
 	g := ""
 	switch {
 	case f.HasAttr("/", "layer_names"):
@@ -117,9 +302,9 @@ func loadWeightsFile(m *nn.Model, path string) error {
 	case f.Kind("model_weights") == h5.Group:
 		g = "model_weights"
 	default:
-		return fmt.Errorf("%s: no Keras weights (neither a layer_names attribute nor a model_weights group)", path)
+		return fmt.Errorf("%s: no Keras weights (neither a layer_names attribute nor a model_weights group)", f.Path())
 	}
-	return loadWeights(f, m, g)
+	return loadWeights(f, m, g, out)
 }
 
 type loaded struct {
@@ -127,8 +312,15 @@ type loaded struct {
 	ts [][]float32 // in the order of l.Weights()
 }
 
-func loadWeights(f *h5.File, m *nn.Model, g string) error {
+func loadWeights(f *h5.File, m *nn.Model, g string, out *isolate.Writer) error {
 	p := f.Path()
+	var need int64
+	for _, l := range m.Layers {
+		need += 4 * int64(l.Params())
+	}
+	if err := resource.Check(need, fmt.Sprintf("its weights (%d parameters as float32)", need/4)); err != nil {
+		return fmt.Errorf("%s: %w", p, err)
+	}
 	version, backend := fileVersion(f, g)
 	if strings.HasPrefix(version, "1.") || version == "1" {
 		return fmt.Errorf("%s: written by Keras %s: Keras 1 weight layouts are not supported", p, version)
@@ -148,7 +340,7 @@ func loadWeights(f *h5.File, m *nn.Model, g string) error {
 		if !l.HasWeights() {
 			continue
 		}
-		ts, err := readLayer(f, g, l, fileLayers)
+		ts, err := readLayer(f, g, l, fileLayers, out)
 		if err != nil {
 			return fmt.Errorf("%s: layer %q: %w", p, l.Name, err)
 		}
@@ -185,7 +377,7 @@ func validName(name string) bool {
 
 // readLayer reads and checks the weights of one layer (kernel and bias; BatchNormalization's
 // gamma, beta, moving mean and variance), in the order of Layer.Weights().
-func readLayer(f *h5.File, g string, l *nn.Layer, fileLayers []string) ([][]float32, error) {
+func readLayer(f *h5.File, g string, l *nn.Layer, fileLayers []string, out *isolate.Writer) ([][]float32, error) {
 	if !validName(l.Name) {
 		return nil, fmt.Errorf("the name cannot be an HDF5 group name")
 	}
@@ -229,13 +421,13 @@ func readLayer(f *h5.File, g string, l *nn.Layer, fileLayers []string) ([][]floa
 			paths = named
 		}
 	}
-	out := make([][]float32, len(ws))
+	ts := make([][]float32, len(ws))
 	for i, q := range paths {
-		if out[i], err = readTensor(f, q, ws[i].Name, ws[i].Shape); err != nil {
+		if ts[i], err = readTensor(f, q, ws[i].Name, ws[i].Shape, out); err != nil {
 			return nil, err
 		}
 	}
-	return out, nil
+	return ts, nil
 }
 
 // weightPaths lists a layer's weight datasets: from its weight_names attribute, each name
@@ -244,11 +436,21 @@ func readLayer(f *h5.File, g string, l *nn.Layer, fileLayers []string) ([][]floa
 // anywhere under the group. Without weight_names, the datasets under the group are taken in
 // name order (kernel before bias).
 func weightPaths(f *h5.File, lg string) ([]string, error) {
-	under, err := datasetsUnder(f, lg, 0)
-	if err != nil {
-		return nil, err
+	var under []string
+	walked := false
+	walk := func() error {
+		if walked {
+			return nil
+		}
+		walked = true
+		var err error
+		under, err = datasetsUnder(f, lg, 0)
+		return err
 	}
 	if !f.HasAttr(lg, "weight_names") {
+		if err := walk(); err != nil {
+			return nil, err
+		}
 		sort.SliceStable(under, func(i, j int) bool {
 			return strings.HasPrefix(path.Base(under[i]), "kernel") && !strings.HasPrefix(path.Base(under[j]), "kernel")
 		})
@@ -265,6 +467,9 @@ func weightPaths(f *h5.File, lg string) ([]string, error) {
 			out = append(out, q)
 			continue
 		}
+		if err := walk(); err != nil {
+			return nil, err
+		}
 		var found []string
 		for _, u := range under {
 			if path.Base(u) == path.Base(n) {
@@ -279,7 +484,13 @@ func weightPaths(f *h5.File, lg string) ([]string, error) {
 	return out, nil
 }
 
+// datasetsUnder lists the datasets under group g, depth first, names in order, each object
+// once (another hard link to a group or dataset already seen is skipped), at most 4 deep.
 func datasetsUnder(f *h5.File, g string, depth int) ([]string, error) {
+	return datasetsWalk(f, g, depth, map[uint64]bool{})
+}
+
+func datasetsWalk(f *h5.File, g string, depth int, seen map[uint64]bool) ([]string, error) {
 	if depth > 4 {
 		return nil, nil
 	}
@@ -290,11 +501,22 @@ func datasetsUnder(f *h5.File, g string, depth int) ([]string, error) {
 	var out []string
 	for i, n := range names {
 		q := h5.Join(g, n)
+		if kinds[i] != h5.Dataset && kinds[i] != h5.Group {
+			continue
+		}
+		addr, _, err := f.Addr(q)
+		if err != nil {
+			return nil, err
+		}
+		if seen[addr] { // another hard or soft link to an object already listed
+			continue
+		}
+		seen[addr] = true
 		switch kinds[i] {
 		case h5.Dataset:
 			out = append(out, q)
 		case h5.Group:
-			sub, err := datasetsUnder(f, q, depth+1)
+			sub, err := datasetsWalk(f, q, depth+1, seen)
 			if err != nil {
 				return nil, err
 			}
@@ -304,8 +526,9 @@ func datasetsUnder(f *h5.File, g string, depth int) ([]string, error) {
 	return out, nil
 }
 
-// readTensor reads a float32 or float64 dataset of exactly the given shape as float32.
-func readTensor(f *h5.File, q, what string, shape []int) ([]float32, error) {
+// readTensor reads a float32 or float64 dataset of exactly the given shape as float32, into a
+// blob of out.
+func readTensor(f *h5.File, q, what string, shape []int, out *isolate.Writer) ([]float32, error) {
 	in, err := f.DatasetInfo(q)
 	if err != nil {
 		return nil, err
@@ -319,9 +542,15 @@ func readTensor(f *h5.File, q, what string, shape []int) ([]float32, error) {
 	if err := f.CheckStorage(q, in); err != nil {
 		return nil, err
 	}
-	out := make([]float32, in.Len())
+	if err := resource.Check(in.ReadNeed(in.Type.Size), fmt.Sprintf("reading %s %q %s %s", what, q, in.ShapeString(), in.Type)); err != nil {
+		return nil, err
+	}
+	t, err := tensorAlloc(out, in.Len())
+	if err != nil {
+		return nil, err
+	}
 	if in.Type.Size == 4 {
-		if err := f.Read(q, out, 0, 0); err != nil {
+		if err := f.Read(q, t, 0, 0); err != nil {
 			return nil, err
 		}
 	} else {
@@ -330,15 +559,27 @@ func readTensor(f *h5.File, q, what string, shape []int) ([]float32, error) {
 			return nil, err
 		}
 		for i, v := range tmp {
-			out[i] = float32(v)
+			t[i] = float32(v)
 		}
 	}
-	for i, v := range out {
+	for i, v := range t {
 		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
 			return nil, fmt.Errorf("%s %q: value %d is %v (not finite)", what, q, i, v)
 		}
 	}
-	return out, nil
+	return t, nil
+}
+
+// tensorAlloc returns n float32 in a new blob of out (in memory when out is nil).
+func tensorAlloc(out *isolate.Writer, n int) ([]float32, error) {
+	if out == nil {
+		return make([]float32, n), nil
+	}
+	b, _, err := out.Blob(4 * n)
+	if err != nil {
+		return nil, err
+	}
+	return unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(b))), n), nil
 }
 
 func equalInts(a, b []int) bool {

@@ -6,6 +6,7 @@ import (
 
 	"goodnet/dataset"
 	"goodnet/goodnet"
+	"goodnet/internal/resource"
 	"goodnet/nn"
 )
 
@@ -37,7 +38,7 @@ type EvalResult struct {
 // Eval evaluates GoodNet(B, B') on a clean and a poisoned set.
 func Eval(o EvalOptions) (*EvalResult, error) {
 	t0 := time.Now()
-	b, err := LoadModel(o.BadModel, o.BadModelWeights)
+	b, err := LoadModelToRun(o.BadModel, o.BadModelWeights)
 	if err != nil {
 		return nil, err
 	}
@@ -77,33 +78,109 @@ type PredictOptions struct {
 // Predict returns one class per input, in input order: B's, or GoodNet's when B' is given
 // (class N marks a flagged input).
 func Predict(o PredictOptions) ([]int32, error) {
-	b, err := LoadModel(o.BadModel, o.BadModelWeights)
+	b, err := LoadModelToRun(o.BadModel, o.BadModelWeights)
 	if err != nil {
 		return nil, err
 	}
-	var in *nn.Set
-	if o.Set != "" {
-		in, err = LoadSetNorm(o.Set, o.Scale, o.Mean, o.Std, b)
-	} else if in, err = dataset.LoadImages(o.Images, o.Scale, b.InputShape()); err == nil {
-		err = in.Normalize(o.Mean, o.Std)
-	}
-	if err != nil {
-		return nil, err
-	}
+	var predict func(x []float32, n int) ([]int32, error)
 	if o.Bprime == "" {
 		net, err := o.Backend.Compile(b)
 		if err != nil {
 			return nil, err
 		}
 		defer net.Close()
-		return nn.Predict(net, in.X, in.N)
+		predict = func(x []float32, n int) ([]int32, error) { return nn.Predict(net, x, n) }
+	} else {
+		g, _, err := openGoodNet(b, o.Bprime, o.Threshold, o.Backend)
+		if err != nil {
+			return nil, err
+		}
+		defer g.Close()
+		predict = g.Predict
 	}
-	g, _, err := openGoodNet(b, o.Bprime, o.Threshold, o.Backend)
+	if o.Set != "" {
+		return predictSet(o, b, predict)
+	}
+	in, err := dataset.LoadImages(o.Images, o.Scale, b.InputShape())
 	if err != nil {
 		return nil, err
 	}
-	defer g.Close()
-	return g.Predict(in.X, in.N)
+	if err := in.Normalize(o.Mean, o.Std); err != nil {
+		return nil, err
+	}
+	return predict(in.X, in.N)
+}
+
+// predictChunk is how many images of a set predict converts at once: the next piece is read
+// while the model runs on this one.
+const predictChunk = 2048
+
+// predictSet streams the set through predict: pieces of predictChunk images are read and
+// converted (dataset.Reader) into one of two buffers while the model runs on the other, so
+// the set is never held whole as float32.
+func predictSet(o PredictOptions, b *nn.Model, predict func(x []float32, n int) ([]int32, error)) ([]int32, error) {
+	rd, err := dataset.Open(o.Set, o.Scale)
+	if err != nil {
+		return nil, err
+	}
+	defer rd.Close()
+	shape := &nn.Set{Path: o.Set, H: rd.H, W: rd.W, C: rd.C}
+	if err := shape.CheckShape(b.InputShape()); err != nil {
+		return nil, err
+	}
+	if err := nn.CheckNormalization(o.Mean, o.Std, rd.C); err != nil {
+		return nil, fmt.Errorf("%s: %w", o.Set, err)
+	}
+	per := rd.H * rd.W * rd.C
+	chunk := min(rd.N, resource.Fit(0, 2*4*int64(per), predictChunk))
+	if chunk < 1 {
+		return nil, fmt.Errorf("%s: %w", o.Set, resource.Check(2*4*int64(per), "one image, twice (read while another runs)"))
+	}
+	type piece struct {
+		n0, n int
+		buf   []float32
+	}
+	free, full := make(chan []float32, 2), make(chan piece, 2)
+	free <- make([]float32, chunk*per)
+	if rd.N > chunk {
+		free <- make([]float32, chunk*per)
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	var readErr error
+	go func() {
+		defer close(full)
+		for n0 := 0; n0 < rd.N; n0 += chunk {
+			var buf []float32
+			select {
+			case buf = <-free:
+			case <-stop:
+				return
+			}
+			n := min(chunk, rd.N-n0)
+			x := buf[:n*per]
+			if readErr = rd.Read(n0, n, x); readErr == nil {
+				readErr = (&nn.Set{Path: o.Set, X: x, N: n, H: rd.H, W: rd.W, C: rd.C}).Normalize(o.Mean, o.Std)
+			}
+			if readErr != nil {
+				return
+			}
+			full <- piece{n0, n, buf}
+		}
+	}()
+	out := make([]int32, 0, rd.N)
+	for p := range full {
+		cls, err := predict(p.buf[:p.n*per], p.n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, cls...)
+		free <- p.buf
+	}
+	if readErr != nil {
+		return nil, readErr
+	}
+	return out, nil
 }
 
 // openGoodNet makes G(B, B') with B' from bprime (a file, or prune's --out directory with a

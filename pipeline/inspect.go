@@ -58,7 +58,7 @@ func Inspect(path, arch string) (*InspectResult, error) {
 		r.fill(m)
 		return r, nil
 	}
-	info, err := keras.Inspect(path)
+	info, err := keras.InspectSummary(path)
 	if err != nil {
 		return nil, err
 	}

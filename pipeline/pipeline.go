@@ -31,6 +31,19 @@ func LoadModel(model, weights string) (*nn.Model, error) {
 	return m, nil
 }
 
+// LoadModelToRun is LoadModel for a job that runs the model: its FLOPs per image are held to
+// the resource policy's cap before anything else is read (nn.CheckCost).
+func LoadModelToRun(model, weights string) (*nn.Model, error) {
+	m, err := LoadModel(model, weights)
+	if err != nil {
+		return nil, err
+	}
+	if err := nn.CheckCost(m, 0); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
 // BprimePath resolves --pruned_bad_model_weights: a file as given, or, for the output
 // directory of `goodnet prune`, the B' at threshold t of the run that wrote it — read from
 // its current generation as its report.json lists it (report.ReadOutput), so that a file an

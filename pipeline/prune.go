@@ -58,7 +58,7 @@ func Prune(o PruneOptions) (*PruneOutcome, error) {
 	}
 	timings := map[string]float64{}
 	t0 := time.Now()
-	b, err := LoadModel(o.BadModel, o.BadModelWeights)
+	b, err := LoadModelToRun(o.BadModel, o.BadModelWeights)
 	if err != nil {
 		return nil, err
 	}

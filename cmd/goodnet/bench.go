@@ -92,6 +92,14 @@ cl_valid.h5, bd_valid.h5, cl_test.h5 and bd_test.h5 for 'goodnet prune' (make be
 			return err
 		}
 	}
+	if m != nil {
+		if err := nn.CheckCost(m, 0); err != nil {
+			return err
+		}
+	}
+	if err := bench.CheckSize(m, *images); err != nil {
+		return fmt.Errorf("--images %d: %w", *images, err)
+	}
 	if *writeSets != "" {
 		if err := atomicfile.CheckOutDir(*writeSets); err != nil {
 			return err

@@ -26,6 +26,7 @@ func newFlags(name, synopsis, about string, _ io.Writer) *flag.FlagSet {
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
 	helps[fs] = fmt.Sprintf("Usage: goodnet %s %s\n\n%s\n", name, synopsis, strings.TrimSpace(about))
+	resourceVars(fs)
 	return fs
 }
 
@@ -65,9 +66,11 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		}
 		args = fs.Args()
 		if len(args) == 0 {
+			applyResources(fs)
 			return pos, nil
 		}
 		if args[0] == "--" {
+			applyResources(fs)
 			return append(pos, args[1:]...), nil
 		}
 		pos = append(pos, args[0])

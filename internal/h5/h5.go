@@ -31,6 +31,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"syscall"
 	"unsafe"
 
 	"gonum.org/v1/hdf5"
@@ -40,10 +41,15 @@ import (
 
 // File is an open HDF5 file.
 type File struct {
-	f    *hdf5.File
+	f    *hdf5.File // a created file (gonum's binding writes)
+	id   C.hid_t    // an opened file (the goodnet-fd driver)
 	path string
 	size int64
 	w    bool
+	own  *os.File // the descriptor Open opened (closed with the file)
+	// an opened file does not change: what was asked of it once is kept
+	kinds map[string]Kind
+	infos map[string]Info
 }
 
 // call runs fn on a locked OS thread with libhdf5's error printing off.
@@ -72,25 +78,50 @@ func libErr(what string) error {
 // hdf5Signature is the superblock signature; libhdf5 also looks for it at 512, 1024, ... .
 var hdf5Signature = []byte("\x89HDF\r\n\x1a\n")
 
-// Open opens an existing HDF5 file read-only. Its errors name the file and the problem:
-// "no such file", "is a directory", "empty file", "not an HDF5 file", "truncated or corrupt
-// HDF5 file (...)".
+// Open opens an existing HDF5 file read-only: OpenFile on the file at path. Its errors name
+// the file and the problem: "no such file", "is a directory", "empty file", "not an HDF5
+// file", "truncated or corrupt HDF5 file (...)".
 func Open(path string) (*File, error) {
-	size, err := precheck(path)
+	fh, size, err := OpenForRead(path)
 	if err != nil {
 		return nil, err
 	}
-	var f *hdf5.File
+	f, err := openFD(fh, path, size)
+	if err != nil {
+		fh.Close()
+		return nil, err
+	}
+	f.own = fh
+	return f, nil
+}
+
+// OpenFile opens the HDF5 file fh read-only, through that descriptor (libhdf5 opens
+// /proc/self/fd/N: the file fh is, whatever its name now points to). name is the file's name
+// in messages. fh must stay open until the File is closed.
+func OpenFile(fh *os.File, name string) (*File, error) {
+	size, err := precheck(fh, name)
+	if err != nil {
+		return nil, err
+	}
+	return openFD(fh, name, size)
+}
+
+// openFD opens the file through goodnet's read-only file driver on the descriptor (fdvfd.c):
+// libhdf5 reads with pread on fh's file and never opens a path.
+func openFD(fh *os.File, name string, size int64) (*File, error) {
+	var id C.hid_t
+	var err error
+	fd := C.int(fh.Fd())
 	call(func() {
-		f, err = hdf5.OpenFile(path, hdf5.F_ACC_RDONLY)
-		if err != nil {
+		id = C.gn_open_fd(fd)
+		if id < 0 {
 			err = libErr("truncated or corrupt HDF5 file")
 		}
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	return &File{f: f, path: path, size: size}, nil
+	return &File{id: id, path: name, size: size}, nil
 }
 
 // noSuchFile reads "<path>: no such file" and wraps the error of os.Stat, so that
@@ -103,13 +134,34 @@ type noSuchFile struct {
 func (e *noSuchFile) Error() string { return e.path + ": no such file" }
 func (e *noSuchFile) Unwrap() error { return e.err }
 
-// precheck is what Open checks before libhdf5 sees the file: a readable, non-empty regular
-// file with the HDF5 signature. It returns the file's size.
-func precheck(path string) (int64, error) {
-	st, err := os.Stat(path)
+// OpenForRead opens the file at path for a loader, once: a readable, non-empty regular file
+// with the HDF5 signature (checked here, so that the messages are ours, and without
+// libhdf5). It returns the descriptor and the file's size. A FIFO or device is refused
+// without blocking on it.
+func OpenForRead(path string) (*os.File, int64, error) {
+	fh, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		return 0, &noSuchFile{path, err}
+		return nil, 0, &noSuchFile{path, err}
+	case err != nil:
+		return nil, 0, fmt.Errorf("%s: %w", path, unwrapPathErr(err))
+	}
+	size, err := precheck(fh, path)
+	if err != nil {
+		fh.Close()
+		return nil, 0, err
+	}
+	return fh, size, nil
+}
+
+// Precheck is what OpenForRead checks of an open file (fuzz targets make theirs in memory).
+func Precheck(fh *os.File, name string) (int64, error) { return precheck(fh, name) }
+
+// precheck is what OpenFile checks before libhdf5 sees the file: a non-empty regular file
+// with the HDF5 signature. It returns the file's size.
+func precheck(fh *os.File, path string) (int64, error) {
+	st, err := fh.Stat()
+	switch {
 	case err != nil:
 		return 0, fmt.Errorf("%s: %w", path, unwrapPathErr(err))
 	case st.IsDir():
@@ -119,12 +171,6 @@ func precheck(path string) (int64, error) {
 	case st.Size() == 0:
 		return 0, fmt.Errorf("%s: empty file, not an HDF5 file", path)
 	}
-	// Read access and the signature, checked here so that the messages are ours.
-	fh, err := os.Open(path)
-	if err != nil {
-		return 0, fmt.Errorf("%s: %w", path, unwrapPathErr(err))
-	}
-	defer fh.Close()
 	buf := make([]byte, len(hdf5Signature))
 	for off := int64(0); off+int64(len(buf)) <= st.Size(); off = nextSigOffset(off) {
 		if _, err := fh.ReadAt(buf, off); err != nil && err != io.EOF {
@@ -137,23 +183,32 @@ func precheck(path string) (int64, error) {
 	return 0, fmt.Errorf("%s: not an HDF5 file", path)
 }
 
-// Isolated runs the operation op, registered with goodnet/internal/isolate, on the file path
-// in a child process first, so that a file that crashes libhdf5 or makes it loop is an error
-// naming the file rather than a crash of this process. Files that Open refuses before
-// libhdf5 sees them are not run in a child (Open's error will say what is wrong).
-func Isolated(op, path string, args []string, input []byte) error {
-	size, err := precheck(path)
-	if err != nil {
-		return nil
+// Call runs the operation op, registered with goodnet/internal/isolate, on the HDF5 file fh
+// (named name, of size bytes) in a child process, and returns what the child parsed: a file
+// that crashes libhdf5, makes it loop or exhausts the memory is an error naming the file
+// and what happened, not a crash or a hang of this process. The operation's own error is
+// returned as its message (it names the file itself).
+func Call(op string, fh *os.File, name string, args []string, input []byte, size int64) (*isolate.Result, error) {
+	r, err := isolate.Call(op, fh, args, input, size)
+	if err == nil {
+		return r, nil
 	}
-	if err := isolate.Run(op, args, input, size); err != nil {
-		var stop *isolate.Interrupted
-		if errors.As(err, &stop) {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		return fmt.Errorf("%s: corrupt HDF5 file: reading it %w", path, err)
+	var stop *isolate.Interrupted
+	var crash *isolate.Crash
+	var opErr *isolate.OpError
+	switch {
+	case errors.As(err, &opErr):
+		return nil, errors.New(opErr.Msg)
+	case errors.As(err, &stop):
+		return nil, fmt.Errorf("%s: %w", name, err)
+	case errors.As(err, &crash) && crash.Kind == isolate.TimedOut:
+		return nil, fmt.Errorf("%s: too slow to read: reading it %w (a file on which libhdf5 loops, or more than this machine reads in that time)", name, err)
+	case errors.As(err, &crash) && crash.Kind == isolate.OutOfMemory:
+		return nil, fmt.Errorf("%s: too large to read: reading it %w", name, err)
+	case errors.As(err, &crash):
+		return nil, fmt.Errorf("%s: corrupt HDF5 file: reading it %w", name, err)
 	}
-	return nil
+	return nil, fmt.Errorf("%s: %w", name, err)
 }
 
 func nextSigOffset(off int64) int64 {
@@ -184,7 +239,7 @@ func Create(path string) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return &File{f: f, path: path, w: true}, nil
+	return &File{f: f, id: C.hid_t(f.ID()), path: path, w: true}, nil
 }
 
 // Path is the file's name as given to Open or Create.
@@ -195,11 +250,17 @@ func (f *File) Size() int64 { return f.size }
 
 // Close closes the file; for a written file, it flushes it first.
 func (f *File) Close() error {
-	if f.f == nil {
+	if f.f == nil && f.id == 0 {
 		return nil
 	}
 	var err error
 	call(func() {
+		if f.f == nil {
+			if C.gn_close_file(f.id) < 0 {
+				err = libErr("cannot close")
+			}
+			return
+		}
 		if f.w {
 			if e := f.f.Flush(hdf5.F_SCOPE_GLOBAL); e != nil {
 				err = libErr("cannot flush")
@@ -209,7 +270,11 @@ func (f *File) Close() error {
 			err = libErr("cannot close")
 		}
 	})
-	f.f = nil
+	f.f, f.id = nil, 0
+	if f.own != nil {
+		f.own.Close()
+		f.own = nil
+	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", f.path, err)
 	}
@@ -220,7 +285,7 @@ func (f *File) Close() error {
 // still open; tests use it to find leaks.
 func (f *File) OpenObjects() int {
 	var n C.long
-	call(func() { n = C.gn_open_objects(C.hid_t(f.f.ID())) })
+	call(func() { n = C.gn_open_objects(f.id) })
 	return int(n)
 }
 
@@ -232,7 +297,7 @@ func OpenIDs() int {
 	return int(n)
 }
 
-func (f *File) hid() C.hid_t { return C.hid_t(f.f.ID()) }
+func (f *File) hid() C.hid_t { return f.id }
 
 // Kind is the kind of an object.
 type Kind int
@@ -265,41 +330,51 @@ func cpath(obj string) *C.char {
 
 // Kind says what the object path (relative to the root, "/" for the root) names.
 func (f *File) Kind(obj string) Kind {
+	if k, ok := f.kinds[obj]; ok {
+		return k
+	}
 	cs := cpath(obj)
 	defer C.free(unsafe.Pointer(cs))
 	var k C.int
 	call(func() { k = C.gn_kind(f.hid(), cs) })
+	kind := Kind(k)
 	if k < 0 {
-		return None
+		kind = None
 	}
-	return Kind(k)
+	if f.f == nil {
+		if f.kinds == nil {
+			f.kinds = map[string]Kind{}
+		}
+		f.kinds[obj] = kind
+	}
+	return kind
 }
 
-// Children lists the names of the links in a group, in name order, with their kinds.
+// MaxChildren bounds the links of one group that Children lists.
+const MaxChildren = 1 << 20
+
+// Children lists the names of the links in a group, in name order, with their kinds (a link
+// to another file is an Other, never followed). A group of more than MaxChildren links is an
+// error.
 func (f *File) Children(group string) (names []string, kinds []Kind, err error) {
 	if k := f.Kind(group); k != Group {
 		return nil, nil, fmt.Errorf("%s is not a group", objDesc(group))
 	}
+	cs := cpath(group)
+	defer C.free(unsafe.Pointer(cs))
 	call(func() {
-		var g *hdf5.Group
-		g, err = f.f.OpenGroup(rootDot(group))
-		if err != nil {
-			err = libErr(fmt.Sprintf("cannot open group %s", objDesc(group)))
-			return
-		}
-		defer g.Close()
-		n, e := g.NumObjects()
-		if e != nil {
+		var total C.size_t
+		var count C.long
+		p := C.gn_children(f.hid(), cs, MaxChildren, &total, &count)
+		defer C.free(unsafe.Pointer(p))
+		switch {
+		case count < 0:
 			err = libErr(fmt.Sprintf("cannot list group %s", objDesc(group)))
-			return
-		}
-		for i := uint(0); i < n; i++ {
-			name, e := g.ObjectNameByIndex(i)
-			if e != nil {
-				err = libErr(fmt.Sprintf("cannot list group %s", objDesc(group)))
-				return
-			}
-			names = append(names, name)
+		case count > MaxChildren:
+			err = fmt.Errorf("group %s has more than %d links", objDesc(group), MaxChildren)
+		case count > 0:
+			b := C.GoBytes(unsafe.Pointer(p), C.int(total))
+			names = strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")
 		}
 	})
 	if err != nil {
@@ -309,6 +384,23 @@ func (f *File) Children(group string) (names []string, kinds []Kind, err error) 
 		kinds = append(kinds, f.Kind(Join(group, n)))
 	}
 	return names, kinds, nil
+}
+
+// Addr is the address of the object at path in the file — the same for every hard link to
+// it, so that a walk can tell an object it has seen — and its number of hard links.
+func (f *File) Addr(obj string) (addr uint64, links int, err error) {
+	cs := cpath(obj)
+	defer C.free(unsafe.Pointer(cs))
+	call(func() {
+		var a C.ulonglong
+		var r C.unsigned
+		if C.gn_obj_addr(f.hid(), cs, &a, &r) < 0 {
+			err = libErr(fmt.Sprintf("cannot read %s", objDesc(obj)))
+			return
+		}
+		addr, links = uint64(a), int(r)
+	})
+	return addr, links, err
 }
 
 func rootDot(obj string) string {

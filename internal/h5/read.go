@@ -80,6 +80,78 @@ type Info struct {
 	Storage  int64
 	Filtered bool
 	External bool
+	// Datasets only: where the data is. Offset is a contiguous dataset's offset in the file
+	// (-1: not contiguous, or not allocated); Chunk a chunked one's chunk shape and Chunks
+	// how many chunks the file stores (-1: unknown).
+	Layout  Layout
+	Offset  int64
+	Chunk   []int
+	Chunks  int64
+	Filters []int // the filter pipeline's ids (1: deflate, 2: shuffle, ...)
+}
+
+// Layout is a dataset's storage layout.
+type Layout int
+
+const (
+	Compact Layout = iota
+	Contiguous
+	Chunked
+	Virtual
+	OtherLayout
+)
+
+// Raw reports whether the dataset's bytes lie in the file as they are, in one piece
+// (contiguous, no filter), at Offset, in a layout goodnet reads without libhdf5: integers and
+// IEEE floats of a standard layout, little-endian.
+func (in Info) Raw() bool {
+	return in.Layout == Contiguous && in.Offset >= 0 && !in.Filtered && !in.External &&
+		(in.Type.Class == Int || in.Type.Class == Float) && !in.Type.BigEndian
+}
+
+// ReadNeed is the memory a read of the whole dataset into elements of elem bytes needs: the
+// elements, and for a chunked dataset the chunk that libhdf5 decompresses into.
+func (in Info) ReadNeed(elem int) int64 {
+	n := int64(in.Len()) * int64(elem)
+	if in.Layout == Chunked {
+		n += in.chunkBytes()
+	}
+	return n
+}
+
+// chunkBytes is the size of one chunk (0: not chunked).
+func (in Info) chunkBytes() int64 {
+	if in.Layout != Chunked || len(in.Chunk) == 0 {
+		return 0
+	}
+	b := int64(in.Type.Size)
+	for _, c := range in.Chunk {
+		if c <= 0 || b > math.MaxInt64/4/int64(c) {
+			return math.MaxInt64 / 4
+		}
+		b *= int64(c)
+	}
+	return b
+}
+
+// chunksNeeded is the number of chunks that cover the dataset's shape.
+func (in Info) chunksNeeded() int64 {
+	if len(in.Chunk) != len(in.Dims) {
+		return -1
+	}
+	n := int64(1)
+	for i, d := range in.Dims {
+		c := int64(in.Chunk[i])
+		if c <= 0 {
+			return -1
+		}
+		k := (int64(d) + c - 1) / c
+		if k > 0 && n > math.MaxInt64/4/k {
+			return math.MaxInt64 / 4
+		}
+		n *= k
+	}
+	return n
 }
 
 // Len is the number of elements (1 for a scalar, 0 for a null dataspace).
@@ -376,6 +448,20 @@ func (f *File) AttrFloats(obj, name string) ([]float64, error) {
 
 // DatasetInfo is the type, shape and storage of a dataset.
 func (f *File) DatasetInfo(obj string) (Info, error) {
+	if in, ok := f.infos[obj]; ok {
+		return in, nil
+	}
+	in, err := f.datasetInfo(obj)
+	if err == nil && f.f == nil {
+		if f.infos == nil {
+			f.infos = map[string]Info{}
+		}
+		f.infos[obj] = in
+	}
+	return in, err
+}
+
+func (f *File) datasetInfo(obj string) (Info, error) {
 	switch k := f.Kind(obj); k {
 	case Dataset:
 	case None:
@@ -398,6 +484,37 @@ func (f *File) DatasetInfo(obj string) (Info, error) {
 	in, err := fromC(&ci)
 	if err != nil {
 		return Info{}, fmt.Errorf("dataset %q: %w", obj, err)
+	}
+	var lo C.gn_layout
+	call(func() {
+		if C.gn_dset_layout(f.hid(), cs, &lo) < 0 {
+			err = libErr(fmt.Sprintf("cannot read dataset %q", obj))
+		}
+	})
+	if err != nil {
+		return Info{}, err
+	}
+	in.Offset, in.Chunks = int64(lo.offset), int64(lo.nchunks)
+	switch lo.layout {
+	case C.H5D_COMPACT:
+		in.Layout = Compact
+	case C.H5D_CONTIGUOUS:
+		in.Layout = Contiguous
+	case C.H5D_CHUNKED:
+		in.Layout = Chunked
+		if lo.chunk_rank < 0 || int(lo.chunk_rank) > C.GN_MAX_RANK {
+			return Info{}, fmt.Errorf("dataset %q: bad chunk shape", obj)
+		}
+		for i := 0; i < int(lo.chunk_rank); i++ {
+			in.Chunk = append(in.Chunk, int(min(lo.chunk[i], C.hsize_t(maxElems))))
+		}
+	case C.H5D_VIRTUAL:
+		in.Layout = Virtual
+	default:
+		in.Layout = OtherLayout
+	}
+	for i := 0; i < int(min(lo.nfilters, 8)); i++ {
+		in.Filters = append(in.Filters, int(lo.filters[i]))
 	}
 	return in, nil
 }
@@ -433,6 +550,22 @@ func (f *File) CheckStorage(obj string, in Info) error {
 		return fmt.Errorf("dataset %q %s %s needs %d bytes, the file stores only %d (incomplete or truncated)", obj, in.ShapeString(), in.Type, bytes, in.Storage)
 	case in.Filtered && bytes/maxRatio > in.Storage:
 		return fmt.Errorf("dataset %q %s %s: %d bytes compressed into %d is not plausible", obj, in.ShapeString(), in.Type, bytes, in.Storage)
+	case in.Layout == Virtual || in.Layout == OtherLayout:
+		return fmt.Errorf("dataset %q has a virtual layout (data in other files: not supported)", obj)
+	}
+	if in.Layout != Chunked {
+		return nil
+	}
+	cb, want := in.chunkBytes(), in.chunksNeeded()
+	switch {
+	case want < 0:
+		return fmt.Errorf("dataset %q %s: chunk shape %s does not fit it", obj, in.ShapeString(), ShapeString(in.Chunk))
+	case in.Chunks >= 0 && in.Chunks < want:
+		return fmt.Errorf("dataset %q %s: the file stores %d of its %d chunks (incomplete: the rest would read as fill values)", obj, in.ShapeString(), in.Chunks, want)
+	case cb > 64<<20 && cb > 16*bytes:
+		return fmt.Errorf("dataset %q %s %s: one chunk of %s %s (%d bytes) for %d bytes of data is not plausible", obj, in.ShapeString(), in.Type, ShapeString(in.Chunk), in.Type, cb, bytes)
+	case in.Filtered && in.Chunks > 0 && cb/maxRatio > in.Storage/in.Chunks+1:
+		return fmt.Errorf("dataset %q %s %s: chunks of %d bytes compressed into %d on average is not plausible", obj, in.ShapeString(), in.Type, cb, in.Storage/in.Chunks)
 	}
 	return nil
 }

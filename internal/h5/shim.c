@@ -52,8 +52,16 @@ int gn_kind(hid_t file, const char *path) {
 		if (p[i] == '/' || p[i] == 0) {
 			char c = p[i];
 			htri_t ok;
+			H5L_info_t li;
 			p[i] = 0;
 			ok = H5Lexists(file, p, H5P_DEFAULT);
+			/* never follow a link to another file (an external link names any path on
+			 * this machine) or of a user-defined class */
+			if (ok > 0 && (H5Lget_info(file, p, &li, H5P_DEFAULT) < 0 ||
+				       (li.type != H5L_TYPE_HARD && li.type != H5L_TYPE_SOFT))) {
+				free(p);
+				return GN_OTHER;
+			}
 			p[i] = c;
 			if (ok <= 0) {
 				free(p);
@@ -531,3 +539,166 @@ long gn_open_objects(hid_t file) {
 
 /* gn_open_ids counts every file and object identifier open in the library. */
 long gn_open_ids(void) { return (long)H5Fget_obj_count((hid_t)H5F_OBJ_ALL, H5F_OBJ_ALL); }
+
+/* gn_dset_layout describes where a dataset's data is: its layout, a contiguous dataset's file
+ * offset, a chunked one's chunk shape and how many chunks are stored, and its filters. */
+int gn_dset_layout(hid_t file, const char *path, gn_layout *out) {
+	hid_t d, p;
+	int rc = -1, i, n;
+	memset(out, 0, sizeof(*out));
+	out->offset = -1;
+	out->nchunks = -1;
+	d = H5Dopen2(file, path, H5P_DEFAULT);
+	if (d < 0)
+		return -1;
+	p = H5Dget_create_plist(d);
+	if (p >= 0) {
+		H5D_space_status_t st;
+		out->layout = (int)H5Pget_layout(p);
+		if (H5Dget_space_status(d, &st) >= 0)
+			out->space_status = (int)st;
+		else
+			out->space_status = -1;
+		if (out->layout == H5D_CONTIGUOUS) {
+			haddr_t a = H5Dget_offset(d);
+			if (a != HADDR_UNDEF && a < (haddr_t)1 << 62)
+				out->offset = (long long)a;
+		}
+		if (out->layout == H5D_CHUNKED) {
+			hsize_t nc = 0;
+			hid_t sp = H5Dget_space(d);
+			out->chunk_rank = H5Pget_chunk(p, GN_MAX_RANK, out->chunk);
+			if (sp >= 0) {
+				if (H5Dget_num_chunks(d, sp, &nc) >= 0)
+					out->nchunks = (long long)nc;
+				H5Sclose(sp);
+			}
+		}
+		n = H5Pget_nfilters(p);
+		out->nfilters = n;
+		for (i = 0; i < n && i < 8; i++) {
+			unsigned flags = 0, fc = 0;
+			size_t nv = 0;
+			out->filters[i] = (int)H5Pget_filter2(p, (unsigned)i, &flags, &nv, NULL, 0, NULL, &fc);
+		}
+		if (out->layout >= 0 && out->chunk_rank >= 0 && n >= 0)
+			rc = 0;
+		H5Pclose(p);
+	}
+	H5Dclose(d);
+	return rc;
+}
+
+/* gn_obj_addr is the object's address in the file (the same for every hard link to it) and
+ * its number of hard links. */
+int gn_obj_addr(hid_t file, const char *path, unsigned long long *addr, unsigned *refs) {
+	H5O_info_t oi;
+	if (H5Oget_info_by_name2(file, objname(path), &oi, H5O_INFO_BASIC, H5P_DEFAULT) < 0)
+		return -1;
+	*addr = (unsigned long long)oi.addr;
+	*refs = oi.rc;
+	return 0;
+}
+
+typedef struct {
+	char *buf;
+	size_t len, cap;
+	long count, max;
+} gn_names;
+
+static herr_t gn_child_cb(hid_t g, const char *name, const H5L_info_t *info, void *data) {
+	gn_names *n = (gn_names *)data;
+	size_t l = strlen(name) + 1;
+	(void)g;
+	(void)info;
+	if (n->count >= n->max)
+		return 1; /* stop: too many */
+	if (n->len + l > n->cap) {
+		size_t c = n->cap ? 2 * n->cap : 4096;
+		char *b;
+		while (c < n->len + l)
+			c *= 2;
+		b = (char *)realloc(n->buf, c);
+		if (b == NULL)
+			return -1;
+		n->buf = b;
+		n->cap = c;
+	}
+	memcpy(n->buf + n->len, name, l);
+	n->len += l;
+	n->count++;
+	return 0;
+}
+
+/* gn_children lists a group's links in name order in one pass (at most max of them: *count
+ * is then max+1 when there are more): NUL-separated names in a malloc'd buffer of *total
+ * bytes. NULL on error (or an empty group: *count 0). */
+char *gn_children(hid_t file, const char *group, long max, size_t *total, long *count) {
+	gn_names n = {NULL, 0, 0, 0, max};
+	hsize_t idx = 0;
+	herr_t r;
+	*total = 0;
+	*count = -1;
+	r = H5Literate_by_name(file, objname(group), H5_INDEX_NAME, H5_ITER_INC, &idx, gn_child_cb, &n,
+			       H5P_DEFAULT);
+	if (r < 0) {
+		free(n.buf);
+		return NULL;
+	}
+	*total = n.len;
+	*count = r > 0 ? max + 1 : n.count;
+	return n.buf;
+}
+
+/* gn_dset_create_chunked creates a chunked dataset (maxdims NULL: fixed; an entry 0 there:
+ * unlimited), deflated at the given level (0: not). */
+int gn_dset_create_chunked(hid_t file, const char *path, int kind, int rank, const hsize_t *dims,
+			   const hsize_t *maxdims, const hsize_t *chunk, int deflate) {
+	hid_t s, d, p, t = filetype(kind);
+	hsize_t mx[GN_MAX_RANK];
+	int rc = -1, i;
+	if (t < 0 || rank <= 0 || rank > GN_MAX_RANK)
+		return -1;
+	for (i = 0; i < rank; i++)
+		mx[i] = maxdims == NULL ? dims[i] : (maxdims[i] == 0 ? H5S_UNLIMITED : maxdims[i]);
+	s = H5Screate_simple(rank, dims, mx);
+	if (s < 0)
+		return -1;
+	p = H5Pcreate(H5P_DATASET_CREATE);
+	if (p >= 0 && H5Pset_chunk(p, rank, chunk) >= 0 && (deflate == 0 || H5Pset_deflate(p, (unsigned)deflate) >= 0)) {
+		d = H5Dcreate2(file, path, t, s, H5P_DEFAULT, p, H5P_DEFAULT);
+		if (d >= 0) {
+			rc = 0;
+			H5Dclose(d);
+		}
+	}
+	if (p >= 0)
+		H5Pclose(p);
+	H5Sclose(s);
+	return rc;
+}
+
+/* gn_dset_write_chunk writes one chunk's bytes as they are stored (already compressed) at the
+ * chunk's logical offset. */
+int gn_dset_write_chunk(hid_t file, const char *path, int rank, const hsize_t *offset, unsigned mask,
+			const void *buf, size_t size) {
+	hid_t d = H5Dopen2(file, path, H5P_DEFAULT);
+	int rc = -1;
+	(void)rank;
+	if (d < 0)
+		return -1;
+	if (H5Dwrite_chunk(d, H5P_DEFAULT, mask, offset, size, buf) >= 0)
+		rc = 0;
+	H5Dclose(d);
+	return rc;
+}
+
+/* gn_link_hard makes name a hard link to the object target. */
+int gn_link_hard(hid_t file, const char *target, const char *name) {
+	return H5Lcreate_hard(file, objname(target), file, name, H5P_DEFAULT, H5P_DEFAULT) < 0 ? -1 : 0;
+}
+
+/* gn_attr_delete removes an attribute. */
+int gn_attr_delete(hid_t file, const char *obj, const char *name) {
+	return H5Adelete_by_name(file, objname(obj), name, H5P_DEFAULT) < 0 ? -1 : 0;
+}

@@ -61,6 +61,29 @@ int gn_attr_write_vlen_strs(hid_t file, const char *obj, const char *name, const
 			    int utf8);
 int gn_attr_write_empty_f64(hid_t file, const char *obj, const char *name);
 int gn_dset_create(hid_t file, const char *path, int kind, int rank, const hsize_t *dims);
+/* A dataset's storage layout. */
+typedef struct {
+	int layout;          /* H5D_layout_t */
+	long long offset;    /* contiguous: file offset of the data, -1 when not allocated */
+	int chunk_rank;      /* chunked: the chunk's shape */
+	hsize_t chunk[GN_MAX_RANK];
+	long long nchunks;   /* chunked: chunks stored in the file, -1 if unknown */
+	int space_status;    /* H5D_space_status_t */
+	int filters[8];      /* the filter pipeline's ids (the first 8) */
+	int nfilters;
+} gn_layout;
+
+int gn_dset_layout(hid_t file, const char *path, gn_layout *out);
+int gn_obj_addr(hid_t file, const char *path, unsigned long long *addr, unsigned *refs);
+char *gn_children(hid_t file, const char *group, long max, size_t *total, long *count);
+int gn_dset_create_chunked(hid_t file, const char *path, int kind, int rank, const hsize_t *dims,
+			   const hsize_t *maxdims, const hsize_t *chunk, int deflate);
+int gn_dset_write_chunk(hid_t file, const char *path, int rank, const hsize_t *offset, unsigned mask,
+			const void *buf, size_t size);
+int gn_link_hard(hid_t file, const char *target, const char *name);
+int gn_attr_delete(hid_t file, const char *obj, const char *name);
+hid_t gn_open_fd(int fd);
+int gn_close_file(hid_t file);
 long gn_open_objects(hid_t file);
 long gn_open_ids(void);
 

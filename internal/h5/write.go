@@ -12,6 +12,8 @@ import (
 	"strings"
 	"unsafe"
 
+	"gonum.org/v1/hdf5"
+
 	"goodnet/internal/atomicfile"
 )
 
@@ -198,4 +200,101 @@ func WriteIn(b *atomicfile.Batch, path string, fn func(*File) error) error {
 		}
 		return nil
 	})
+}
+
+// CreateChunked creates a chunked dataset of shape dims (maxdims nil: fixed; a 0 in maxdims:
+// unlimited along that dimension) with chunks of shape chunk, deflated at level deflate (0:
+// not compressed). goodnet writes no such files; its tests craft them.
+func (f *File) CreateChunked(obj, elem string, dims, maxdims, chunk []int, deflate int) error {
+	kind, ok := map[string]C.int{Float32: C.GN_F32, Float64: C.GN_F64, Uint8: C.GN_U8, Int64: C.GN_I64}[elem]
+	if !ok {
+		return fmt.Errorf("dataset %q: unsupported element type %q", obj, elem)
+	}
+	if len(dims) == 0 || len(dims) > C.GN_MAX_RANK || len(chunk) != len(dims) || (maxdims != nil && len(maxdims) != len(dims)) {
+		return fmt.Errorf("dataset %q: bad shapes %v %v %v", obj, dims, maxdims, chunk)
+	}
+	cd, cc, cm := hsizes(dims), hsizes(chunk), hsizes(maxdims)
+	var pm *C.hsize_t
+	if maxdims != nil {
+		pm = &cm[0]
+	}
+	cs := cpath(obj)
+	defer C.free(unsafe.Pointer(cs))
+	var err error
+	call(func() {
+		if C.gn_dset_create_chunked(f.hid(), cs, kind, C.int(len(dims)), &cd[0], pm, &cc[0], C.int(deflate)) < 0 {
+			err = libErr(fmt.Sprintf("cannot create dataset %q %s", obj, ShapeString(dims)))
+		}
+	})
+	return err
+}
+
+// WriteChunk writes the stored bytes of the chunk at offset (element coordinates of its first
+// element) as they are: data already compressed by the dataset's filters (zlib for deflate).
+func (f *File) WriteChunk(obj string, offset []int, data []byte) error {
+	if len(offset) == 0 || len(data) == 0 {
+		return fmt.Errorf("dataset %q: empty chunk write", obj)
+	}
+	co := hsizes(offset)
+	cs := cpath(obj)
+	defer C.free(unsafe.Pointer(cs))
+	var err error
+	call(func() {
+		if C.gn_dset_write_chunk(f.hid(), cs, C.int(len(offset)), &co[0], 0, unsafe.Pointer(&data[0]), C.size_t(len(data))) < 0 {
+			err = libErr(fmt.Sprintf("cannot write a chunk of dataset %q", obj))
+		}
+	})
+	return err
+}
+
+// LinkHard makes name another hard link to the object target (a group may so contain itself).
+func (f *File) LinkHard(target, name string) error {
+	ct, cn := cpath(target), cpath(name)
+	defer C.free(unsafe.Pointer(ct))
+	defer C.free(unsafe.Pointer(cn))
+	var err error
+	call(func() {
+		if C.gn_link_hard(f.hid(), ct, cn) < 0 {
+			err = libErr(fmt.Sprintf("cannot link %q to %q", name, target))
+		}
+	})
+	return err
+}
+
+func hsizes(v []int) []C.hsize_t {
+	out := make([]C.hsize_t, len(v)+1)
+	for i, d := range v {
+		out[i] = C.hsize_t(d)
+	}
+	return out
+}
+
+// OpenRW opens an existing file for writing (tests change files goodnet wrote).
+func OpenRW(path string) (*File, error) {
+	var f *hdf5.File
+	var err error
+	call(func() {
+		f, err = hdf5.OpenFile(path, hdf5.F_ACC_RDWR)
+		if err != nil {
+			err = libErr("cannot open for writing")
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &File{f: f, id: C.hid_t(f.ID()), path: path, w: true}, nil
+}
+
+// DeleteAttr removes an attribute.
+func (f *File) DeleteAttr(obj, name string) error {
+	cs, cn := cpath(obj), C.CString(name)
+	defer C.free(unsafe.Pointer(cs))
+	defer C.free(unsafe.Pointer(cn))
+	var err error
+	call(func() {
+		if C.gn_attr_delete(f.hid(), cs, cn) < 0 {
+			err = libErr(fmt.Sprintf("cannot delete %s", attrDesc(obj, name)))
+		}
+	})
+	return err
 }

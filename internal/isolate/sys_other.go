@@ -2,6 +2,13 @@
 
 package isolate
 
-import "syscall"
+import (
+	"os"
+	"syscall"
+)
 
 func sysProcAttr() *syscall.SysProcAttr { return nil }
+
+func newResultFile() (*os.File, error) { return newTempResultFile() }
+
+func oomKills() int64 { return -1 }
