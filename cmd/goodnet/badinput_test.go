@@ -1039,16 +1039,16 @@ func badCases() []badCase {
 		{name: "finetune/epochs-negative", code: 2, want: "--epochs -2: must be ≥ 1", args: func(t *testing.T, e *badEnv) ([]string, string) {
 			return finetuneTo(t, e, filepath.Join(t.TempDir(), "b_ft.h5"), "--epochs", "-2"), "--epochs"
 		}},
-		{name: "finetune/lr-0", code: 2, want: `invalid value "0" for flag --lr: want a positive number`, args: func(t *testing.T, e *badEnv) ([]string, string) {
+		{name: "finetune/lr-0", code: 2, want: `--lr "0": want a positive number`, args: func(t *testing.T, e *badEnv) ([]string, string) {
 			return finetuneTo(t, e, filepath.Join(t.TempDir(), "b_ft.h5"), "--lr", "0"), "--lr"
 		}},
-		{name: "finetune/lr-negative", code: 2, want: `invalid value "-0.001" for flag --lr: want a positive number`, args: func(t *testing.T, e *badEnv) ([]string, string) {
+		{name: "finetune/lr-negative", code: 2, want: `--lr "-0.001": want a positive number`, args: func(t *testing.T, e *badEnv) ([]string, string) {
 			return finetuneTo(t, e, filepath.Join(t.TempDir(), "b_ft.h5"), "--lr", "-0.001"), "--lr"
 		}},
-		{name: "finetune/lr-nan", code: 2, want: `invalid value "NaN" for flag --lr: want a positive number`, args: func(t *testing.T, e *badEnv) ([]string, string) {
+		{name: "finetune/lr-nan", code: 2, want: `--lr "NaN": want a positive number`, args: func(t *testing.T, e *badEnv) ([]string, string) {
 			return finetuneTo(t, e, filepath.Join(t.TempDir(), "b_ft.h5"), "--lr", "NaN"), "--lr"
 		}},
-		{name: "finetune/lr-inf", code: 2, want: `invalid value "+Inf" for flag --lr: want a positive number`, args: func(t *testing.T, e *badEnv) ([]string, string) {
+		{name: "finetune/lr-inf", code: 2, want: `--lr "+Inf": want a positive number`, args: func(t *testing.T, e *badEnv) ([]string, string) {
 			return finetuneTo(t, e, filepath.Join(t.TempDir(), "b_ft.h5"), "--lr", "+Inf"), "--lr"
 		}},
 		{name: "finetune/batch-size-0", code: 2, want: "--batch_size 0: must be ≥ 1", args: func(t *testing.T, e *badEnv) ([]string, string) {
@@ -1099,7 +1099,7 @@ func badCases() []badCase {
 		{name: "prune/finetune-epochs-negative", code: 2, want: "--finetune-epochs -1: must be ≥ 0", args: func(t *testing.T, e *badEnv) ([]string, string) {
 			return pruneTo(e, filepath.Join(t.TempDir(), "out"), "--finetune-epochs", "-1"), "--finetune-epochs"
 		}},
-		{name: "prune/finetune-lr-nan", code: 2, want: `invalid value "NaN" for flag --finetune-lr: want a positive number`, args: func(t *testing.T, e *badEnv) ([]string, string) {
+		{name: "prune/finetune-lr-nan", code: 2, want: `--finetune-lr "NaN": want a positive number`, args: func(t *testing.T, e *badEnv) ([]string, string) {
 			return pruneTo(e, filepath.Join(t.TempDir(), "out"), "--finetune-epochs", "1", "--finetune-lr", "NaN"), "--finetune-lr"
 		}},
 		{name: "prune/finetune-batchnorm-model", code: 1, want: "cannot fine-tune this model: layer", args: func(t *testing.T, e *badEnv) ([]string, string) {
