@@ -25,8 +25,8 @@ import (
 	"goodnet/dataset"
 	"goodnet/goodnet"
 	"goodnet/internal/esc"
-	"goodnet/keras"
 	"goodnet/internal/resource"
+	"goodnet/keras"
 	"goodnet/nn"
 	"goodnet/pipeline"
 	"goodnet/prune"
@@ -263,7 +263,7 @@ func DefaultModel() *nn.Model {
 // CheckSize applies the resource policy to a run on --images images of m (nil: the default
 // DeepID) before anything is made: the four sets (two of images, two of the validation sets'
 // size, float32) must fit the memory limit. (Running m is checked by the engines:
-// nn.CheckCost.)
+// resource.CheckModel.)
 func CheckSize(m *nn.Model, images int) error {
 	if m == nil {
 		m = DefaultModel()

@@ -1,6 +1,9 @@
 package gpu
 
-import "goodnet/nn"
+import (
+	"goodnet/internal/resource"
+	"goodnet/nn"
+)
 
 // Backend is the GPU backend (Open; OpenEmulated for tests).
 type Backend struct{ c *core }
@@ -16,7 +19,7 @@ func (b *Backend) Compile(m *nn.Model) (nn.Net, error) {
 	if err := m.CheckWeights(); err != nil {
 		return nil, err
 	}
-	if err := nn.CheckCost(m, 1); err != nil { // the clone; the device holds the rest
+	if err := resource.CheckModel(m, 1); err != nil { // the clone; the device holds the rest
 		return nil, err
 	}
 	n, err := b.CompileNet(m)

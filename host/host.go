@@ -154,7 +154,7 @@ func (b *Backend) Compile(m *nn.Model) (nn.Net, error) {
 		return nil, err
 	}
 	// a copy of the weights, their panels and a BN-folded second set where there is one
-	if err := nn.CheckCost(m, 3); err != nil {
+	if err := resource.CheckModel(m, 3); err != nil {
 		return nil, err
 	}
 	mc := m.Clone()

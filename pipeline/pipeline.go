@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"goodnet/dataset"
+	"goodnet/internal/resource"
 	"goodnet/nn"
 	"goodnet/report"
 )
@@ -32,13 +33,13 @@ func LoadModel(model, weights string) (*nn.Model, error) {
 }
 
 // LoadModelToRun is LoadModel for a job that runs the model: its FLOPs per image are held to
-// the resource policy's cap before anything else is read (nn.CheckCost).
+// the resource policy's cap before anything else is read (resource.CheckModel).
 func LoadModelToRun(model, weights string) (*nn.Model, error) {
 	m, err := LoadModel(model, weights)
 	if err != nil {
 		return nil, err
 	}
-	if err := nn.CheckCost(m, 0); err != nil {
+	if err := resource.CheckModel(m, 0); err != nil {
 		return nil, err
 	}
 	return m, nil

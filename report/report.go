@@ -177,7 +177,7 @@ func CSV(r *prune.Result) []byte {
 	return buf.Bytes()
 }
 
-// WriteAll writes the B' files (and the fine-tuned B'' files ft, if any), sweep.csv, report.json and sweep.png into dir (created if
+// WriteAll writes the B' files (and the fine-tuned files ft, if any), sweep.csv, report.json and sweep.png into dir (created if
 // needed) as one generation (atomicfile.OutDir): all are written into a new generation
 // directory, synced, and made current by one atomic rename, so that a failure (a full disk),
 // an interrupt, SIGKILL or a power loss leaves dir's names resolving into the previous run's

@@ -64,6 +64,7 @@ type procResult struct {
 	signal         string
 	maxRSS         int64 // peak resident memory in bytes (the process and its children)
 	elapsed        time.Duration
+	cpu            time.Duration // user + system time (the process and its children): what load does not stretch
 }
 
 // runBinary runs the binary with args (and extra environment), killing it after limit.
@@ -87,6 +88,7 @@ func runBinary(t *testing.T, bin string, limit time.Duration, env []string, args
 		}
 	}
 	r.code = cmd.ProcessState.ExitCode()
+	r.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 		r.signal = ws.Signal().String()
 	}

@@ -17,6 +17,7 @@ import (
 	"goodnet/bench"
 	"goodnet/internal/atomicfile"
 	"goodnet/internal/esc"
+	"goodnet/internal/resource"
 	"goodnet/nn"
 	"goodnet/pipeline"
 	"goodnet/train"
@@ -93,7 +94,7 @@ cl_valid.h5, bd_valid.h5, cl_test.h5 and bd_test.h5 for 'goodnet prune' (make be
 		}
 	}
 	if m != nil {
-		if err := nn.CheckCost(m, 0); err != nil {
+		if err := resource.CheckModel(m, 0); err != nil {
 			return err
 		}
 	}

@@ -377,3 +377,21 @@ func cgroupLimit() int64 {
 	}
 	return 0
 }
+
+// Model is what CheckModel needs of a model (goodnet/nn's *Model).
+type Model interface {
+	FLOPs() int64          // per image
+	Params() int           // weights
+	CostError(error) error // names the model's file in err
+}
+
+// CheckModel applies the policy to running m on an engine: its FLOPs per image must be under
+// the cap, and copies more copies of its weights (what the engine repacks or uploads) must fit
+// the memory limit. The error names m's file.
+func CheckModel(m Model, copies int) error {
+	if err := CheckFLOPs(m.FLOPs()); err != nil {
+		return m.CostError(err)
+	}
+	need := int64(copies) * 4 * int64(m.Params())
+	return m.CostError(Check(need, fmt.Sprintf("preparing it for the engine (%d copies of its %d weights)", copies, m.Params())))
+}
