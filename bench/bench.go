@@ -20,6 +20,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"goodnet/dataset"
@@ -114,9 +115,11 @@ type Row struct {
 	Stats *prune.Stats `json:"sweep_stats,omitempty"`
 	// MBPerS is the files' size over the median (reading).
 	MBPerS float64 `json:"mb_per_s,omitempty"`
-	// ForwardPasses is a job's median over the time of one forward pass of its images at the
-	// speed of the forward row of the same device and run (the end-to-end rows).
-	ForwardPasses float64 `json:"forward_passes,omitempty"`
+	// ForwardPasses is the median over the end-to-end rows' runs of the job's time over that
+	// of a forward pass of its images on the same device, run just before it (wall times);
+	// CPUForwardPasses the same with CPU times.
+	ForwardPasses    float64 `json:"forward_passes,omitempty"`
+	CPUForwardPasses float64 `json:"cpu_forward_passes,omitempty"`
 	// Output is what the last run computed (Options.Keep).
 	Output *Output `json:"-"`
 }
@@ -228,7 +231,7 @@ func Run(o Options) (*Report, error) {
 		r.Rows = append(r.Rows, ft)
 	}
 	if !o.NoRead {
-		rows, err := fileRows(o, m, backends, sets, r.Rows)
+		rows, err := fileRows(o, m, backends, sets)
 		if err != nil {
 			return nil, err
 		}
@@ -437,9 +440,9 @@ func channelSums(net nn.Net, m *nn.Model, cut *nn.Layer, x []float32, n int) ([]
 
 // fileRows writes the sets in the lab's layouts (and B, when it came from no file) once, times
 // reading all four, and on each device the jobs end to end: goodnet prune on the four files
-// and goodnet predict --set on the clean validation file, each also as forward passes (at the
-// speed of that device's forward row in rows).
-func fileRows(o Options, m *nn.Model, backends []nn.Backend, sets *Sets, rows []Row) ([]Row, error) {
+// and goodnet predict --set on the clean validation file, each also as forward passes of its
+// images (see jobRow).
+func fileRows(o Options, m *nn.Model, backends []nn.Backend, sets *Sets) ([]Row, error) {
 	dir := o.TempDir
 	if dir == "" {
 		d, err := os.MkdirTemp("", "goodnet-bench-")
@@ -465,20 +468,19 @@ func fileRows(o Options, m *nn.Model, backends []nn.Backend, sets *Sets, rows []
 		return nil, err
 	}
 	out := []Row{row}
-	fwd := map[string]float64{}
-	for _, r := range rows {
-		if r.Name == Forward {
-			fwd[r.Device] = r.ImagesPerS
-		}
-	}
 	total := 0
 	for _, s := range sets.All() {
 		total += s.N
 	}
 	for _, b := range backends {
 		dev := b.Name()
+		net, err := b.Compile(m)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", dev, err)
+		}
+		defer net.Close()
 		phases := map[string][]float64{}
-		st, err := measure(o.Repeats, func() error {
+		pr, err := jobRow(o, net, sets.All(), func() error {
 			res, err := pipeline.Prune(pipeline.PruneOptions{BadModel: model, BadModelWeights: weights,
 				CleanValid: paths[0], BadValid: paths[1], CleanTest: paths[2], BadTest: paths[3],
 				Scale: 1, Backend: b, Out: filepath.Join(dir, "out-"+dev)})
@@ -493,35 +495,74 @@ func fileRows(o Options, m *nn.Model, backends []nn.Backend, sets *Sets, rows []
 		if err != nil {
 			return nil, fmt.Errorf("%s: goodnet prune: %w", dev, err)
 		}
-		pr := jobRow(PruneJob, "goodnet prune end to end (read, features, sweep, write)", dev, total, st, fwd[dev])
+		pr.Name, pr.What, pr.Device = PruneJob, "goodnet prune end to end (read, features, sweep, write)", dev
 		pr.Phases = map[string]float64{}
 		for k, v := range phases {
 			pr.Phases[k] = newStat(v[1:]).Median // without the warm-up
 		}
-		st, err = measure(o.Repeats, func() error {
+		pp, err := jobRow(o, net, []*nn.Set{sets.CleanValid}, func() error {
 			_, err := pipeline.Predict(pipeline.PredictOptions{BadModel: model, BadModelWeights: weights, Set: paths[0], Scale: 1, Backend: b})
 			return err
 		})
 		if err != nil {
 			return nil, fmt.Errorf("%s: goodnet predict: %w", dev, err)
 		}
-		pp := jobRow(PredictJob, fmt.Sprintf("goodnet predict --set end to end (%d images)", sets.CleanValid.N), dev, sets.CleanValid.N, st, fwd[dev])
+		pp.Name, pp.What, pp.Device = PredictJob, fmt.Sprintf("goodnet predict --set end to end (%d images)", sets.CleanValid.N), dev
 		for _, row := range []Row{pr, pp} {
-			logf(o.Log, "%s: %s: median %.3f s (%.3f–%.3f), %.2f forward passes", dev, row.What, row.Seconds.Median, row.Seconds.Min, row.Seconds.Max, row.ForwardPasses)
+			logf(o.Log, "%s: %s: median %.3f s (%.3f–%.3f), %.2f forward passes (CPU time %.2f)", dev, row.What,
+				row.Seconds.Median, row.Seconds.Min, row.Seconds.Max, row.ForwardPasses, row.CPUForwardPasses)
 		}
 		out = append(out, pr, pp)
 	}
 	return out, nil
 }
 
-// jobRow is an end-to-end row: images/s, and the median over the time of a forward pass of
-// the images at fwd images/s.
-func jobRow(name, what, dev string, images int, st Stat, fwd float64) Row {
-	r := Row{Name: name, What: what, Device: dev, Images: images, Seconds: st, ImagesPerS: float64(images) / st.Median}
-	if fwd > 0 {
-		r.ForwardPasses = st.Median / (float64(images) / fwd)
+// jobRow times job (one warm-up, then o.Repeats runs), each run right after a forward pass of
+// the job's images (sets, in memory) by net: on a shared machine whose load moves by the
+// minute, each job is compared with the forward pass run just before it. ForwardPasses is the
+// median of those ratios of wall times, CPUForwardPasses of CPU times (the process's and its
+// children's, user + system).
+func jobRow(o Options, net nn.Net, sets []*nn.Set, job func() error) (Row, error) {
+	var walls, ratios, cpuRatios []float64
+	images := 0
+	for _, s := range sets {
+		images += s.N
 	}
-	return r
+	for i := 0; i <= o.Repeats; i++ {
+		t0, c0 := time.Now(), cpuTime()
+		for _, s := range sets {
+			if _, err := nn.Predict(net, s.X, s.N); err != nil {
+				return Row{}, err
+			}
+		}
+		t1, c1 := time.Now(), cpuTime()
+		if err := job(); err != nil {
+			return Row{}, err
+		}
+		t2, c2 := time.Now(), cpuTime()
+		if i == 0 {
+			continue // the warm-up
+		}
+		walls = append(walls, t2.Sub(t1).Seconds())
+		ratios = append(ratios, t2.Sub(t1).Seconds()/t1.Sub(t0).Seconds())
+		cpuRatios = append(cpuRatios, (c2-c1)/(c1-c0))
+	}
+	st := newStat(walls)
+	return Row{Images: images, Seconds: st, ImagesPerS: float64(images) / st.Median,
+		ForwardPasses: newStat(ratios).Median, CPUForwardPasses: newStat(cpuRatios).Median}, nil
+}
+
+// cpuTime is the CPU time (user + system) of this process and its finished children, in
+// seconds.
+func cpuTime() float64 {
+	t := 0.0
+	for _, who := range []int{syscall.RUSAGE_SELF, syscall.RUSAGE_CHILDREN} {
+		var ru syscall.Rusage
+		if syscall.Getrusage(who, &ru) == nil {
+			t += float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+		}
+	}
+	return t
 }
 
 // readRow times reading the four files at paths (the sets, in the lab's layouts).
@@ -646,7 +687,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 			tp = fmt.Sprintf("%.0f img/s", row.ImagesPerS)
 		}
 		if row.ForwardPasses > 0 {
-			tp += fmt.Sprintf(" = %.2f forward passes", row.ForwardPasses)
+			tp += fmt.Sprintf(" = %.2f forward passes (CPU time: %.2f)", row.ForwardPasses, row.CPUForwardPasses)
 		}
 		fmt.Fprintf(&b, "%-6s %-58s %10.3f s  [%.3f–%.3f] %s\n", row.Device, row.What, row.Seconds.Median, row.Seconds.Min, row.Seconds.Max, tp)
 		if row.Phases != nil {

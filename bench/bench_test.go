@@ -66,10 +66,10 @@ func TestRunStructure(t *testing.T) {
 			}
 		}
 	}
-	if pj := r.Rows[7]; pj.Images != 152 || !(pj.ForwardPasses > 0) || pj.Phases["read"] <= 0 || pj.Phases["features"] <= 0 || pj.Phases["sweep"] <= 0 {
+	if pj := r.Rows[7]; pj.Images != 152 || !(pj.ForwardPasses > 0) || !(pj.CPUForwardPasses > 0) || pj.Phases["read"] <= 0 || pj.Phases["features"] <= 0 || pj.Phases["sweep"] <= 0 {
 		t.Errorf("prune job row %+v", pj)
 	}
-	if pj := r.Rows[8]; pj.Images != 36 || !(pj.ForwardPasses > 0) {
+	if pj := r.Rows[8]; pj.Images != 36 || !(pj.ForwardPasses > 0) || !(pj.CPUForwardPasses > 0) {
 		t.Errorf("predict job row %+v", pj)
 	}
 	if ft := r.Rows[5]; ft.Images != 32 || !strings.Contains(ft.What, "45 of conv_3 held at 0") {

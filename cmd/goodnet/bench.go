@@ -45,10 +45,10 @@ then fine-tuning B' on the CPU (images/s: Adam, minibatches of 32, the pruned ch
 at zero, an epoch of 1,024 clean validation images per run), the time to read the four
 sets from HDF5 files in the lab's layouts, and on each device the jobs end to end as the
 commands run them: goodnet prune on those four files (with its phases) and goodnet predict
---set on the clean validation file, each also as forward passes (its time over that of one
-forward pass of its images at the speed measured above). Each is one warm-up run and R timed runs: the
-median and the spread (min–max) are printed, and the GPU's speed-up over the CPU when both
-ran. The inputs are synthetic faces of the lab's shape
+--set on the clean validation file, each also as forward passes (its time over that of a
+forward pass of its images run just before it: wall and CPU time, the median over the runs).
+Each is one warm-up run and R timed runs: the median and the spread (min–max) are printed,
+and the GPU's speed-up over the CPU when both ran. The inputs are synthetic faces of the lab's shape
 (55×47×3), the clean ones labelled with B's own predictions, the poisoned ones wearing a
 sunglasses trigger; B is the DeepID architecture with random weights unless --bad_model is
 given.
