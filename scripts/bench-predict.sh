@@ -5,7 +5,7 @@
 #
 # Usage: scripts/bench-predict.sh        (uses bin/goodnet; run `make build` first)
 #
-# Environment: MODEL, DATA, IMAGES as scripts/bench-sweep.sh (which makes DATA once; run it,
+# Environment: BIN (default bin/goodnet), MODEL, DATA, IMAGES as scripts/bench-sweep.sh (which makes DATA once; run it,
 # or `goodnet bench --write-sets DATA`, first); RUNS (default 3) rounds, each: the forward
 # speed (`goodnet bench --json`'s forward row, its own median of 3), then predict on the
 # clean validation set (float64 pixels, 11,547 images) and on the poisoned one (uint8).
@@ -14,7 +14,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-bin=bin/goodnet
+bin=${BIN:-bin/goodnet}
 [ -x "$bin" ] || { echo "bench-predict: $bin not found: run make build" >&2; exit 1; }
 fixtures=${GOODNET_FIXTURES:-$root/../shared/fixtures}
 model=${MODEL:-$fixtures/bd_net.h5}
