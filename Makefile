@@ -4,7 +4,7 @@ export PATH := $(PATH):/usr/local/go/bin
 BIN     := bin
 GOFLAGS_BUILD := -trimpath
 
-.PHONY: all setup setup-cuda build test test-short vet tidy-check fuzz demo bench bench-sweep bench-predict clean
+.PHONY: all setup setup-cuda build test test-short test-busy vet tidy-check fuzz demo bench bench-sweep bench-predict clean
 
 all: build
 
@@ -25,7 +25,10 @@ tidy-check:       ## go.mod and go.sum are what `go mod tidy` makes (CI; needs t
 
 test: vet         ## every test (needs ../shared/fixtures)
 	$(GO) test -count=1 -timeout 40m ./...
-	$(MAKE) fuzz FUZZTIME=10s
+	$(MAKE) fuzz FUZZTIME=100x
+
+test-busy:        ## the timing-sensitive tests and the fuzz smoke beside two CPU hogs (a busy CI machine)
+	./scripts/test-busy.sh
 
 test-short:
 	$(GO) test -short ./...

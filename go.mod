@@ -5,7 +5,6 @@ go 1.26.8
 require (
 	golang.org/x/sys v0.50.0
 	golang.org/x/term v0.48.0
-	gonum.org/v1/gonum v0.15.1
 	gonum.org/v1/hdf5 v0.0.0-20210714002203-8c5d23bc6946
 	gonum.org/v1/plot v0.15.2
 	google.golang.org/protobuf v1.36.12-0.20260120151049-f2248ac996af

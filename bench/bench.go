@@ -16,6 +16,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
@@ -23,8 +24,11 @@ import (
 
 	"goodnet/dataset"
 	"goodnet/goodnet"
+	"goodnet/internal/esc"
+	"goodnet/keras"
 	"goodnet/internal/resource"
 	"goodnet/nn"
+	"goodnet/pipeline"
 	"goodnet/prune"
 )
 
@@ -32,6 +36,9 @@ import (
 type Options struct {
 	// Model is B; nil → the lab's DeepID architecture with random weights (seed 1).
 	Model *nn.Model
+	// ModelFile and WeightsFile are the files Model was read from, for the end-to-end rows
+	// (as --bad_model and --bad_model_weights); "" → Model is written as a Keras file.
+	ModelFile, WeightsFile string
 	// Backends are the engines to time (nn.OpenAll opens them); nil → the CPU's.
 	Backends []nn.Backend
 	// NoGPU says why no GPU is among Backends, for the report ("" → "not requested").
@@ -42,7 +49,8 @@ type Options struct {
 	// Keep puts what each measurement's last run computed into Row.Output (and the inputs
 	// into Report.Sets and Report.Bprime).
 	Keep bool
-	// NoRead leaves out the row that writes and reads lab-sized HDF5 files.
+	// NoRead leaves out the rows that write lab-sized HDF5 files and read them: reading, and
+	// the end-to-end runs of goodnet prune and goodnet predict --set.
 	NoRead bool
 	// NoFineTune leaves out the fine-tuning row (training runs on the CPU whatever the devices).
 	NoFineTune bool
@@ -84,6 +92,8 @@ const (
 	GoodNet     = "goodnet"     // G(B, B'): B and B' on every image, merged
 	Sweep       = "sweep"       // prune.Run on the four sets: features, order, all steps
 	Read        = "read"        // dataset.Load of the four lab-layout HDF5 files
+	PruneJob    = "prune-job"   // goodnet prune end to end: B and the four files read, the sweep, the outputs written
+	PredictJob  = "predict-job" // goodnet predict --set end to end on the clean validation file
 	// FineTune (train.go) is training B' with its pruned channels held at zero.
 )
 
@@ -104,6 +114,9 @@ type Row struct {
 	Stats *prune.Stats `json:"sweep_stats,omitempty"`
 	// MBPerS is the files' size over the median (reading).
 	MBPerS float64 `json:"mb_per_s,omitempty"`
+	// ForwardPasses is a job's median over the time of one forward pass of its images at the
+	// speed of the forward row of the same device and run (the end-to-end rows).
+	ForwardPasses float64 `json:"forward_passes,omitempty"`
 	// Output is what the last run computed (Options.Keep).
 	Output *Output `json:"-"`
 }
@@ -215,11 +228,11 @@ func Run(o Options) (*Report, error) {
 		r.Rows = append(r.Rows, ft)
 	}
 	if !o.NoRead {
-		row, err := readRow(o, sets)
+		rows, err := fileRows(o, m, backends, sets, r.Rows)
 		if err != nil {
 			return nil, err
 		}
-		r.Rows = append(r.Rows, row)
+		r.Rows = append(r.Rows, rows...)
 	}
 	r.Ratios = ratios(r.Rows)
 	r.Machine.Load = loadAvg()
@@ -422,21 +435,97 @@ func channelSums(net nn.Net, m *nn.Model, cut *nn.Layer, x []float32, n int) ([]
 	return sums, nil
 }
 
-// readRow writes the sets in the lab's layouts once and times reading all four.
-func readRow(o Options, sets *Sets) (Row, error) {
+// fileRows writes the sets in the lab's layouts (and B, when it came from no file) once, times
+// reading all four, and on each device the jobs end to end: goodnet prune on the four files
+// and goodnet predict --set on the clean validation file, each also as forward passes (at the
+// speed of that device's forward row in rows).
+func fileRows(o Options, m *nn.Model, backends []nn.Backend, sets *Sets, rows []Row) ([]Row, error) {
 	dir := o.TempDir
 	if dir == "" {
 		d, err := os.MkdirTemp("", "goodnet-bench-")
 		if err != nil {
-			return Row{}, err
+			return nil, err
 		}
 		defer os.RemoveAll(d)
 		dir = d
 	}
 	paths, err := WriteLabFiles(dir, sets)
 	if err != nil {
-		return Row{}, err
+		return nil, err
 	}
+	model, weights := o.ModelFile, o.WeightsFile
+	if model == "" {
+		model, weights = filepath.Join(dir, "b.h5"), ""
+		if err := keras.SaveModel(m, model); err != nil {
+			return nil, err
+		}
+	}
+	row, err := readRow(o, sets, paths)
+	if err != nil {
+		return nil, err
+	}
+	out := []Row{row}
+	fwd := map[string]float64{}
+	for _, r := range rows {
+		if r.Name == Forward {
+			fwd[r.Device] = r.ImagesPerS
+		}
+	}
+	total := 0
+	for _, s := range sets.All() {
+		total += s.N
+	}
+	for _, b := range backends {
+		dev := b.Name()
+		phases := map[string][]float64{}
+		st, err := measure(o.Repeats, func() error {
+			res, err := pipeline.Prune(pipeline.PruneOptions{BadModel: model, BadModelWeights: weights,
+				CleanValid: paths[0], BadValid: paths[1], CleanTest: paths[2], BadTest: paths[3],
+				Scale: 1, Backend: b, Out: filepath.Join(dir, "out-"+dev)})
+			if err != nil {
+				return err
+			}
+			for k, v := range res.Timings {
+				phases[k] = append(phases[k], v)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%s: goodnet prune: %w", dev, err)
+		}
+		pr := jobRow(PruneJob, "goodnet prune end to end (read, features, sweep, write)", dev, total, st, fwd[dev])
+		pr.Phases = map[string]float64{}
+		for k, v := range phases {
+			pr.Phases[k] = newStat(v[1:]).Median // without the warm-up
+		}
+		st, err = measure(o.Repeats, func() error {
+			_, err := pipeline.Predict(pipeline.PredictOptions{BadModel: model, BadModelWeights: weights, Set: paths[0], Scale: 1, Backend: b})
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%s: goodnet predict: %w", dev, err)
+		}
+		pp := jobRow(PredictJob, fmt.Sprintf("goodnet predict --set end to end (%d images)", sets.CleanValid.N), dev, sets.CleanValid.N, st, fwd[dev])
+		for _, row := range []Row{pr, pp} {
+			logf(o.Log, "%s: %s: median %.3f s (%.3f–%.3f), %.2f forward passes", dev, row.What, row.Seconds.Median, row.Seconds.Min, row.Seconds.Max, row.ForwardPasses)
+		}
+		out = append(out, pr, pp)
+	}
+	return out, nil
+}
+
+// jobRow is an end-to-end row: images/s, and the median over the time of a forward pass of
+// the images at fwd images/s.
+func jobRow(name, what, dev string, images int, st Stat, fwd float64) Row {
+	r := Row{Name: name, What: what, Device: dev, Images: images, Seconds: st, ImagesPerS: float64(images) / st.Median}
+	if fwd > 0 {
+		r.ForwardPasses = st.Median / (float64(images) / fwd)
+	}
+	return r
+}
+
+// readRow times reading the four files at paths (the sets, in the lab's layouts).
+func readRow(o Options, sets *Sets, paths []string) (Row, error) {
 	var bytes int64
 	images := 0
 	for i, p := range paths {
@@ -531,7 +620,7 @@ func loadAvg() string {
 func (r *Report) WriteTable(w io.Writer) error {
 	var b strings.Builder
 	mc := r.Machine
-	fmt.Fprintf(&b, "goodnet bench — %s, %.1f MFLOP per image\n", r.Model, float64(r.FLOPs)/1e6)
+	fmt.Fprintf(&b, "goodnet bench — %s, %.1f MFLOP per image\n", esc.Text(r.Model), float64(r.FLOPs)/1e6)
 	fmt.Fprintf(&b, "machine: %d cores (GOMAXPROCS %d), %s, %s, %s\n", mc.Cores, mc.GOMAXPROCS, mc.CPU, mc.OS, mc.Go)
 	fmt.Fprintf(&b, "GPU:     %s\n", mc.GPU)
 	var devs []string
@@ -556,6 +645,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 		case row.ImagesPerS > 0:
 			tp = fmt.Sprintf("%.0f img/s", row.ImagesPerS)
 		}
+		if row.ForwardPasses > 0 {
+			tp += fmt.Sprintf(" = %.2f forward passes", row.ForwardPasses)
+		}
 		fmt.Fprintf(&b, "%-6s %-58s %10.3f s  [%.3f–%.3f] %s\n", row.Device, row.What, row.Seconds.Median, row.Seconds.Min, row.Seconds.Max, tp)
 		if row.Phases != nil {
 			var ks []string
@@ -570,13 +662,12 @@ func (r *Report) WriteTable(w io.Writer) error {
 			fmt.Fprintf(&b, "%-6s   phases (medians): %s\n", "", strings.Join(ps, ", "))
 		}
 		if s := row.Stats; s != nil && len(s.Active) > 0 {
-			a, f := 0, 0
-			for i := range s.Active {
-				a += s.Active[i]
-				f += s.Refreshed[i]
+			a := 0
+			for _, v := range s.Active {
+				a += v
 			}
-			fmt.Fprintf(&b, "%-6s   incremental sweep: %d steps × %d images: %d active (%.1f %%), %d recomputed (%.1f %% of active), %d rebased\n",
-				"", len(s.Active), s.Images, a, 100*float64(a)/float64(len(s.Active)*s.Images), f, 100*float64(f)/math.Max(1, float64(a)), s.Rebased)
+			fmt.Fprintf(&b, "%-6s   incremental sweep: %d steps × %d images: %d image-steps active (%.1f %%, each head recomputed), %d rebased\n",
+				"", len(s.Active), s.Images, a, 100*float64(a)/float64(len(s.Active)*s.Images), s.Rebased)
 		}
 	}
 	if len(r.Ratios) > 0 {

@@ -32,7 +32,8 @@ func TestRunStructure(t *testing.T) {
 	if r.FLOPs != nn.DeepID(55, 47, 1283).FLOPs() || r.Machine.Cores < 1 || r.Machine.CPU == "" || r.Machine.Devices["cpu"] == "" || r.Machine.GPU == "" {
 		t.Errorf("machine %+v, flops %d", r.Machine, r.FLOPs)
 	}
-	want := []struct{ name, device string }{{Forward, "cpu"}, {Activations, "cpu"}, {ChannelSums, "cpu"}, {GoodNet, "cpu"}, {Sweep, "cpu"}, {FineTune, "cpu"}, {Read, "host"}}
+	want := []struct{ name, device string }{{Forward, "cpu"}, {Activations, "cpu"}, {ChannelSums, "cpu"}, {GoodNet, "cpu"}, {Sweep, "cpu"}, {FineTune, "cpu"}, {Read, "host"},
+		{PruneJob, "cpu"}, {PredictJob, "cpu"}}
 	if len(r.Rows) != len(want) {
 		t.Fatalf("%d rows, want %d: %+v", len(r.Rows), len(want), r.Rows)
 	}
@@ -56,14 +57,20 @@ func TestRunStructure(t *testing.T) {
 	if sw.Images != 152 || sw.Phases["features"] <= 0 || sw.Phases["sweep"] <= 0 {
 		t.Errorf("sweep row %+v", sw)
 	}
-	if st := sw.Stats; st == nil || st.Images != 152 || len(st.Active) != 60 || len(st.Refreshed) != 60 {
+	if st := sw.Stats; st == nil || st.Images != 152 || len(st.Active) != 60 {
 		t.Errorf("sweep stats %+v", sw.Stats)
 	} else {
 		for k := range st.Active {
-			if st.Refreshed[k] > st.Active[k] || st.Active[k] > st.Images {
-				t.Errorf("step %d: %d refreshed of %d active of %d", k+1, st.Refreshed[k], st.Active[k], st.Images)
+			if st.Active[k] > st.Images {
+				t.Errorf("step %d: %d active of %d", k+1, st.Active[k], st.Images)
 			}
 		}
+	}
+	if pj := r.Rows[7]; pj.Images != 152 || !(pj.ForwardPasses > 0) || pj.Phases["read"] <= 0 || pj.Phases["features"] <= 0 || pj.Phases["sweep"] <= 0 {
+		t.Errorf("prune job row %+v", pj)
+	}
+	if pj := r.Rows[8]; pj.Images != 36 || !(pj.ForwardPasses > 0) {
+		t.Errorf("predict job row %+v", pj)
 	}
 	if ft := r.Rows[5]; ft.Images != 32 || !strings.Contains(ft.What, "45 of conv_3 held at 0") {
 		t.Errorf("fine-tune row %+v (the 36 validation images make one minibatch of 32)", ft)
@@ -83,7 +90,7 @@ func TestRunStructure(t *testing.T) {
 	if err := r.WriteTable(&tab); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{"img/s", "GFLOP/s", "pruning sweep", "phases (medians)", "fine-tune B'", "read the 4", "[", "median of 2 runs"} {
+	for _, s := range []string{"img/s", "GFLOP/s", "pruning sweep", "phases (medians)", "fine-tune B'", "read the 4", "[", "median of 2 runs", "forward passes", "goodnet prune end to end"} {
 		if !strings.Contains(tab.String(), s) {
 			t.Errorf("table lacks %q:\n%s", s, tab.String())
 		}

@@ -8,7 +8,6 @@ import "C"
 import (
 	"fmt"
 
-	"goodnet/nn"
 	"runtime"
 	"sync"
 )
@@ -26,13 +25,6 @@ var gemmScratch = sync.Pool{New: func() any {
 func Gemm(m, n, k int, a, b, c []float32, accumulate bool) {
 	gemm(defaultISA(), runtime.NumCPU(), m, n, k, a, b, c, accumulate)
 }
-
-// Gemm is Gemm with this backend's threads and kernel variant: host.Backend is an nn.Gemmer.
-func (b *Backend) Gemm(m, n, k int, a, bm, c []float32, accumulate bool) {
-	gemm(b.isa, b.threads, m, n, k, a, bm, c, accumulate)
-}
-
-var _ nn.Gemmer = (*Backend)(nil)
 
 func gemm(i isa, threads, m, n, k int, a, b, c []float32, accumulate bool) {
 	if m < 0 || n < 0 || k < 0 || len(a) < m*k || len(b) < k*n || len(c) < m*n {

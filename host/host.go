@@ -424,9 +424,29 @@ func (n *Net) Run(feeds map[string][]float32, count int, outs ...string) ([][]fl
 	if err != nil {
 		return nil, err
 	}
-	res, _, err := n.run(feeds, count, ls, false)
+	res, _, err := n.run(feeds, count, ls, nil, false)
 	return res, err
 }
+
+// RunInto is Run writing into dst (see nn.IntoRunner).
+func (n *Net) RunInto(feeds map[string][]float32, count int, outs []string, dst [][]float32) error {
+	ls, err := nn.CheckFeeds(n.m, feeds, count, outs)
+	if err != nil {
+		return err
+	}
+	if len(dst) != len(ls) {
+		return fmt.Errorf("%d buffers for %d outputs", len(dst), len(ls))
+	}
+	for i, l := range ls {
+		if want := count * l.OutShape.Size(); len(dst[i]) < want {
+			return fmt.Errorf("output %q: a buffer of %d values for %d", l.Name, len(dst[i]), want)
+		}
+	}
+	_, _, err = n.run(feeds, count, ls, dst, false)
+	return err
+}
+
+var _ nn.IntoRunner = (*Net)(nil)
 
 // Predict returns the class of each of n images x (nn.Predictor): the argmax of the output
 // layer, taken in the packed blocks, so the logits are never unpacked or held.
@@ -436,12 +456,13 @@ func (n *Net) Predict(x []float32, count int) ([]int32, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, cls, err := n.run(feeds, count, ls, true)
+	_, cls, err := n.run(feeds, count, ls, nil, true)
 	return cls, err
 }
 
-// run is Run, or with classes the argmax of the one output instead of its values.
-func (n *Net) run(feeds map[string][]float32, count int, ls []*nn.Layer, classes bool) ([][]float32, []int32, error) {
+// run is Run (into dst when it is not nil: the caller's buffers), or with classes the argmax
+// of the one output instead of its values.
+func (n *Net) run(feeds map[string][]float32, count int, ls []*nn.Layer, dst [][]float32, classes bool) ([][]float32, []int32, error) {
 	n.mu.Lock()
 	closed := n.closed
 	n.mu.Unlock()
@@ -449,6 +470,9 @@ func (n *Net) run(feeds map[string][]float32, count int, ls []*nn.Layer, classes
 		return nil, nil, errClosed
 	}
 	if count == 0 {
+		if dst != nil {
+			return dst, []int32{}, nil
+		}
 		res := make([][]float32, len(ls))
 		for i := range res {
 			res[i] = []float32{}
@@ -468,6 +492,8 @@ func (n *Net) run(feeds map[string][]float32, count int, ls []*nn.Layer, classes
 	}
 	if classes {
 		resBytes = 4 * int64(count)
+	} else if dst != nil {
+		resBytes = 0 // the caller's
 	}
 	ws := func(chunk int) int64 {
 		f := int64(n.padFloats + r.rowsFloats)
@@ -491,6 +517,8 @@ func (n *Net) run(feeds map[string][]float32, count int, ls []*nn.Layer, classes
 	var res [][]float32
 	if classes {
 		r.cls = make([]int32, count)
+	} else if dst != nil {
+		res = dst
 	} else {
 		res = make([][]float32, len(ls))
 		for i, l := range ls {

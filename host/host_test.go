@@ -347,6 +347,51 @@ func TestConcurrentRuns(t *testing.T) {
 	wg.Wait()
 }
 
+// TestRunInto: RunInto writes exactly Run's outputs at the start of the caller's buffers
+// (longer ones included, the rest untouched), reused across calls; short or missing buffers
+// are refused.
+func TestRunInto(t *testing.T) {
+	m := deepID(t)
+	r := rand.New(rand.NewSource(11))
+	net, err := New(2).Compile(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer net.Close()
+	ri := net.(nn.IntoRunner)
+	outs := []string{"pool_3", "output"}
+	dst := [][]float32{make([]float32, 40*1200), make([]float32, 40*1283+3)}
+	for _, n := range []int{37, 5, 40} {
+		x := pixels(r, m, n)
+		want, err := net.Run(map[string][]float32{"input": x}, n, outs...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range dst {
+			for j := range dst[i] {
+				dst[i][j] = -7
+			}
+		}
+		if err := ri.RunInto(map[string][]float32{"input": x}, n, outs, dst); err != nil {
+			t.Fatal(err)
+		}
+		for i := range want {
+			for j, v := range dst[i] {
+				if j < len(want[i]) && v != want[i][j] || j >= len(want[i]) && v != -7 {
+					t.Fatalf("n=%d output %s value %d: %g", n, outs[i], j, v)
+				}
+			}
+		}
+	}
+	x := pixels(r, m, 3)
+	if err := ri.RunInto(map[string][]float32{"input": x}, 3, outs, dst[:1]); err == nil {
+		t.Error("a missing buffer accepted")
+	}
+	if err := ri.RunInto(map[string][]float32{"input": x}, 3, outs, [][]float32{dst[0], make([]float32, 3*1283-1)}); err == nil {
+		t.Error("a short buffer accepted")
+	}
+}
+
 func TestRunErrors(t *testing.T) {
 	m := deepID(t)
 	net, err := New(1).Compile(m)

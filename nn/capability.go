@@ -4,11 +4,12 @@ package nn
 // Backend and Net. Algorithms (prune, goodnet, finetune) ask for one with a type assertion and
 // fall back to the plain Net.Run path when it is absent; they never test an engine's name.
 
-// Gemmer is a Backend that multiplies row-major float32 matrices held in host memory:
-// c[m×n] = a[m×k]·b[k×n], plus c when accumulate is set. The pruning sweep's fused output
-// layer uses it (a Dense layer without the copies of a Net.Run).
-type Gemmer interface {
-	Gemm(m, n, k int, a, b, c []float32, accumulate bool)
+// IntoRunner is a Net that writes Run's outputs into the caller's slices, so that a caller
+// running many batches reuses its buffers (no fresh memory to fault in for every batch).
+type IntoRunner interface {
+	// RunInto is Run with dst[i] receiving the output of outs[i] (n × its OutShape.Size()
+	// values; a longer slice is written at its start).
+	RunInto(feeds map[string][]float32, n int, outs []string, dst [][]float32) error
 }
 
 // ChannelSummer is a Net that reduces a layer's activations per channel where it computes

@@ -438,3 +438,10 @@ func PrunedList(p map[string][]int) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+func unwrapPathErr(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"goodnet/internal/esc"
+	"goodnet/internal/h5"
 	"goodnet/keras"
 	"goodnet/nn"
 	"goodnet/onnx"
@@ -127,35 +129,53 @@ func config(l *nn.Layer) string {
 	return ""
 }
 
-// Text renders the result for a terminal.
+// Text renders the result for a terminal. Every string from the file (path, version, backend,
+// class and layer names, inbound names) is escaped (internal/esc): an escape sequence cannot
+// reach the terminal, a newline cannot forge a row.
 func (r *InspectResult) Text() string {
+	e := esc.Text
 	var b strings.Builder
 	if r.Format == "onnx" {
-		fmt.Fprintf(&b, "%s: %s\n", r.Path, r.Kind)
+		fmt.Fprintf(&b, "%s: %s\n", e(r.Path), e(r.Kind))
 	} else {
-		fmt.Fprintf(&b, "%s: Keras %s, backend %s, %s\n", r.Path, dash(r.KerasVersion), dash(r.Backend), r.Kind)
+		fmt.Fprintf(&b, "%s: Keras %s, backend %s, %s\n", e(r.Path), e(dash(r.KerasVersion)), e(dash(r.Backend)), e(r.Kind))
 	}
 	if r.Note != "" {
-		b.WriteString(strings.TrimPrefix(r.info.String(), r.info.String()[:strings.Index(r.info.String(), "\n")+1]))
+		if r.info.ArchErr != "" {
+			fmt.Fprintf(&b, "  architecture does not load: %s\n", e(r.info.ArchErr))
+		}
+		for _, l := range r.info.Layers {
+			if len(l.Tensors) == 0 {
+				fmt.Fprintf(&b, "  %s\n", e(l.Name))
+				continue
+			}
+			var ts []string
+			for _, t := range l.Tensors {
+				ts = append(ts, fmt.Sprintf("%s %s %s", e(t.Name), e(t.DType), h5.ShapeString(t.Shape)))
+			}
+			fmt.Fprintf(&b, "  %s: %s\n", e(l.Name), strings.Join(ts, ", "))
+		}
 		fmt.Fprintf(&b, "(%s)\n", r.Note)
 		return b.String()
 	}
+	type row struct{ name, kind, config, inputs string }
+	rows := make([]row, len(r.Layers))
 	wn, wk, wc, wi := 14, 13, 34, 16 // column widths: Keras names fit these; ONNX node names are longer
-	for _, l := range r.Layers {
-		wn, wk, wc = max(wn, len(l.Name)), max(wk, len(l.Kind)), max(wc, len(l.Config))
-		wi = max(wi, len(strings.Join(l.Inputs, "+")))
+	for i, l := range r.Layers {
+		rows[i] = row{e(l.Name), e(l.Kind), e(l.Config), strings.Join(esc.Texts(l.Inputs), "+")}
+		wn, wk, wc, wi = max(wn, len(rows[i].name)), max(wk, len(rows[i].kind)), max(wc, len(rows[i].config)), max(wi, len(rows[i].inputs))
 	}
 	fmt.Fprintf(&b, "\n%-*s %-*s %-*s %-*s %-15s %9s\n", wn, "layer", wk, "class", wc, "config", wi, "inbound", "output shape", "params")
-	for _, l := range r.Layers {
-		fmt.Fprintf(&b, "%-*s %-*s %-*s %-*s %-15s %9d\n", wn, l.Name, wk, l.Kind, wc, l.Config, wi, strings.Join(l.Inputs, "+"), nn.Shape(l.Output), l.Params)
+	for i, l := range r.Layers {
+		fmt.Fprintf(&b, "%-*s %-*s %-*s %-*s %-15s %9d\n", wn, rows[i].name, wk, rows[i].kind, wc, rows[i].config, wi, rows[i].inputs, nn.Shape(l.Output), l.Params)
 	}
 	fmt.Fprintf(&b, "\n%d parameters, %.2f MFLOP per image\n", r.Params, float64(r.FLOPs)/1e6)
-	for _, l := range r.Layers {
+	for i, l := range r.Layers {
 		if z, ok := r.ZeroChannels[l.Name]; ok {
 			if len(z) == 0 {
-				fmt.Fprintf(&b, "%s: no all-zero output channels\n", l.Name)
+				fmt.Fprintf(&b, "%s: no all-zero output channels\n", rows[i].name)
 			} else {
-				fmt.Fprintf(&b, "%s: %d all-zero output channels: %s\n", l.Name, len(z), ints(z))
+				fmt.Fprintf(&b, "%s: %d all-zero output channels: %s\n", rows[i].name, len(z), ints(z))
 			}
 		}
 	}

@@ -6,8 +6,6 @@ package pipeline
 import (
 	"fmt"
 	"os"
-	"path/filepath"
-	"strings"
 
 	"goodnet/dataset"
 	"goodnet/nn"
@@ -47,8 +45,16 @@ func LoadModelToRun(model, weights string) (*nn.Model, error) {
 }
 
 // BprimePath resolves --pruned_bad_model_weights: a file as given, or, for the output
-// directory of `goodnet prune`, its bprime_<threshold>.h5.
+// directory of `goodnet prune`, the B' at threshold t of the run that wrote it — read from
+// its current generation as its report.json lists it (report.ReadOutput), so that a file an
+// earlier run left is never taken for this run's.
 func BprimePath(path string, threshold float64) (string, error) {
+	return ResolveBprime(path, threshold, false)
+}
+
+// ResolveBprime is BprimePath, or with fineTuned the fine-tuned B' (bprime_<t>_ft.h5) that the
+// current run's report.json lists for the threshold (saved[i].finetuned.file).
+func ResolveBprime(path string, threshold float64, fineTuned bool) (string, error) {
 	st, err := os.Stat(path)
 	if err != nil || !st.IsDir() {
 		return path, nil // the loader reports a missing file
@@ -56,17 +62,11 @@ func BprimePath(path string, threshold float64) (string, error) {
 	if threshold <= 0 {
 		return "", fmt.Errorf("%s is a directory: give --threshold T to pick its bprime_T.h5", path)
 	}
-	p := filepath.Join(path, report.BprimeName(threshold))
-	if _, err := os.Stat(p); err != nil {
-		// B' of an ONNX model is ONNX, of a .keras archive an archive
-		for _, ext := range []string{".onnx", ".keras"} {
-			if q := strings.TrimSuffix(p, ".h5") + ext; fileExists(q) {
-				return q, nil
-			}
-		}
-		return "", fmt.Errorf("%s: no B' for the %g %% threshold in %s (was it reached?)", p, threshold, path)
+	o, err := report.ReadOutput(path)
+	if err != nil {
+		return "", err
 	}
-	return p, nil
+	return o.Bprime(threshold, fineTuned)
 }
 
 // LoadBprime reads B' from path into a copy of b: Keras weights (weights-only or a full model
@@ -94,9 +94,4 @@ func LoadSetNorm(path string, scale float32, mean, std []float32, m *nn.Model) (
 		return nil, err
 	}
 	return s, nil
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }

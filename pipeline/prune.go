@@ -2,11 +2,12 @@ package pipeline
 
 import (
 	"fmt"
-	"os"
-	"strconv"
+	"slices"
 	"strings"
 	"time"
 
+	"goodnet/internal/atomicfile"
+	"goodnet/internal/strict"
 	"goodnet/nn"
 	"goodnet/prune"
 	"goodnet/report"
@@ -51,7 +52,8 @@ type PruneOutcome struct {
 
 // Prune runs the defense and writes its outputs into o.Out.
 func Prune(o PruneOptions) (*PruneOutcome, error) {
-	if err := checkOutDir(o.Out); err != nil {
+	// Nothing is created before the inputs are read: a failed run leaves no new directory.
+	if err := atomicfile.CheckOutDir(o.Out); err != nil {
 		return nil, err
 	}
 	timings := map[string]float64{}
@@ -82,6 +84,13 @@ func Prune(o PruneOptions) (*PruneOutcome, error) {
 		sets[s.name] = report.SetInfo{Path: s.path, Images: (*s.dst).N}
 	}
 	timings["read"] = time.Since(t0).Seconds()
+	// The directory is made and locked for the whole run: a second run into it fails at
+	// once; a run that fails removes what it made.
+	out, err := atomicfile.OpenOutDir(o.Out)
+	if err != nil {
+		return nil, err
+	}
+	defer out.Close()
 	res, err := prune.Run(cfg)
 	if err != nil {
 		return nil, err
@@ -107,43 +116,23 @@ func Prune(o PruneOptions) (*PruneOutcome, error) {
 	return &PruneOutcome{Result: res, Written: written, Timings: timings, FineTuned: ft}, nil
 }
 
-// checkOutDir makes sure the output directory exists (or can be made) and is writable before
-// any work is done.
-func checkOutDir(dir string) error {
-	if dir == "" {
-		return fmt.Errorf("no output directory (--out)")
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("%s: cannot create the output directory: %w", dir, unwrapPathErr(err))
-	}
-	f, err := os.CreateTemp(dir, ".goodnet-write-check*")
-	if err != nil {
-		return fmt.Errorf("%s: output directory is not writable: %w", dir, unwrapPathErr(err))
-	}
-	f.Close()
-	os.Remove(f.Name())
-	return nil
-}
-
-func unwrapPathErr(err error) error {
-	if pe, ok := err.(*os.PathError); ok {
-		return pe.Err
-	}
-	return err
-}
-
-// ParseThresholds parses "2,4,10".
+// ParseThresholds parses "2,4,10": each a decimal number in (0, 100) (a % sign after it
+// may stay), none given twice ("2,2.0" is refused: it would save the same B' twice).
 func ParseThresholds(s string) ([]float64, error) {
 	var out []float64
+	var given []string
 	for _, f := range strings.Split(s, ",") {
-		if f = strings.Trim(f, " %"); f == "" {
+		if f = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(f), "%")); f == "" {
 			continue
 		}
-		v, err := strconv.ParseFloat(f, 64)
+		v, err := strict.Float(f)
 		if err != nil || !(v > 0 && v < 100) {
 			return nil, fmt.Errorf("threshold %q: want a number in (0, 100)", f)
 		}
-		out = append(out, v)
+		if i := slices.Index(out, v); i >= 0 {
+			return nil, fmt.Errorf("threshold %q is given twice (as %q too)", f, given[i])
+		}
+		out, given = append(out, v), append(given, f)
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("no thresholds in %q", s)

@@ -2,6 +2,7 @@ package prune
 
 import (
 	"fmt"
+	"time"
 
 	"goodnet/nn"
 )
@@ -85,6 +86,10 @@ func (b *brute) means() []float64   { return b.meanAct }
 func (b *brute) predictions() preds { return b.cur }
 func (b *brute) close()             { b.net.Close() }
 func (b *brute) stats() *Stats      { return nil }
+func (b *brute) run(order []int, tr *trace, progress func(done, total int)) error {
+	return runSteps(b, order, tr, progress)
+}
+func (b *brute) forwardTime() time.Duration { return 0 }
 
 func (b *brute) prune(ch int) (preds, error) {
 	b.pt.zero(b.pruned, ch)

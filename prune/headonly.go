@@ -1,6 +1,10 @@
 package prune
 
-import "goodnet/nn"
+import (
+	"time"
+
+	"goodnet/nn"
+)
 
 // The head-only sweep: re-run the layers after the cut on the images the channel touches
 // (their features at the cut with the pruned channels zeroed).
@@ -26,6 +30,10 @@ func (h *headOnly) method() Method   { return HeadOnly }
 func (h *headOnly) means() []float64 { return h.meanAct }
 func (h *headOnly) close()           { h.net.Close() }
 func (h *headOnly) stats() *Stats    { return nil }
+func (h *headOnly) run(order []int, tr *trace, progress func(done, total int)) error {
+	return runSteps(h, order, tr, progress)
+}
+func (h *headOnly) forwardTime() time.Duration { return 0 }
 func (h *headOnly) predictions() preds {
 	var p preds
 	for i, s := range h.sets {

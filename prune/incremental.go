@@ -3,347 +3,339 @@ package prune
 import (
 	"fmt"
 	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"goodnet/internal/simd"
 	"goodnet/nn"
 )
 
-// The incremental sweep (see the package doc and README "The sweep, incrementally"): each
-// set's features at the cut and the readers' pre-activations are computed once; each step
-// subtracts the pruned channel's share from the pre-activations of the images it touches,
-// certifies the unchanged predictions (certificate.go) and recomputes the head exactly for the
-// others.
+// The incremental sweep (see the package doc and README "The sweep, incrementally"). The
+// engine runs each set through B once, up to the cut. Everything after the cut is computed
+// here, a sub-block of images at a time through every step while its values stay in cache:
+// the readers' pre-activations from the cut (sparse: a DeepID's cut is mostly zero), then per
+// step the pruned channel's share subtracted from the images it touches, and their head (the
+// layers from the readers to the output's logits, skipping zeros: the readers' outputs after a
+// ReLU mostly are) computed exactly, and the argmax. Images the channel does not touch keep
+// their prediction. The steps of one image depend on no other image, so the clean validation
+// set's features (needed first: they order the channels) are kept, and the other sets stream:
+// a chunk through the engine, then through every step, then the next chunk.
 
-type incSet struct {
-	n        int
-	pc       []float32   // n × C × S features at the cut, channel-major (setState.p transposed)
-	preds    []int32     // current predictions
-	pre, ref [][]float32 // per reader: n × out pre-activations, and outputs at the last refresh
-	slack    []float64   // how far h may move (‖Δh‖₂) before the prediction could change
-	mask     []uint64    // per image, words bits: channel c of the cut is non-zero somewhere
-	// per reader and image: the ℓ₁ mass of the cut values its pre-activations held when last
-	// computed exactly, and the mass removed since (see rebase)
-	total, removed [][]float64
-}
-
-type incremental struct {
-	cfg     *Config
-	net     nn.Net // B with its readers made linear (fed with their outputs, it is B)
-	cut     *nn.Layer
-	plan    *incPlan
-	sets    [4]*incSet
-	meanAct []float64
-	S, C    int
-	words   int // mask words per image
-	// gemm, when the engine is an nn.Gemmer and the output is not ReLU'd: the output layer
-	// runs here (the engine's GEMM on host memory, then argmax and slack in one pass) on the
-	// engine's h; else (nil) the engine computes the logits.
-	gemm nn.Gemmer
-	isa  simd.ISA // the variant of the sweep's kernels (sweep.c)
-	// pruned are the channels pruned so far, also as a mask (words bits)
-	pruned     []bool
-	prunedMask []uint64
-	st         Stats
-	// scratch of refresh
-	feeds  [][]float32
-	z      []float32
-	pinner runtime.Pinner
-}
-
-// zChunk is how many images the fused output layer takes at once (the logits stay in cache).
-const zChunk = 256
-
-func newIncremental(cfg *Config, cut *nn.Layer, plan *incPlan) (*incremental, error) {
-	m := cfg.Model
-	inc := &incremental{cfg: cfg, cut: cut, plan: plan, isa: simd.Best()}
-	inc.C = cut.OutShape[len(cut.OutShape)-1]
-	inc.S = cut.OutShape.Size() / inc.C
-	inc.words = (inc.C + 63) / 64
-	inc.pruned = make([]bool, inc.C)
-	inc.prunedMask = make([]uint64, inc.words)
-	if g, ok := cfg.Backend.(nn.Gemmer); ok && m.Output.Act != nn.ReLU {
-		inc.gemm = g
-	}
-	// B with linear readers: one pass from the images gives the cut and the readers'
-	// pre-activations.
-	lin := m.Clone()
-	outs := []string{cut.Name}
-	for _, r := range plan.readers {
-		lin.Layer(r.l.Name).Act = nn.Linear
-		outs = append(outs, r.l.Name)
-	}
-	net, err := cfg.Backend.Compile(lin)
-	if err != nil {
-		return nil, err
-	}
-	inc.net = net
-	in, fs := m.InputShape().Size(), cut.OutShape.Size()
-	for i, s := range cfg.sets() {
-		if s == nil {
-			continue
-		}
-		is := &incSet{n: s.N, preds: make([]int32, s.N), slack: make([]float64, s.N), mask: make([]uint64, s.N*inc.words)}
-		for _, r := range plan.readers {
-			is.pre = append(is.pre, make([]float32, s.N*r.out))
-			is.ref = append(is.ref, make([]float32, s.N*r.out))
-			is.total = append(is.total, make([]float64, s.N))
-			is.removed = append(is.removed, make([]float64, s.N))
-		}
-		p := make([]float32, s.N*fs)
-		for lo := 0; lo < s.N; lo += chunk {
-			hi := min(lo+chunk, s.N)
-			out, err := net.Run(map[string][]float32{m.Input.Name: s.X[lo*in : hi*in]}, hi-lo, outs...)
-			if err != nil {
-				net.Close()
-				return nil, fmt.Errorf("%s: %w", s.Path, err)
-			}
-			copy(p[lo*fs:], out[0])
-			for q, r := range plan.readers {
-				copy(is.pre[q][lo*r.out:], out[q+1])
-			}
-		}
-		channelMasks(p, s.N, inc.S, inc.C, is.mask)
-		if i == 0 {
-			inc.meanAct = channelMeans(p, s.N, inc.C)
-		}
-		is.pc = channelMajor(p, s.N, inc.S, inc.C)
-		inc.sets[i] = is
-		// B's predictions and the certificates' references: a refresh of every image
-		if err := inc.refreshDense(is, nil); err != nil {
-			net.Close()
-			return nil, fmt.Errorf("%s: %w", s.Path, err)
-		}
-		inc.st.Images += s.N
-	}
-	inc.pin()
-	for _, s := range inc.sets {
-		if s != nil {
-			inc.initMass(s)
-		}
-	}
-	return inc, nil
-}
-
-func (inc *incremental) method() Method   { return Incremental }
-func (inc *incremental) means() []float64 { return inc.meanAct }
-func (inc *incremental) close()           { inc.net.Close(); inc.pinner.Unpin() }
-func (inc *incremental) stats() *Stats    { return &inc.st }
-func (inc *incremental) predictions() preds {
-	var p preds
-	for i, s := range inc.sets {
-		if s != nil {
-			p[i] = s.preds
-		}
-	}
-	return p
-}
-
-func (inc *incremental) prune(ch int) (preds, error) {
-	inc.pruned[ch] = true
-	inc.prunedMask[ch/64] |= 1 << (ch % 64)
-	var active, refreshed int
-	for _, s := range inc.sets {
-		if s == nil {
-			continue
-		}
-		idx := activeByMask(s.mask, s.n, inc.words, ch)
-		list, reb := inc.step(s, idx, ch)
-		if len(reb) > 0 {
-			if err := inc.rebase(s, reb); err != nil {
-				return preds{}, err
-			}
-			list = union(list, reb)
-		}
-		active += len(idx)
-		refreshed += len(list)
-		var err error
-		if len(list)*50 >= s.n*49 {
-			err = inc.refreshDense(s, list) // cheaper than gathering nearly all images
-		} else {
-			err = inc.refresh(s, list)
-		}
-		if err != nil {
-			return preds{}, err
-		}
-	}
-	inc.st.Active = append(inc.st.Active, active)
-	inc.st.Refreshed = append(inc.st.Refreshed, refreshed)
-	return inc.predictions(), nil
-}
+// subBlock is how many images a worker takes through every step at once: their
+// pre-activations and head values stay in its core's cache (a variable for the tests).
+var subBlock = 128
 
 // rebaseRatio bounds the rounding of the updates. Subtracting channel c's share from a
 // pre-activation rounds at a few ulps of the share, so after many steps the pre-activations
 // are off by a few ulps of all that was removed, while computing them afresh would round at a
 // few ulps of what they still hold (a dot product of a few thousand terms: tens of ulps of
 // it). Once a reader has removed more than rebaseRatio times the ℓ₁ mass of the cut values it
-// still reads, its pre-activations are recomputed (rebase): they are then never much less
+// still reads, the image's pre-activations are recomputed: they are then never much less
 // exact than a fresh computation's, even when one channel outweighs the rest by orders of
 // magnitude.
 const rebaseRatio = 64
 
-// rebase recomputes exactly the readers' pre-activations of images idx (sorted) of s, sets
-// their references to the readers' outputs and restarts their mass accounting. An image whose
-// cut is all zero now (every channel it has is pruned) gets the readers' biases; the others
-// are run from the cut, the pruned channels zeroed.
-func (inc *incremental) rebase(s *incSet, idx []int32) error {
-	var run, empty []int32
-	for _, i := range idx {
-		rest := uint64(0)
-		for w, m := range s.mask[int(i)*inc.words : int(i+1)*inc.words] {
-			rest |= m &^ inc.prunedMask[w]
-		}
-		if rest == 0 {
-			empty = append(empty, i)
-		} else {
-			run = append(run, i)
-		}
+type incremental struct {
+	cfg   *Config
+	net   nn.Net // B
+	cut   *nn.Layer
+	plan  *incPlan
+	S, C  int
+	words int // mask words per image
+	k     *blockKernels
+	pin   runtime.Pinner
+	// cv are the clean validation set's features at the cut (n × S × C), by chunk of chunk
+	// images, from newIncremental to the sweep.
+	cv      [][]float32
+	meanAct []float64
+	st      Stats
+	fwd     time.Duration // forward passes during run
+}
+
+func newIncremental(cfg *Config, cut *nn.Layer, plan *incPlan) (*incremental, error) {
+	inc := &incremental{cfg: cfg, cut: cut, plan: plan}
+	inc.C = cut.OutShape[len(cut.OutShape)-1]
+	inc.S = cut.OutShape.Size() / inc.C
+	inc.words = (inc.C + 63) / 64
+	inc.k = &blockKernels{isa: simd.Best(), S: inc.S, C: inc.C}
+	inc.k.rds = kernelReaders(plan.readers, &inc.pin)
+	net, err := cfg.Backend.Compile(cfg.Model)
+	if err != nil {
+		inc.pin.Unpin()
+		return nil, err
 	}
-	for q, r := range inc.plan.readers {
-		for _, i := range empty {
-			copy(s.pre[q][int(i)*r.out:int(i+1)*r.out], r.bias)
-		}
-	}
-	fs := inc.S * inc.C
-	names := make([]string, len(inc.plan.readers))
-	for q, r := range inc.plan.readers {
-		names[q] = r.l.Name
-	}
-	for lo := 0; lo < len(run); lo += chunk {
-		part := run[lo:min(lo+chunk, len(run))]
-		feed := make([]float32, len(part)*fs)
-		for j, i := range part {
-			row, pc := feed[j*fs:(j+1)*fs], s.pc[int(i)*fs:int(i+1)*fs]
-			for c := 0; c < inc.C; c++ {
-				if inc.pruned[c] {
-					continue
-				}
-				for q := 0; q < inc.S; q++ {
-					row[q*inc.C+c] = pc[c*inc.S+q]
-				}
-			}
-		}
-		out, err := inc.net.Run(map[string][]float32{inc.cut.Name: feed}, len(part), names...)
+	inc.net = net
+	s := cfg.CleanValid
+	sum := make([]float64, inc.C)
+	for lo := 0; lo < s.N; lo += chunk {
+		p, err := inc.forward(s, lo, min(lo+chunk, s.N), nil)
 		if err != nil {
-			return err
+			inc.close()
+			return nil, err
 		}
-		for q, r := range inc.plan.readers {
-			for j, i := range part {
-				copy(s.pre[q][int(i)*r.out:int(i+1)*r.out], out[q][j*r.out:(j+1)*r.out])
+		inc.cv = append(inc.cv, p)
+		channelSums(p, inc.C, sum)
+	}
+	inc.meanAct = meansOf(sum, s.N*inc.S)
+	return inc, nil
+}
+
+// forward runs images [lo, hi) of s through B up to the cut, into buf when the engine's nets
+// are nn.IntoRunners and buf is not nil (then the result is buf's start).
+func (inc *incremental) forward(s *nn.Set, lo, hi int, buf []float32) ([]float32, error) {
+	m := inc.cfg.Model
+	in := m.InputShape().Size()
+	feeds := map[string][]float32{m.Input.Name: s.X[lo*in : hi*in]}
+	if ri, ok := inc.net.(nn.IntoRunner); ok && buf != nil {
+		p := buf[:(hi-lo)*inc.S*inc.C]
+		if err := ri.RunInto(feeds, hi-lo, []string{inc.cut.Name}, [][]float32{p}); err != nil {
+			return nil, fmt.Errorf("%s: %w", s.Path, err)
+		}
+		return p, nil
+	}
+	out, err := inc.net.Run(feeds, hi-lo, inc.cut.Name)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.Path, err)
+	}
+	return out[0], nil
+}
+
+func (inc *incremental) method() Method   { return Incremental }
+func (inc *incremental) means() []float64 { return inc.meanAct }
+func (inc *incremental) stats() *Stats    { return &inc.st }
+func (inc *incremental) close() {
+	inc.net.Close()
+	inc.pin.Unpin()
+}
+func (inc *incremental) forwardTime() time.Duration { return inc.fwd }
+
+func (inc *incremental) run(order []int, tr *trace, progress func(done, total int)) error {
+	sets := inc.cfg.sets()
+	total := 0
+	for _, s := range sets {
+		if s != nil {
+			total += s.N
+		}
+	}
+	inc.st = Stats{Images: total, Active: make([]int, len(order))}
+	ws := make([]*worker, runtime.NumCPU())
+	for i := range ws {
+		ws[i] = newWorker(inc, order)
+	}
+	// The other sets' chunks come from the engine while the workers sweep the chunk before
+	// (and the clean validation set): the cores are not left waiting at either's end.
+	chunks := inc.stream(sets)
+	defer chunks.stop()
+	done := 0
+	part := func(set int, p []float32, first int) {
+		n := len(p) / (inc.S * inc.C)
+		inc.sweepPart(ws, set, p, first, n, tr)
+		done += n
+		if progress != nil {
+			progress(done, total)
+		}
+	}
+	for j, p := range inc.cv {
+		part(0, p, j*chunk)
+	}
+	inc.cv = nil
+	for c := range chunks.out {
+		if c.err != nil {
+			return c.err
+		}
+		part(c.set, c.p, c.lo)
+		chunks.free <- c.buf
+	}
+	inc.fwd = chunks.fwd // the producer has finished: out is closed
+	for _, w := range ws {
+		for k, a := range w.active {
+			inc.st.Active[k] += a
+		}
+		inc.st.Rebased += w.rebased
+	}
+	return nil
+}
+
+// fchunk is a chunk of a streaming set at the cut (images lo… of set), or the error that
+// ended the stream.
+type fchunk struct {
+	set, lo int
+	p, buf  []float32 // p: the values (in buf, or not when the engine allocated them)
+	err     error
+}
+
+// chunkStream runs the sets after the first through the engine, chunk after chunk, into two
+// buffers that the consumer hands back on free.
+type chunkStream struct {
+	out  chan fchunk
+	free chan []float32
+	quit chan struct{}
+	fwd  time.Duration // time in the engine, read after out is closed
+}
+
+func (inc *incremental) stream(sets []*nn.Set) *chunkStream {
+	cs := &chunkStream{out: make(chan fchunk), free: make(chan []float32, 2), quit: make(chan struct{})}
+	size := 0
+	for _, s := range sets[1:] {
+		if s != nil {
+			size = max(size, min(chunk, s.N)*inc.S*inc.C)
+		}
+	}
+	for range 2 {
+		cs.free <- make([]float32, size)
+	}
+	go func() {
+		defer close(cs.out)
+		setPhase("features") // in CPU profiles
+		for i, s := range sets[1:] {
+			if s == nil {
+				continue
+			}
+			for lo := 0; lo < s.N; lo += chunk {
+				var buf []float32
+				select {
+				case buf = <-cs.free:
+				case <-cs.quit:
+					return
+				}
+				t0 := time.Now()
+				p, err := inc.forward(s, lo, min(lo+chunk, s.N), buf)
+				cs.fwd += time.Since(t0)
+				select {
+				case cs.out <- fchunk{set: i + 1, lo: lo, p: p, buf: buf, err: err}:
+				case <-cs.quit:
+					return
+				}
+				if err != nil {
+					return
+				}
 			}
 		}
-	}
-	for q, r := range inc.plan.readers {
-		for _, i := range idx {
-			s.total[q][i] -= s.removed[q][i]
-			s.removed[q][i] = 0
-		}
-		actRows(inc.isa, idx, s.pre[q], s.ref[q], r.out, r.relu)
-	}
-	inc.st.Rebased += len(idx)
-	return nil
+	}()
+	return cs
 }
 
-// union merges two sorted lists of images.
-func union(a, b []int32) []int32 {
-	out := make([]int32, 0, len(a)+len(b))
-	i, j := 0, 0
-	for i < len(a) || j < len(b) {
-		switch {
-		case j == len(b) || (i < len(a) && a[i] < b[j]):
-			out = append(out, a[i])
-			i++
-		case i == len(a) || b[j] < a[i]:
-			out = append(out, b[j])
-			j++
-		default:
-			out = append(out, a[i])
-			i, j = i+1, j+1
-		}
+// stop ends the stream early (when the consumer returns) and waits for the producer.
+func (cs *chunkStream) stop() {
+	close(cs.quit)
+	for range cs.out {
 	}
-	return out
 }
 
-// refresh computes the exact predictions of images idx and their slacks from the readers'
-// outputs, which step has made their references.
-func (inc *incremental) refresh(s *incSet, idx []int32) error {
-	if inc.feeds == nil {
-		inc.feeds = make([][]float32, len(inc.plan.readers))
+// sweepPart takes images [first, first+n) of set through every step, their features at the
+// cut p, in sub-blocks spread over the workers.
+func (inc *incremental) sweepPart(ws []*worker, set int, p []float32, first, n int, tr *trace) {
+	nb := (n + subBlock - 1) / subBlock
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	fs := inc.S * inc.C
+	for _, w := range ws[:min(len(ws), nb)] {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				b := int(next.Add(1) - 1)
+				if b >= nb {
+					return
+				}
+				lo, hi := b*subBlock, min((b+1)*subBlock, n)
+				w.block(p[lo*fs:hi*fs], hi-lo, tr, set, first+lo)
+			}
+		}()
 	}
-	for lo := 0; lo < len(idx); lo += chunk {
-		part := idx[lo:min(lo+chunk, len(idx))]
-		feeds := map[string][]float32{}
-		for q, r := range inc.plan.readers {
-			inc.feeds[q] = grow(inc.feeds[q], len(part)*r.out)
-			f := inc.feeds[q]
-			parallel(len(part), func(a, b int) { rows(part[a:b], s.ref[q], r.out, f[a*r.out:b*r.out]) })
-			feeds[r.l.Name] = f
-		}
-		if err := inc.head(s, part, feeds); err != nil {
-			return err
-		}
-	}
-	return nil
+	wg.Wait()
 }
 
-// refreshDense is refresh of every image of s when the images done (sorted; their
-// references set) are nearly all: the others' references are set to the readers' outputs,
-// and the references, in place, are the engine's feeds.
-func (inc *incremental) refreshDense(s *incSet, done []int32) error {
-	var rest []int32
-	for i, j := 0, 0; i < s.n; i++ {
-		if j < len(done) && done[j] == int32(i) {
-			j++
+// worker is one goroutine's scratch for sub-blocks.
+type worker struct {
+	inc    *incremental
+	order  []int
+	mask   []uint64  // per image, words bits: channel c of the cut is non-zero somewhere
+	pruned []uint64  // the channels pruned so far (words bits)
+	pre    []float32 // per image, the readers' pre-activations (plan.po values)
+	// per image and reader: the ℓ₁ mass of the cut values its pre-activations held when last
+	// computed afresh, and the mass removed since (see rebaseRatio)
+	total, removed []float64
+	idx, reb, pred []int32
+	bufs           [][]float32 // the head's value buffers, subBlock rows each
+	nz, rowp       []int32     // dense's scratch
+	nzv            []float32
+	active         []int // per step, the images whose pruned channel was non-zero
+	rebased        int
+}
+
+func newWorker(inc *incremental, order []int) *worker {
+	pl := inc.plan
+	nr := len(pl.readers)
+	w := &worker{inc: inc, order: order, mask: make([]uint64, subBlock*inc.words), pruned: make([]uint64, inc.words),
+		pre: make([]float32, subBlock*pl.po), total: make([]float64, subBlock*nr), removed: make([]float64, subBlock*nr),
+		idx: make([]int32, subBlock), reb: make([]int32, subBlock), pred: make([]int32, subBlock), active: make([]int, len(order))}
+	kmax := 0
+	for _, size := range pl.sizes {
+		w.bufs = append(w.bufs, make([]float32, subBlock*size))
+		kmax = max(kmax, size)
+	}
+	// dense's scratch: every row's non-zeros, and a vector more
+	w.nz, w.nzv, w.rowp = make([]int32, subBlock*kmax+16), make([]float32, subBlock*kmax+16), make([]int32, subBlock+1)
+	return w
+}
+
+// block takes n images of set (the first is image first), their features at the cut p,
+// through every step: tr gets their predictions.
+func (w *worker) block(p []float32, n int, tr *trace, set, first int) {
+	inc, k, po := w.inc, w.inc.k, w.inc.plan.po
+	channelMasks(p, n, inc.S, inc.C, w.mask[:n*inc.words])
+	clear(w.pruned)
+	k.readers(n, nil, p, w.pruned, w.pre, po, w.total, w.removed)
+	all := w.idx[:n]
+	for i := range all {
+		all[i] = int32(i)
+	}
+	w.head(all, tr.preds[0][set][first:])
+	for s, ch := range w.order {
+		w.pruned[ch/64] |= 1 << (ch % 64)
+		prev, cur := tr.preds[s][set][first:first+n], tr.preds[s+1][set][first:first+n]
+		copy(cur, prev)
+		idx := activeByMask(w.mask, n, inc.words, ch, w.idx)
+		w.active[s] += len(idx)
+		if len(idx) == 0 {
 			continue
 		}
-		rest = append(rest, int32(i))
-	}
-	for q, r := range inc.plan.readers {
-		parallel(len(rest), func(a, b int) { actRows(inc.isa, rest[a:b], s.pre[q], s.ref[q], r.out, r.relu) })
-	}
-	idx := make([]int32, s.n)
-	for i := range idx {
-		idx[i] = int32(i)
-	}
-	for lo := 0; lo < s.n; lo += chunk {
-		hi := min(lo+chunk, s.n)
-		feeds := map[string][]float32{}
-		for q, r := range inc.plan.readers {
-			feeds[r.l.Name] = s.ref[q][lo*r.out : hi*r.out]
+		if reb := k.update(idx, p, ch, w.pre, po, w.total, w.removed, w.reb); len(reb) > 0 {
+			k.readers(len(reb), reb, p, w.pruned, w.pre, po, w.total, w.removed)
+			w.rebased += len(reb)
 		}
-		if err := inc.head(s, idx[lo:hi], feeds); err != nil {
-			return err
-		}
+		w.head(idx, cur)
 	}
-	return nil
 }
 
-// head runs the layers after the readers on feeds (their outputs for images part) and sets
-// the images' predictions and slacks.
-func (inc *incremental) head(s *incSet, part []int32, feeds map[string][]float32) error {
-	out := inc.cfg.Model.Output
-	k := out.Units
-	if inc.gemm == nil {
-		res, err := inc.net.Run(feeds, len(part), out.Name)
-		if err != nil {
-			return err
+// head computes the predictions of images idx (of the sub-block) from their readers'
+// pre-activations into dst[idx[j]].
+func (w *worker) head(idx []int32, dst []int32) {
+	pl, k := w.inc.plan, w.inc.k
+	m := len(idx)
+	for q := range pl.readers {
+		k.gather(q, idx, w.pre, pl.po, w.bufs[q])
+	}
+	for _, op := range pl.ops {
+		y := w.bufs[op.out][:m*pl.sizes[op.out]]
+		x := w.bufs[op.in[0]][:m*pl.sizes[op.in[0]]]
+		switch op.l.Kind {
+		case nn.Dense:
+			dense(k.isa, m, x, op.l.InShape[0], op.w, op.n, op.b, y, op.act, w.nz, w.nzv, w.rowp)
+		case nn.Add:
+			add(x, w.bufs[op.in[1]][:len(x)], y)
+			for _, b := range op.in[2:] {
+				add(y, w.bufs[b][:len(y)], y)
+			}
+		case nn.Act:
+			activate(k.isa, x, y, op.act, op.alpha)
 		}
-		parallel(len(part), func(a, b int) {
-			top(inc.isa, part[a:b], res[0][a*k:b*k], k, nil, inc.plan.colNorm, s.preds, s.slack)
-		})
-		return nil
 	}
-	res, err := inc.net.Run(feeds, len(part), out.Inputs[0].Name)
-	if err != nil {
-		return err
+	last := pl.ops[len(pl.ops)-1]
+	argmax(k.isa, m, w.bufs[last.out], last.l.Units, last.n, w.pred)
+	for j, i := range idx {
+		dst[i] = w.pred[j]
 	}
-	h, d := res[0], out.InShape[0]
-	inc.z = grow(inc.z, zChunk*k)
-	for a := 0; a < len(part); a += zChunk {
-		b := min(a+zChunk, len(part))
-		inc.gemm.Gemm(b-a, k, d, h[a*d:b*d], out.W, inc.z, false)
-		parallel(b-a, func(c, e int) {
-			top(inc.isa, part[a+c:a+e], inc.z[c*k:e*k], k, out.B, inc.plan.colNorm, s.preds, s.slack)
-		})
-	}
-	return nil
 }

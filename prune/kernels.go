@@ -7,7 +7,6 @@ import "C"
 
 import (
 	"runtime"
-	"sync"
 
 	"goodnet/internal/simd"
 )
@@ -35,166 +34,126 @@ func channelMasks(p []float32, n, S, Cn int, mask []uint64) {
 	if n == 0 {
 		return
 	}
-	words := len(mask) / n
-	parallel(n, func(lo, hi int) {
-		if lo < hi {
-			C.sweep_masks(C.int(hi-lo), (*C.float)(&p[lo*S*Cn]), C.int(S), C.int(Cn), C.int(words), (*C.uint64_t)(&mask[lo*words]))
-		}
-	})
+	C.sweep_masks(C.int(n), (*C.float)(&p[0]), C.int(S), C.int(Cn), C.int(len(mask)/n), (*C.uint64_t)(&mask[0]))
 }
 
-// activeByMask lists the images whose mask has channel c.
-func activeByMask(mask []uint64, n, words, c int) []int32 {
-	idx := make([]int32, n)
+// activeByMask puts into idx the images (of n) whose mask has channel c and returns them.
+func activeByMask(mask []uint64, n, words, c int, idx []int32) []int32 {
 	if n == 0 {
-		return idx
+		return idx[:0]
 	}
 	m := C.sweep_active_mask(C.int(n), (*C.uint64_t)(&mask[0]), C.int(words), C.int(c), (*C.int32_t)(&idx[0]))
 	return idx[:int(m)]
 }
 
-// top sets preds[idx[r]] (argmax, first on ties) and slack[idx[r]] from row r of the logits z
-// (len(idx) × k; bias, if not nil, is added to z first), with the kernels of variant isa.
-func top(isa simd.ISA, idx []int32, z []float32, k int, bias, norm []float32, preds []int32, slack []float64) {
-	if len(idx) == 0 {
+// argmax sets pred[r] to the first index of the largest of the first k values of row r of
+// z (m rows of ld), as nn.Argmax, with the kernels of variant isa.
+func argmax(isa simd.ISA, m int, z []float32, k, ld int, pred []int32) {
+	if m == 0 {
 		return
 	}
-	var b *C.float
-	if bias != nil {
-		b = (*C.float)(&bias[0])
-	}
-	C.sweep_top(C.int(isa), C.int(len(idx)), (*C.int32_t)(&idx[0]), (*C.float)(&z[0]), C.int(k), b, (*C.float)(&norm[0]),
-		(*C.int32_t)(&preds[0]), (*C.double)(&slack[0]))
+	C.sweep_argmax(C.int(isa), C.int(m), (*C.float)(&z[0]), C.int(k), C.int(ld), (*C.int32_t)(&pred[0]))
 }
 
-func cbool(b bool) int {
+// dense sets y (m × n) = act(x (m × k) · w (k × n) + b) (b nil: none; act actNone or
+// actReLU), skipping the zeros of x; nz and nzv are scratch of m·k + 16, rowp of m + 1.
+func dense(isa simd.ISA, m int, x []float32, k int, w []float32, n int, b, y []float32, act int, nz []int32, nzv []float32, rowp []int32) {
+	if m == 0 {
+		return
+	}
+	var bp *C.float
+	if len(b) > 0 {
+		bp = (*C.float)(&b[0])
+	}
+	C.sweep_dense(C.int(isa), C.int(m), (*C.float)(&x[0]), C.int(k), (*C.float)(&w[0]), C.int(n), bp, (*C.float)(&y[0]),
+		C.int(act), (*C.int32_t)(&nz[0]), (*C.float)(&nzv[0]), (*C.int32_t)(&rowp[0]))
+}
+
+// activate sets y = act(x) (actNone: a copy, actReLU, actLeaky with slope alpha).
+func activate(isa simd.ISA, x, y []float32, act int, alpha float32) {
+	if len(x) == 0 {
+		return
+	}
+	C.sweep_act(C.int(isa), C.int64_t(len(x)), (*C.float)(&x[0]), (*C.float)(&y[0]), C.int(act), C.float(alpha))
+}
+
+// add sets y = a + b.
+func add(a, b, y []float32) {
+	if len(a) == 0 {
+		return
+	}
+	C.sweep_add(C.int64_t(len(a)), (*C.float)(&a[0]), (*C.float)(&b[0]), (*C.float)(&y[0]))
+}
+
+func cbool(b bool) C.int {
 	if b {
 		return 1
 	}
 	return 0
 }
 
-// channelMajor returns p (n × S × C) as n × C × S: each image's channels contiguous.
-func channelMajor(p []float32, n, S, Cn int) []float32 {
-	pc := make([]float32, len(p))
-	parallel(n, func(lo, hi int) {
-		if lo < hi {
-			C.sweep_channel_major(C.int(hi-lo), (*C.float)(&p[lo*S*Cn]), C.int(S), C.int(Cn), (*C.float)(&pc[lo*S*Cn]))
-		}
-	})
-	return pc
-}
-
-// rows copies rows idx of ref (out values each) into feed, in order.
-func rows(idx []int32, ref []float32, out int, feed []float32) {
-	if len(idx) == 0 || out == 0 {
-		return
-	}
-	C.sweep_rows(C.int(len(idx)), (*C.int32_t)(&idx[0]), (*C.float)(&ref[0]), C.int(out), (*C.float)(&feed[0]))
-}
-
-// actRows sets rows idx of ref to act(pre) (ReLU when relu, else a copy), with the kernels of
-// variant isa.
-func actRows(isa simd.ISA, idx []int32, pre, ref []float32, out int, relu bool) {
-	if len(idx) == 0 || out == 0 {
-		return
-	}
-	C.sweep_act_rows(C.int(isa), C.int(len(idx)), (*C.int32_t)(&idx[0]), (*C.float)(&pre[0]), (*C.float)(&ref[0]), C.int(out), C.int(cbool(relu)))
-}
-
-// step runs one step of the incremental sweep on the images idx of s (channel ch pruned):
-// updates their readers' pre-activations, bounds how far h moved, and returns, in idx order,
-// the images whose certificate failed, their references already set to the readers' outputs,
-// and the images whose pre-activations must be recomputed (rebase). Runs on all cores.
-func (inc *incremental) step(s *incSet, idx []int32, ch int) (refresh, rebase []int32) {
-	if len(idx) == 0 {
-		return nil, nil
-	}
-	rds := inc.readersC(s, ch)
-	out := make([]int32, len(idx))
-	reb := make([]int32, len(idx))
-	t := runtime.NumCPU()
-	if len(idx) < 64 {
-		t = 1
-	}
-	cnt, cntReb := make([]int, t), make([]C.int, t)
-	var wg sync.WaitGroup
-	for w := 0; w < t; w++ {
-		lo, hi := len(idx)*w/t, len(idx)*(w+1)/t
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if lo < hi {
-				cnt[w] = int(C.sweep_step(C.int(inc.isa), C.int(hi-lo), (*C.int32_t)(&idx[lo]), (*C.float)(&s.pc[0]), C.int(inc.S), C.int(inc.C),
-					C.int(ch), C.int(len(rds)), &rds[0], (*C.double)(&s.slack[0]), C.double(safety), C.double(rebaseRatio),
-					(*C.int32_t)(&out[lo]), (*C.int32_t)(&reb[lo]), &cntReb[w]))
-			}
-		}()
-	}
-	wg.Wait()
-	n, nr := 0, 0
-	for w := 0; w < t; w++ {
-		lo := len(idx) * w / t
-		n += copy(out[n:], out[lo:lo+cnt[w]])
-		nr += copy(reb[nr:], reb[lo:lo+int(cntReb[w])])
-	}
-	return out[:n], reb[:nr]
-}
-
-// readersC describes the readers to C for channel ch of set s (the pointers are pinned).
-func (inc *incremental) readersC(s *incSet, ch int) []C.sweep_rd {
-	rds := make([]C.sweep_rd, len(inc.plan.readers))
-	for q, r := range inc.plan.readers {
+// kernelReaders describes the readers to the C kernels; their slices are pinned with pin
+// (cgo: Go memory passed to C may hold only pinned Go pointers).
+func kernelReaders(rs []*reader, pin *runtime.Pinner) []C.sweep_rd {
+	rds := make([]C.sweep_rd, len(rs))
+	for q, r := range rs {
 		rd := &rds[q]
-		rd.start = (*C.int32_t)(&r.start[ch][0])
-		if len(r.dst[ch]) > 0 {
-			rd.dst, rd.woff = (*C.int32_t)(&r.dst[ch][0]), (*C.int32_t)(&r.woff[ch][0])
+		pin.Pin(&r.start[0])
+		rd.start = (*C.int32_t)(&r.start[0])
+		if len(r.dst) > 0 {
+			pin.Pin(&r.dst[0])
+			pin.Pin(&r.woff[0])
+			rd.dst, rd.woff = (*C.int32_t)(&r.dst[0]), (*C.int32_t)(&r.woff[0])
 		}
-		rd.w = (*C.float)(&r.w[0])
-		rd.pre, rd.ref = (*C.float)(&s.pre[q][0]), (*C.float)(&s.ref[q][0])
-		rd.width, rd.out, rd.relu, rd.gain = C.int(r.width), C.int(r.out), C.int(cbool(r.relu)), C.double(r.gain)
-		rd.mass = (*C.double)(&r.mass[0])
-		rd.removed, rd.total = (*C.double)(&s.removed[q][0]), (*C.double)(&s.total[q][0])
+		pin.Pin(&r.w[0])
+		pin.Pin(&r.bias[0])
+		pin.Pin(&r.mass[0])
+		rd.w, rd.bias, rd.mass = (*C.float)(&r.w[0]), (*C.float)(&r.bias[0]), (*C.double)(&r.mass[0])
+		rd.width, rd.out, rd.off, rd.relu = C.int(r.width), C.int(r.out), C.int(r.off), cbool(r.relu)
 	}
 	return rds
 }
 
-// initMass sets, for every image of s and reader, the mass its cut values hold and nothing
-// removed yet.
-func (inc *incremental) initMass(s *incSet) {
-	rds := inc.readersC(s, 0)
-	parallel(s.n, func(lo, hi int) {
-		if lo < hi {
-			C.sweep_mass(C.int(lo), C.int(hi), (*C.float)(&s.pc[0]), C.int(inc.S), C.int(inc.C), C.int(len(rds)), &rds[0])
-		}
-	})
+// blockKernels runs the per-image kernels of the incremental sweep on one sub-block of
+// images (see worker in incremental.go).
+type blockKernels struct {
+	isa  simd.ISA
+	rds  []C.sweep_rd
+	S, C int
 }
 
-// pin pins what step hands to C inside sweep_rd (cgo: Go memory passed to C may hold only
-// pinned Go pointers).
-func (inc *incremental) pin() {
-	for _, r := range inc.plan.readers {
-		inc.pinner.Pin(&r.w[0])
-		for c := range r.start {
-			inc.pinner.Pin(&r.start[c][0])
-			if len(r.dst[c]) > 0 {
-				inc.pinner.Pin(&r.dst[c][0])
-				inc.pinner.Pin(&r.woff[c][0])
-			}
-		}
+// readers computes afresh the pre-activations of images idx (nil: the first n) of the
+// sub-block (cut p), the channels of pruned left out; total and removed restart.
+func (k *blockKernels) readers(n int, idx []int32, p []float32, pruned []uint64, pre []float32, po int, total, removed []float64) {
+	if n == 0 {
+		return
 	}
-	for _, r := range inc.plan.readers {
-		inc.pinner.Pin(&r.mass[0])
+	var ip *C.int32_t
+	if idx != nil {
+		ip = (*C.int32_t)(&idx[0])
 	}
-	for _, s := range inc.sets {
-		if s == nil {
-			continue
-		}
-		for q := range s.pre {
-			inc.pinner.Pin(&s.pre[q][0])
-			inc.pinner.Pin(&s.ref[q][0])
-			inc.pinner.Pin(&s.removed[q][0])
-			inc.pinner.Pin(&s.total[q][0])
-		}
+	C.sweep_readers(C.int(k.isa), C.int(n), ip, (*C.float)(&p[0]), C.int(k.S), C.int(k.C), (*C.uint64_t)(&pruned[0]),
+		C.int(len(k.rds)), &k.rds[0], (*C.float)(&pre[0]), C.int(po), (*C.double)(&total[0]), (*C.double)(&removed[0]))
+}
+
+// update subtracts channel c's share from the pre-activations of images idx and returns, in
+// reb, those to recompute (see rebaseRatio).
+func (k *blockKernels) update(idx []int32, p []float32, c int, pre []float32, po int, total, removed []float64, reb []int32) []int32 {
+	if len(idx) == 0 {
+		return reb[:0]
 	}
+	m := C.sweep_update(C.int(k.isa), C.int(len(idx)), (*C.int32_t)(&idx[0]), (*C.float)(&p[0]), C.int(k.S), C.int(k.C), C.int(c),
+		C.int(len(k.rds)), &k.rds[0], (*C.float)(&pre[0]), C.int(po), (*C.double)(&total[0]), (*C.double)(&removed[0]),
+		C.double(rebaseRatio), (*C.int32_t)(&reb[0]))
+	return reb[:int(m)]
+}
+
+// gather sets the rows of y to reader q's outputs of images idx.
+func (k *blockKernels) gather(q int, idx []int32, pre []float32, po int, y []float32) {
+	if len(idx) == 0 {
+		return
+	}
+	rd := &k.rds[q]
+	C.sweep_gather(C.int(k.isa), C.int(len(idx)), (*C.int32_t)(&idx[0]), (*C.float)(&pre[0]), C.int(po), rd.off, rd.out,
+		(*C.float)(&y[0]), rd.relu)
 }

@@ -8,39 +8,66 @@ import (
 )
 
 // reader is a layer that reads the cut linearly: a Dense after Flatten, or a Conv2D. Its
-// pre-activation is kept per image and updated by subtracting the pruned channel's share.
+// pre-activations are kept per image and updated by subtracting the pruned channel's share.
 type reader struct {
 	l     *nn.Layer
 	out   int  // values per image
-	relu  bool // activation after the pre-activation
+	off   int  // where they start among an image's pre-activations (all readers')
+	relu  bool // its activation (else linear)
 	w     []float32
 	width int // length of one weight row (units or filters)
-	// For channel c, for cut position s, the updates are ents[c][start[c][s]:start[c][s+1]]:
-	// pre[dst : dst+width] -= P[s, c] · w[woff : woff+width].
-	start     [][]int32
-	dst, woff [][]int32
-	gain      float64 // bound on ‖Δh‖₂ per unit of ‖Δ(this reader's output)‖₂
-	// mass[c·S+s] is Σ over those updates of ‖w[woff : woff+width]‖₁: P[s, c]·mass bounds the
-	// ℓ₁ size of what one cut value adds to the pre-activations (see rebase).
+	// Cut value (c, s) — channel c at position s — contributes through the entries
+	// [start[c·S+s], start[c·S+s+1]): pre[dst[e] : dst[e]+width] += P[s, c] · w[woff[e] : woff[e]+width].
+	start, dst, woff []int32
+	// mass[c·S+s] is Σ over those entries of ‖w[woff : woff+width]‖₁: P[s, c]·mass bounds the
+	// ℓ₁ size of what one cut value adds to the pre-activations (see rebaseRatio).
 	mass []float64
 	// bias is the pre-activation of an all-zero cut: the bias at every output position
 	bias []float32
 }
 
-// incPlan is what the incremental sweep needs to know of the graph after the cut.
+// Activation codes of the sweep's C kernels.
+const (
+	actNone  = 0
+	actReLU  = 1
+	actLeaky = 2
+)
+
+// headOp is one layer of the head, the layers between the readers and the output's logits.
+type headOp struct {
+	l     *nn.Layer
+	in    []int // value buffers read
+	out   int   // value buffer written
+	act   int   // actNone, actReLU (Dense, Act) or actLeaky (Act)
+	alpha float32
+	// Dense: the kernel (in × n) and bias (nil: none); for the output layer n is its units
+	// rounded up to outPad, the columns past them zero (whole vectors in the kernel)
+	w, b []float32
+	n    int
+}
+
+// outPad is what the output layer's width is rounded up to: the widest vector.
+const outPad = 16
+
+// incPlan is what the incremental sweep needs to know of the graph after the cut: the readers,
+// and the head as a program on value buffers (buffer q < len(readers): reader q's output;
+// every op writes a new one; the last op is the output layer, whose buffer holds the logits).
 type incPlan struct {
 	readers []*reader
-	colNorm []float32 // ‖column j of the output layer's kernel‖₂
+	po      int // pre-activation values per image, all readers
+	ops     []headOp
+	sizes   []int // values per image of each buffer
 }
 
 // planIncremental checks that every consumer of the cut (through Flatten and Dropout) is a
-// Dense (after a Flatten) or a Conv2D (before any Flatten), that the output is a Dense fed
-// only by what the readers compute, and derives the Lipschitz gains from each reader's output
-// to the output layer's input. Returns nil and the reason when the graph does not fit.
+// Dense (after a Flatten) or a Conv2D (before any Flatten), linear or ReLU, that the output
+// is a Dense fed only by what the readers compute, through Dense, Add, activation (not
+// softmax), Flatten and Dropout layers, and lays out the head. Returns nil and the reason when
+// the graph does not fit.
 func planIncremental(m *nn.Model, cut *nn.Layer) (*incPlan, string) {
 	S := cut.OutShape.Size() / cut.OutShape[len(cut.OutShape)-1]
 	C := cut.OutShape[len(cut.OutShape)-1]
-	var readers []*reader
+	p := &incPlan{}
 	var walk func(l *nn.Layer, flat bool) string
 	walk = func(l *nn.Layer, flat bool) string {
 		for _, u := range m.Consumers(l) {
@@ -53,7 +80,13 @@ func planIncremental(m *nn.Model, cut *nn.Layer) (*incPlan, string) {
 					return why
 				}
 			case u.Kind == nn.Dense && flat, u.Kind == nn.Conv2D && !flat:
-				readers = append(readers, newReader(u, cut, S, C))
+				if u.Act != nn.Linear && u.Act != nn.ReLU {
+					return fmt.Sprintf("%q (%s) reads the cut with activation %s", u.Name, u.Kind, u.Act)
+				}
+				r := newReader(u, cut, S, C)
+				r.off = p.po
+				p.po += r.out
+				p.readers = append(p.readers, r)
 			default:
 				return fmt.Sprintf("%q (%s) reads the cut", u.Name, u.Kind)
 			}
@@ -64,70 +97,87 @@ func planIncremental(m *nn.Model, cut *nn.Layer) (*incPlan, string) {
 		return nil, why
 	}
 	out := m.Output
-	if out.Kind != nn.Dense || len(readers) == 0 {
+	if out.Kind != nn.Dense || len(p.readers) == 0 {
 		return nil, "the output layer is not a Dense"
 	}
 	feeds := map[string][]float32{}
-	isReader := map[*nn.Layer]*reader{}
-	for _, r := range readers {
+	buf := map[*nn.Layer]int{}
+	for q, r := range p.readers {
 		feeds[r.l.Name] = nil
-		isReader[r.l] = r
+		buf[r.l] = q
+		p.sizes = append(p.sizes, r.out)
 	}
 	if _, err := nn.CheckFeeds(m, feeds, 0, []string{out.Name}); err != nil {
 		return nil, "the output depends on layers before the cut"
 	}
-	// Propagate gains: g[l][r] bounds ‖Δ out(l)‖₂ by Σ_r g[l][r]·‖Δ out(r)‖₂.
-	g := map[*nn.Layer][]float64{}
-	for _, l := range nn.Plan(m, feeds, []*nn.Layer{out.Inputs[0]}) {
-		v := make([]float64, len(readers))
-		switch l.Kind {
-		case nn.Add:
-			for _, in := range l.Inputs {
-				for i, x := range gainOf(g, isReader, readers, in) {
-					v[i] += x
-				}
+	for _, l := range nn.Plan(m, feeds, []*nn.Layer{out}) {
+		var ins []int
+		for _, in := range l.Inputs {
+			ins = append(ins, buf[in])
+		}
+		op := headOp{l: l, in: ins, out: len(p.sizes)}
+		switch {
+		case l.Kind == nn.Flatten || l.Kind == nn.Dropout || (l.Kind == nn.Act && l.Act == nn.Linear):
+			buf[l] = ins[0]
+			continue
+		case l.Kind == nn.Dense && (l.Act == nn.Linear || l.Act == nn.ReLU || (l == out && l.Act == nn.Softmax)):
+			// a softmax output is argmax'd on its logits, as the engines do
+			if l.Act == nn.ReLU {
+				op.act = actReLU
 			}
-		case nn.Dense, nn.Conv2D, nn.MaxPool2D, nn.Flatten, nn.Dropout, nn.Act:
-			if l.Act == nn.Softmax {
-				return nil, fmt.Sprintf("%q applies softmax before the output", l.Name)
+			op.w, op.n = l.W, l.Units
+			if len(l.B) > 0 {
+				op.b = l.B
 			}
-			f := lipschitz(l)
-			for i, x := range gainOf(g, isReader, readers, l.Inputs[0]) {
-				v[i] = f * x
+			if l == out {
+				op.w, op.b, op.n = padColumns(l.W, l.B, l.InShape[0], l.Units, outPad)
 			}
+		case l.Kind == nn.Add:
+		case l.Kind == nn.Act && l.Act == nn.ReLU:
+			op.act = actReLU
+		case l.Kind == nn.Act && l.Act == nn.LeakyReLU:
+			op.act, op.alpha = actLeaky, float32(l.Alpha)
 		default:
-			return nil, fmt.Sprintf("%q (%s) after the cut", l.Name, l.Kind)
+			return nil, fmt.Sprintf("%q (%s, %s) after the cut", l.Name, l.Kind, l.Act)
 		}
-		g[l] = v
-	}
-	for i, x := range gainOf(g, isReader, readers, out.Inputs[0]) {
-		readers[i].gain = x
-	}
-	k, in := out.Units, out.InShape[0]
-	norms := make([]float64, k)
-	for r := 0; r < in; r++ {
-		for j, w := range out.W[r*k : (r+1)*k] {
-			norms[j] += float64(w) * float64(w)
+		buf[l] = op.out
+		size := l.OutShape.Size()
+		if op.n > 0 {
+			size = op.n
 		}
+		p.sizes = append(p.sizes, size)
+		p.ops = append(p.ops, op)
 	}
-	cn := make([]float32, k)
-	for j := range norms {
-		cn[j] = float32(math.Sqrt(norms[j]))
+	if len(p.ops) == 0 || p.ops[len(p.ops)-1].l != out {
+		return nil, "the output layer is not a Dense" // not reached: the output is a Dense
 	}
-	return &incPlan{readers: readers, colNorm: cn}, ""
+	return p, ""
+}
+
+// padColumns returns the k × n kernel w and bias b (nil: none) with n rounded up to a
+// multiple of pad, the new columns zero.
+func padColumns(w, b []float32, k, n, pad int) (wp, bp []float32, np int) {
+	np = (n + pad - 1) / pad * pad
+	wp = make([]float32, k*np)
+	for r := 0; r < k; r++ {
+		copy(wp[r*np:r*np+n], w[r*n:(r+1)*n])
+	}
+	if len(b) > 0 {
+		bp = make([]float32, np)
+		copy(bp, b)
+	}
+	return wp, bp, np
 }
 
 func newReader(l, cut *nn.Layer, S, C int) *reader {
-	r := &reader{l: l, out: l.OutShape.Size(), relu: l.Act == nn.ReLU, w: l.W}
-	r.start, r.dst, r.woff = make([][]int32, C), make([][]int32, C), make([][]int32, C)
+	r := &reader{l: l, out: l.OutShape.Size(), relu: l.Act == nn.ReLU, w: l.W, start: make([]int32, C*S+1)}
 	if l.Kind == nn.Dense {
 		r.width = l.Units
 		for c := 0; c < C; c++ {
-			r.start[c] = make([]int32, S+1)
 			for s := 0; s < S; s++ {
-				r.start[c][s+1] = int32(s + 1)
-				r.dst[c] = append(r.dst[c], 0)
-				r.woff[c] = append(r.woff[c], int32((s*C+c)*l.Units))
+				r.dst = append(r.dst, 0)
+				r.woff = append(r.woff, int32((s*C+c)*l.Units))
+				r.start[c*S+s+1] = int32(len(r.dst))
 			}
 		}
 		r.setMass(S, C)
@@ -139,7 +189,6 @@ func newReader(l, cut *nn.Layer, S, C int) *reader {
 	OH, OW := l.OutShape[0], l.OutShape[1]
 	pt, pl := l.Pads()
 	for c := 0; c < C; c++ {
-		r.start[c] = make([]int32, S+1)
 		for y := 0; y < H; y++ {
 			for x := 0; x < W; x++ {
 				for i := 0; i < OH; i++ {
@@ -148,11 +197,11 @@ func newReader(l, cut *nn.Layer, S, C int) *reader {
 						if di < 0 || di >= l.Size[0] || dj < 0 || dj >= l.Size[1] {
 							continue
 						}
-						r.dst[c] = append(r.dst[c], int32((i*OW+j)*l.Filters))
-						r.woff[c] = append(r.woff[c], int32(((di*l.Size[1]+dj)*C+c)*l.Filters))
+						r.dst = append(r.dst, int32((i*OW+j)*l.Filters))
+						r.woff = append(r.woff, int32(((di*l.Size[1]+dj)*C+c)*l.Filters))
 					}
 				}
-				r.start[c][y*W+x+1] = int32(len(r.dst[c]))
+				r.start[c*S+y*W+x+1] = int32(len(r.dst))
 			}
 		}
 	}
@@ -168,15 +217,13 @@ func (r *reader) setMass(S, C int) {
 		}
 	}
 	r.mass = make([]float64, C*S)
-	for c := 0; c < C; c++ {
-		for s := 0; s < S; s++ {
-			m := 0.0
-			for e := r.start[c][s]; e < r.start[c][s+1]; e++ {
-				for _, w := range r.w[r.woff[c][e] : int(r.woff[c][e])+r.width] {
-					m += math.Abs(float64(w))
-				}
+	for cs := range r.mass {
+		m := 0.0
+		for e := r.start[cs]; e < r.start[cs+1]; e++ {
+			for _, w := range r.w[r.woff[e] : int(r.woff[e])+r.width] {
+				m += math.Abs(float64(w))
 			}
-			r.mass[c*S+s] = m
 		}
+		r.mass[cs] = m
 	}
 }

@@ -15,8 +15,10 @@
 package prune
 
 import (
+	"context"
 	"fmt"
 	"math"
+	"runtime/pprof"
 	"sort"
 	"time"
 
@@ -220,6 +222,9 @@ func Run(cfg Config) (*Result, error) {
 		res.Model = cfg.Model.Source
 	}
 	t0 := time.Now()
+	// the phases are labelled for CPU profiles (--cpuprofile; goroutines inherit the label)
+	defer pprof.SetGoroutineLabels(context.Background())
+	setPhase("features")
 	sw, err := newSweeper(&cfg, pt)
 	if err != nil {
 		return nil, err
@@ -236,18 +241,29 @@ func Run(cfg Config) (*Result, error) {
 	}
 
 	t1 := time.Now()
-	base := sw.predictions()
-	basePred := clonePreds(base)
-	res.Baseline = metricsOf(&cfg, base)
+	setPhase("sweep")
+	tr := newTrace(&cfg, steps)
+	var progress func(done, total int)
+	if cfg.Progress != nil {
+		reported := 0
+		progress = func(done, total int) { // in steps, as the work advances
+			if k := steps * done / total; k > reported {
+				reported = k
+				cfg.Progress(k, steps)
+			}
+		}
+	}
+	if err := sw.run(res.Order[:steps], tr, progress); err != nil {
+		return nil, err
+	}
+	basePred := tr.preds[0]
+	res.Baseline = metricsOf(&cfg, basePred)
 	res.Steps = append(res.Steps, Step{Step: 0, Channel: -1, Metrics: res.Baseline})
 	pending := append([]float64(nil), cfg.Thresholds...)
 	sort.Float64s(pending)
 	for k := 1; k <= steps; k++ {
 		ch := res.Order[k-1]
-		preds, err := sw.prune(ch)
-		if err != nil {
-			return nil, err
-		}
+		preds := tr.preds[k]
 		m := metricsOf(&cfg, preds)
 		res.Steps = append(res.Steps, Step{Step: k, Channel: ch, Fraction: float64(k) / float64(pt.channels), Metrics: m})
 		drop := res.Baseline.CleanValid - m.CleanValid
@@ -261,30 +277,17 @@ func Run(cfg Config) (*Result, error) {
 			})
 			pending = pending[1:]
 		}
-		if cfg.Progress != nil {
-			cfg.Progress(k, steps)
-		}
 	}
 	res.Unreached = pending
 	res.Stats = sw.stats()
+	if fwd := sw.forwardTime().Seconds(); fwd > 0 {
+		res.Timings["sweep_forward"] = fwd
+	}
 	res.Timings["sweep"] = time.Since(t1).Seconds()
 	return res, nil
 }
 
-// preds holds one step's predictions for the four sets (nil for absent sets).
-type preds [4][]int32
-
-func clonePreds(p preds) preds {
-	var c preds
-	for i := range p {
-		if p[i] != nil {
-			c[i] = append([]int32(nil), p[i]...)
-		}
-	}
-	return c
-}
-
-func metricsOf(cfg *Config, p preds) Metrics {
+func metricsOf(cfg *Config, p [4][]int32) Metrics {
 	sets := cfg.sets()
 	var v [4]float64
 	for i, s := range sets {
@@ -297,7 +300,7 @@ func metricsOf(cfg *Config, p preds) Metrics {
 	return Metrics{CleanValid: v[0], ASRValid: v[1], CleanTest: v[2], ASRTest: v[3]}
 }
 
-func goodnetMetrics(cfg *Config, b, bp preds) GoodNetMetrics {
+func goodnetMetrics(cfg *Config, b, bp [4][]int32) GoodNetMetrics {
 	ci, pi, on := 2, 3, "test"
 	if cfg.CleanTest == nil {
 		ci, pi, on = 0, 1, "validation"
@@ -324,4 +327,9 @@ func percent(k, n int) float64 {
 		return math.NaN()
 	}
 	return goodnet.Percent(k, n)
+}
+
+// setPhase labels the calling goroutine (and those it starts) with the phase, for profiles.
+func setPhase(name string) {
+	pprof.SetGoroutineLabels(pprof.WithLabels(context.Background(), pprof.Labels("phase", name)))
 }

@@ -9,12 +9,17 @@
 #include <string.h>
 
 #include "sweep.h"
+long long sweep_hist[64];
 
 typedef struct {
-	void (*top)(int, const int32_t *, float *, int, const float *, const float *, int32_t *, double *);
-	int (*step)(int, const int32_t *, const float *, int, int, int, int, const sweep_rd *, const double *, double,
-	            double, int32_t *, int32_t *, int *);
-	void (*act_rows)(int, const int32_t *, const float *, float *, int, int);
+	void (*readers)(int, const int32_t *, const float *, int, int, const uint64_t *, int, const sweep_rd *, float *, int,
+	                double *, double *);
+	int (*update)(int, const int32_t *, const float *, int, int, int, int, const sweep_rd *, float *, int, double *,
+	              double *, double, int32_t *);
+	void (*dense)(int, const float *, int, const float *, int, const float *, float *, int, int32_t *, float *, int32_t *);
+	void (*act)(int64_t, const float *, float *, int, float);
+	void (*gather)(int, const int32_t *, const float *, int, int, int, float *, int);
+	void (*argmax)(int, const float *, int, int, int32_t *);
 } sweep_ops;
 
 #define CAT2(a, b) a##_##b
@@ -31,13 +36,16 @@ typedef struct {
 #define abs_v(x) ((VF)((VI)(x) & 0x7fffffff))
 #define splat_v(x) ((VF){0} + (x))
 
+// bits_v(m) is a bit mask of the lanes of an int vector m (a comparison's result) that are set.
 #define LANES 4
 #if defined(__SSE__)
 #define min_v(a, b) ((VF)_mm_min_ps((__m128)(a), (__m128)(b)))
 #define max_v(a, b) ((VF)_mm_max_ps((__m128)(a), (__m128)(b)))
+#define bits_v(m) ((unsigned)_mm_movemask_ps((__m128)(m)))
 #else
 #define min_v(a, b) select_v((a) < (b), a, b)
 #define max_v(a, b) select_v((a) > (b), a, b)
+#define bits_v(m) ({ VI m_ = (m); (unsigned)((m_[0] != 0) | (m_[1] != 0) << 1 | (m_[2] != 0) << 2 | (m_[3] != 0) << 3); })
 #endif
 #define SFX portable
 #include "sweep_kernels.h"
@@ -45,6 +53,7 @@ typedef struct {
 #undef LANES
 #undef min_v
 #undef max_v
+#undef bits_v
 
 #if defined(__x86_64__) || defined(__i386__)
 
@@ -58,11 +67,13 @@ typedef struct {
 #define LANES 8
 #define min_v(a, b) ((VF)_mm256_min_ps((__m256)(a), (__m256)(b)))
 #define max_v(a, b) ((VF)_mm256_max_ps((__m256)(a), (__m256)(b)))
+#define bits_v(m) ((unsigned)_mm256_movemask_ps((__m256)(m)))
 #include "sweep_kernels.h"
 #undef SFX
 #undef LANES
 #undef min_v
 #undef max_v
+#undef bits_v
 #if defined(__clang__)
 #pragma clang attribute pop
 #else
@@ -79,11 +90,20 @@ typedef struct {
 #define LANES 16
 #define min_v(a, b) ((VF)_mm512_min_ps((__m512)(a), (__m512)(b)))
 #define max_v(a, b) ((VF)_mm512_max_ps((__m512)(a), (__m512)(b)))
+#define bits_v(m) ((unsigned)_mm512_movepi32_mask((__m512i)(m)))
+// the non-zeros of 16 floats, compressed in a register (a compressing store is slow on some CPUs)
+#define COMPRESS_V(v, idx, mk, nzv, nz)                                                     \
+	do {                                                                                     \
+		_mm512_storeu_ps((nzv), _mm512_maskz_compress_ps((__mmask16)(mk), (__m512)(v)));      \
+		_mm512_storeu_si512((nz), _mm512_maskz_compress_epi32((__mmask16)(mk), (__m512i)(idx))); \
+	} while (0)
 #include "sweep_kernels.h"
 #undef SFX
 #undef LANES
 #undef min_v
 #undef max_v
+#undef bits_v
+#undef COMPRESS_V
 #if defined(__clang__)
 #pragma clang attribute pop
 #else
@@ -107,22 +127,32 @@ static const sweep_ops *ops(int isa)
 
 uint64_t sweep_calls(int isa) { return __atomic_load_n(&calls[isa], __ATOMIC_RELAXED); }
 
-void sweep_top(int isa, int m, const int32_t *idx, float *z, int k, const float *bias, const float *norm,
-               int32_t *pred, double *slack)
+void sweep_readers(int isa, int m, const int32_t *idx, const float *p, int S, int C, const uint64_t *pruned, int nr,
+                   const sweep_rd *rd, float *pre, int po, double *total, double *removed)
 {
-	ops(isa)->top(m, idx, z, k, bias, norm, pred, slack);
+	ops(isa)->readers(m, idx, p, S, C, pruned, nr, rd, pre, po, total, removed);
 }
 
-int sweep_step(int isa, int m, const int32_t *idx, const float *pc, int S, int C, int c, int nr, const sweep_rd *rd,
-               const double *slack, double safety, double rebase, int32_t *out, int32_t *reb, int *nreb)
+int sweep_update(int isa, int m, const int32_t *idx, const float *p, int S, int C, int c, int nr, const sweep_rd *rd,
+                 float *pre, int po, double *total, double *removed, double rebase, int32_t *reb)
 {
-	return ops(isa)->step(m, idx, pc, S, C, c, nr, rd, slack, safety, rebase, out, reb, nreb);
+	return ops(isa)->update(m, idx, p, S, C, c, nr, rd, pre, po, total, removed, rebase, reb);
 }
 
-void sweep_act_rows(int isa, int m, const int32_t *idx, const float *pre, float *ref, int out, int relu)
+void sweep_dense(int isa, int m, const float *x, int k, const float *w, int n, const float *b, float *y, int act,
+                 int32_t *nz, float *nzv, int32_t *rowp)
 {
-	ops(isa)->act_rows(m, idx, pre, ref, out, relu);
+	ops(isa)->dense(m, x, k, w, n, b, y, act, nz, nzv, rowp);
 }
+
+void sweep_act(int isa, int64_t n, const float *x, float *y, int act, float alpha) { ops(isa)->act(n, x, y, act, alpha); }
+
+void sweep_gather(int isa, int m, const int32_t *idx, const float *pre, int po, int off, int out, float *y, int act)
+{
+	ops(isa)->gather(m, idx, pre, po, off, out, y, act);
+}
+
+void sweep_argmax(int isa, int m, const float *z, int k, int ld, int32_t *pred) { ops(isa)->argmax(m, z, k, ld, pred); }
 
 // Indices of the images whose channel c is non-zero somewhere at the cut (p is n × S × C).
 int sweep_active(int n, const float *p, int S, int C, int c, int32_t *idx)
@@ -166,33 +196,8 @@ int sweep_active_mask(int n, const uint64_t *mask, int words, int c, int32_t *id
 	return m;
 }
 
-// pc (n × C × S) = p (n × S × C) transposed per image.
-void sweep_channel_major(int n, const float *p, int S, int C, float *pc)
+// y = a + b, n values.
+void sweep_add(int64_t n, const float *a, const float *b, float *y)
 {
-	for (int64_t i = 0; i < n; i++) {
-		const float *a = p + i * S * C;
-		float *b = pc + i * S * C;
-		for (int s = 0; s < S; s++)
-			for (int c = 0; c < C; c++) b[c * S + s] = a[s * C + c];
-	}
-}
-
-// For every image i in [lo, hi) and reader: total = the ℓ₁ mass of its cut values (Σ over c, s of
-// |pc[i, c, s]|·mass[c·S+s]), removed = 0.
-void sweep_mass(int lo, int hi, const float *pc, int S, int C, int nr, const sweep_rd *rd)
-{
-	for (int64_t i = lo; i < hi; i++)
-		for (int q = 0; q < nr; q++) {
-			double t = 0;
-			for (int c = 0; c < C; c++)
-				for (int s = 0; s < S; s++) t += fabs((double)pc[(i * C + c) * S + s]) * rd[q].mass[c * S + s];
-			rd[q].total[i] = t;
-			rd[q].removed[i] = 0;
-		}
-}
-
-// feed[k] = ref[idx[k]], rows of out.
-void sweep_rows(int m, const int32_t *idx, const float *ref, int out, float *feed)
-{
-	for (int k = 0; k < m; k++) memcpy(feed + (int64_t)k * out, ref + (int64_t)idx[k] * out, sizeof(float) * out);
+	for (int64_t j = 0; j < n; j++) y[j] = a[j] + b[j];
 }

@@ -2,43 +2,63 @@ package prune
 
 import (
 	"fmt"
-	"runtime"
-	"sync"
+	"time"
 
 	"goodnet/nn"
 )
 
-// A sweeper holds the state of the four sets between steps.
+// A sweeper computes the predictions of the four sets at every step.
 type sweeper interface {
 	method() Method
 	// means is each channel's mean activation at the cut over the clean validation set.
 	means() []float64
-	// predictions are the current predictions (before any prune: B's).
-	predictions() preds
-	// prune zeroes one more channel and returns the new predictions.
-	prune(ch int) (preds, error)
-	// stats says how much work the steps so far took (nil: not counted).
+	// run prunes order[k-1] at step k, cumulatively, and puts every set's predictions at
+	// steps 0 (B) to len(order) into tr; progress, if set, is called as the work advances
+	// (done of total, in the sweeper's units).
+	run(order []int, tr *trace, progress func(done, total int)) error
+	// forwardTime is how long run's forward passes to the cut took (the features of the sets
+	// that stream through the sweep, computed while it sweeps the chunk before; 0: none).
+	forwardTime() time.Duration
+	// stats says how much work the steps took (nil: not counted).
 	stats() *Stats
 	close()
 }
 
 // Stats say how the incremental sweep spent its work. Per step (from step 1): Active counts
 // the images (all sets together) whose pruned channel was non-zero somewhere at the cut, the
-// only ones whose prediction can change; Refreshed those among them whose certificate failed
-// (the bound on how far the output layer's input moved reached the margin of their top
-// logit), so that the head after the readers was recomputed. Images is the total over the
-// sets.
+// only ones whose prediction can change, and whose head was recomputed. Images is the total
+// over the sets.
 type Stats struct {
-	Images    int   `json:"images"`
-	Active    []int `json:"active"`
-	Refreshed []int `json:"refreshed"`
-	// Rebased counts the image-steps whose readers' pre-activations were recomputed exactly
+	Images int   `json:"images"`
+	Active []int `json:"active"`
+	// Rebased counts the image-steps whose readers' pre-activations were recomputed afresh
 	// (see rebaseRatio).
 	Rebased int `json:"rebased"`
 }
 
-// chunk is how many images one engine call takes (bounds the memory of intermediate layers).
-const chunk = 2048
+// trace holds the predictions: preds[k][i] of set i (clean valid, bad valid, clean test,
+// bad test; nil when absent) after step k (0: B).
+type trace struct {
+	preds [][4][]int32
+}
+
+func newTrace(cfg *Config, steps int) *trace {
+	tr := &trace{preds: make([][4][]int32, steps+1)}
+	for i, s := range cfg.sets() {
+		if s == nil {
+			continue
+		}
+		all := make([]int32, (steps+1)*s.N)
+		for k := range tr.preds {
+			tr.preds[k][i] = all[k*s.N : (k+1)*s.N : (k+1)*s.N]
+		}
+	}
+	return tr
+}
+
+// chunk is how many images one engine call takes (bounds the memory of intermediate layers;
+// a variable for the tests).
+var chunk = 2048
 
 // setState is one set's data at the cut.
 type setState struct {
@@ -71,22 +91,34 @@ func features(cfg *Config, net nn.Net, cut *nn.Layer) ([4]*setState, error) {
 	return st, nil
 }
 
+// channelSums adds p (images × positions × c) per channel to sum, in float64, value after
+// value.
+func channelSums(p []float32, c int, sum []float64) {
+	for i := 0; i < len(p); i += c {
+		for j, v := range p[i : i+c] {
+			sum[j] += float64(v)
+		}
+	}
+}
+
+// meansOf divides the sums by cnt (the values summed per channel); all zero when cnt is 0.
+func meansOf(sum []float64, cnt int) []float64 {
+	if cnt > 0 {
+		for j := range sum {
+			sum[j] /= float64(cnt)
+		}
+	}
+	return sum
+}
+
 // channelMeans averages p (n × S × C) per channel in float64.
 func channelMeans(p []float32, n, c int) []float64 {
 	sum := make([]float64, c)
 	if n == 0 {
 		return sum
 	}
-	for i := 0; i < len(p); i += c {
-		for j, v := range p[i : i+c] {
-			sum[j] += float64(v)
-		}
-	}
-	cnt := float64(len(p) / c)
-	for j := range sum {
-		sum[j] /= cnt
-	}
-	return sum
+	channelSums(p, c, sum)
+	return meansOf(sum, len(p)/c)
 }
 
 func newSweeper(cfg *Config, pt *point) (sweeper, error) {
@@ -110,25 +142,33 @@ func newSweeper(cfg *Config, pt *point) (sweeper, error) {
 	return newBrute(cfg, net, pt) // the output also depends on layers before the cut
 }
 
-func grow(v []float32, n int) []float32 {
-	if cap(v) < n {
-		return make([]float32, n)
-	}
-	return v[:n]
+// stepper is a sweeper that advances all sets one step at a time.
+type stepper interface {
+	// predictions are the current predictions (before any prune: B's).
+	predictions() preds
+	// prune zeroes one more channel and returns the new predictions.
+	prune(ch int) (preds, error)
 }
 
-// parallel splits [0, n) over the cores.
-func parallel(n int, f func(lo, hi int)) {
-	t := runtime.NumCPU()
-	if n < 64 || t == 1 {
-		f(0, n)
-		return
+// preds holds one step's predictions for the four sets (nil for absent sets).
+type preds [4][]int32
+
+// runSteps is run for a stepper: one step after the other, progress in steps.
+func runSteps(s stepper, order []int, tr *trace, progress func(done, total int)) error {
+	for i, p := range s.predictions() {
+		copy(tr.preds[0][i], p)
 	}
-	var wg sync.WaitGroup
-	for w := 0; w < t; w++ {
-		lo, hi := n*w/t, n*(w+1)/t
-		wg.Add(1)
-		go func() { defer wg.Done(); f(lo, hi) }()
+	for k, ch := range order {
+		p, err := s.prune(ch)
+		if err != nil {
+			return err
+		}
+		for i := range p {
+			copy(tr.preds[k+1][i], p[i])
+		}
+		if progress != nil {
+			progress(k+1, len(order))
+		}
 	}
-	wg.Wait()
+	return nil
 }

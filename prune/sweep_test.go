@@ -15,24 +15,26 @@ import (
 )
 
 // TestIncrementalPredictionsMatchBruteForce compares every image's prediction at every step
-// of the incremental sweep with the float64 brute force: the output layer fused here on the
-// engine's GEMM (the CPU's, or a fake engine's plain one) or the engine's logits (an engine
-// that is no nn.Gemmer), a linear or a ReLU output (never fused), sets larger than the output
-// chunk.
+// of the incremental sweep with the float64 brute force: on the CPU engine and on a fake one,
+// with a linear or a ReLU output, sets streamed in chunks and swept in sub-blocks of several
+// sizes (a partial last one included).
 func TestIncrementalPredictionsMatchBruteForce(t *testing.T) {
+	defer func(c, b int) { chunk, subBlock = c, b }(chunk, subBlock)
 	for _, tc := range []struct {
-		name    string
-		backend nn.Backend
-		reluOut bool
-		n       int
+		name            string
+		backend         nn.Backend
+		reluOut         bool
+		n               int
+		chunk, subBlock int
 	}{
-		{"fused", host.New(0), false, 300},
-		{"fused-fake", nntest.New(host.New(0), nntest.Options{Gemm: true}), false, 90},
-		{"engine", nntest.New(host.New(0), nntest.Options{}), false, 90},
-		{"relu-output", host.New(0), true, 90},
+		{"cpu", host.New(0), false, 300, 2048, 128},
+		{"cpu-chunks", host.New(0), false, 300, 70, 16},
+		{"fake", nntest.New(host.New(0), nntest.Options{}), false, 90, 40, 7},
+		{"relu-output", host.New(0), true, 90, 2048, 128},
 	} {
 		for seed := int64(1); seed <= 2; seed++ {
 			t.Run(fmt.Sprintf("%s/%d", tc.name, seed), func(t *testing.T) {
+				chunk, subBlock = tc.chunk, tc.subBlock
 				r := rand.New(rand.NewSource(seed + 10))
 				m := smallNet(r, "deepid", 2)
 				if tc.reluOut {
@@ -53,50 +55,42 @@ func TestIncrementalPredictionsMatchBruteForce(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer inc.close()
-				if want := strings.HasPrefix(tc.name, "fused"); (inc.gemm != nil) != want {
-					t.Fatalf("fused %v, want %v", inc.gemm != nil, want)
-				}
 				order := ChannelOrder(inc.means())
 				want := runBruteRef(t, m, conv.Name, cut.Name, sets, len(order))
 				if fmt.Sprint(order) != fmt.Sprint(want.order) {
 					t.Fatalf("order %v, want %v", order, want.order)
 				}
-				check := func(k int, p preds) {
-					for i := range p {
-						for j := range p[i] {
-							if p[i][j] != want.steps[k][i][j] {
-								t.Fatalf("step %d, set %d, image %d: predicted %d, brute force %d", k, i, j, p[i][j], want.steps[k][i][j])
+				tr := newTrace(&cfg, len(order))
+				calls := 0
+				if err := inc.run(order, tr, func(done, total int) {
+					calls++
+					if total != 4*tc.n || done > total {
+						t.Errorf("progress %d of %d", done, total)
+					}
+				}); err != nil {
+					t.Fatal(err)
+				}
+				if calls == 0 {
+					t.Errorf("no progress reported")
+				}
+				for k := range tr.preds {
+					for i := range tr.preds[k] {
+						for j, p := range tr.preds[k][i] {
+							if p != want.steps[k][i][j] {
+								t.Fatalf("step %d, set %d, image %d: predicted %d, brute force %d", k, i, j, p, want.steps[k][i][j])
 							}
 						}
-					}
-				}
-				check(0, inc.predictions())
-				for k, ch := range order {
-					p, err := inc.prune(ch)
-					if err != nil {
-						t.Fatal(err)
-					}
-					check(k+1, p)
-				}
-				if fake, ok := tc.backend.(interface {
-					Gemm(int, int, int, []float32, []float32, []float32, bool)
-				}); ok && tc.name == "fused-fake" {
-					if nntest.CallsOf(tc.backend).Gemm.Load() == 0 {
-						t.Fatalf("the fused head did not use the engine's GEMM (%T)", fake)
 					}
 				}
 				st := inc.stats()
 				if st.Images != 4*tc.n || len(st.Active) != len(order) {
 					t.Fatalf("stats %+v", st)
 				}
-				skipped := 0
 				for k := range st.Active {
-					if st.Refreshed[k] > st.Active[k] && st.Refreshed[k] != st.Images {
-						t.Errorf("step %d: %d recomputed of %d active", k+1, st.Refreshed[k], st.Active[k])
+					if st.Active[k] > st.Images {
+						t.Errorf("step %d: %d active of %d", k+1, st.Active[k], st.Images)
 					}
-					skipped += st.Active[k] - st.Refreshed[k]
 				}
-				t.Logf("%d of %d active images kept their prediction by the certificate", skipped, sum(st.Active))
 			})
 		}
 	}
@@ -110,85 +104,105 @@ func sum(v []int) int {
 	return s
 }
 
-// TestTop checks the argmax and slack kernel, each variant the CPU runs, against float64 Go: the first index of the
-// largest logit, and a slack never above the exact one (ε = 1e-5·(|z_t| + |z_j|) + 1e-6),
-// and not below the exact one with ε 20 % wider.
-func TestTop(t *testing.T) {
+// TestArgmax checks the argmax kernel, each variant the CPU runs, against nn.Argmax: ties,
+// NaNs (first or later), infinities, signed zeros, rows shorter and longer than a vector.
+func TestArgmax(t *testing.T) {
 	r := rand.New(rand.NewSource(3))
-	for _, k := range []int{1, 2, 17, 1283} {
-		n := 50
+	nan, inf := float32(math.NaN()), float32(math.Inf(1))
+	for _, k := range []int{1, 2, 7, 17, 33, 1283} {
+		n := 40
 		z := make([]float32, n*k)
 		for i := range z {
 			z[i] = float32(r.NormFloat64() * 5)
 		}
-		// ties with the top, equal rows, large values
-		copy(z[k:2*k], z[:k])
-		if k > 2 {
-			z[2*k+1] = 9
-			z[2*k+2] = 9
-			for j := 3 * k; j < 4*k; j++ {
-				z[j] = 1e6 + float32(j%7)
-			}
-			// margins about ε: the numerator cancels
-			for row := 4; row < 30; row++ {
-				base := float32(math.Pow(10, float64(row%8)-2))
-				for j := row * k; j < (row+1)*k; j++ {
-					z[j] = base * float32(1+3e-5*r.Float64())
-				}
-			}
+		row := func(i int) []float32 { return z[i*k : (i+1)*k] }
+		copy(row(1), row(0)) // equal rows
+		for j := range row(2) {
+			row(2)[j] = 3 // all tied
 		}
-		bias := make([]float32, k)
-		norm := make([]float32, k)
-		for j := range bias {
-			bias[j] = float32(r.NormFloat64())
-			norm[j] = float32(0.5 + r.Float64())
+		row(3)[0] = nan
+		row(4)[k-1] = nan
+		row(5)[k/2] = inf
+		row(6)[k/2], row(6)[k-1] = inf, inf
+		for j := range row(7) {
+			row(7)[j] = float32(math.Copysign(0, float64(j%2)-0.5))
+		}
+		for j := range row(8) {
+			row(8)[j] = -inf
+		}
+		for i := 9; i < 20; i++ { // a tie of the top with a later value
+			a, b := r.Intn(k), r.Intn(k)
+			row(i)[a], row(i)[b] = 100, 100
+		}
+		want := nn.Argmax(z, n, k)
+		ld := k + 5 // rows with more values than the k compared
+		zl := make([]float32, n*ld)
+		for i := 0; i < n; i++ {
+			copy(zl[i*ld:], row(i))
+			for j := k; j < ld; j++ {
+				zl[i*ld+j] = 1e30
+			}
 		}
 		for _, isa := range simd.Supported() {
-			for _, withBias := range []bool{false, true} {
-				zz := append([]float32(nil), z...)
-				idx := make([]int32, n)
-				for i := range idx {
-					idx[i] = int32(n - 1 - i) // scattered destinations
+			got := make([]int32, n)
+			argmax(isa, n, z, k, k, got)
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("%s k=%d: %v, want %v", isa, k, got, want)
+			}
+			argmax(isa, n, zl, k, ld, got)
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("%s k=%d, rows of %d: %v, want %v", isa, k, ld, got, want)
+			}
+		}
+	}
+}
+
+// TestDense checks the dense kernel (zeros of x skipped), each variant, against float64 on
+// rows mostly zero, some all zero, with and without bias and ReLU, widths around the
+// vector and tile sizes.
+func TestDense(t *testing.T) {
+	r := rand.New(rand.NewSource(5))
+	for _, n := range []int{1, 3, 16, 31, 127, 128, 160, 257, 1283} {
+		for _, k := range []int{1, 9, 160} {
+			m := 11
+			x := make([]float32, m*k)
+			for i := range x {
+				if r.Intn(5) == 0 && i/k != 3 {
+					x[i] = float32(r.NormFloat64())
 				}
-				preds := make([]int32, n)
-				slack := make([]float64, n)
-				b := bias
-				if !withBias {
-					b = nil
-				}
-				top(isa, idx, zz, k, b, norm, preds, slack)
-				for row := 0; row < n; row++ {
-					v := append([]float32(nil), z[row*k:(row+1)*k]...)
-					for j := range v {
-						if withBias {
-							v[j] += bias[j]
+			}
+			w := make([]float32, k*n)
+			for i := range w {
+				w[i] = float32(r.NormFloat64())
+			}
+			b := make([]float32, n)
+			for i := range b {
+				b[i] = float32(r.NormFloat64())
+			}
+			for _, isa := range simd.Supported() {
+				for _, bias := range [][]float32{nil, b} {
+					for _, act := range []int{actNone, actReLU} {
+						y := make([]float32, m*n)
+						dense(isa, m, x, k, w, n, bias, y, act, make([]int32, m*k+16), make([]float32, m*k+16), make([]int32, m+1))
+						for i := 0; i < m; i++ {
+							for j := 0; j < n; j++ {
+								s, a := 0.0, 0.0
+								if bias != nil {
+									s, a = float64(b[j]), math.Abs(float64(b[j]))
+								}
+								for q := 0; q < k; q++ {
+									v := float64(x[i*k+q]) * float64(w[q*n+j])
+									s += v
+									a += math.Abs(v)
+								}
+								if act == actReLU && s < 0 {
+									s = 0
+								}
+								if got := float64(y[i*n+j]); math.Abs(got-s) > 1e-6*(a+1e-30)+1e-30 {
+									t.Fatalf("%s n=%d k=%d bias %v act %d: y[%d,%d] = %g, want %g", isa, n, k, bias != nil, act, i, j, got, s)
+								}
+							}
 						}
-					}
-					best := nn.Argmax(v, 1, k)[0]
-					s, s2 := math.Inf(1), math.Inf(1)
-					for j := range v {
-						if j == int(best) {
-							continue
-						}
-						zt, zj := float64(v[best]), float64(v[j])
-						a := math.Abs(zt) + math.Abs(zj)
-						den := float64(norm[best]) + float64(norm[j])
-						s = math.Min(s, (zt-zj-(1e-5*a+1e-6))/den)
-						s2 = math.Min(s2, (zt-zj-(1.2e-5*a+1.2e-6))/den)
-					}
-					i := idx[row]
-					if preds[i] != best {
-						t.Fatalf("%s k=%d row %d: argmax %d, want %d", isa, k, row, preds[i], best)
-					}
-					got := slack[i]
-					if k == 1 {
-						if !(got > 1e30) {
-							t.Errorf("one class: slack %g, want huge", got)
-						}
-						continue
-					}
-					if got > s || got < s2 {
-						t.Errorf("%s k=%d row %d: slack %g, exact %g (with ε 20 %% wider: %g)", isa, k, row, got, s, s2)
 					}
 				}
 			}
@@ -216,7 +230,7 @@ func TestMasks(t *testing.T) {
 		mask := make([]uint64, n*words)
 		channelMasks(p, n, S, c, mask)
 		for ch := 0; ch < c; ch++ {
-			got, want := activeByMask(mask, n, words, ch), activeImages(p, n, S, c, ch)
+			got, want := activeByMask(mask, n, words, ch, make([]int32, n)), activeImages(p, n, S, c, ch)
 			if fmt.Sprint(got) != fmt.Sprint(want) {
 				t.Fatalf("C=%d channel %d: %v, want %v", c, ch, got, want)
 			}
@@ -225,9 +239,8 @@ func TestMasks(t *testing.T) {
 }
 
 // TestCapabilities runs the sweep on a fake engine with and without the capabilities it may
-// ask for: the fused head uses an nn.Gemmer engine's GEMM, the brute-force sweep takes the
-// channel means from an nn.ChannelSummer net, and either way the results are the float64
-// brute force's.
+// ask for: the brute-force sweep takes the channel means from an nn.ChannelSummer net, and
+// either way the results are the float64 brute force's.
 func TestCapabilities(t *testing.T) {
 	r := rand.New(rand.NewSource(21))
 	m := smallNet(r, "deepid", 2)
@@ -238,7 +251,7 @@ func TestCapabilities(t *testing.T) {
 		opts   nntest.Options
 	}{
 		{Incremental, nntest.Options{}},
-		{Incremental, nntest.Options{Gemm: true, Sums: true}},
+		{Incremental, nntest.Options{Sums: true}},
 		{Brute, nntest.Options{}},
 		{Brute, nntest.Options{Sums: true, Pair: true}},
 	} {
@@ -251,9 +264,6 @@ func TestCapabilities(t *testing.T) {
 		}
 		checkAgainst(t, res, want, cfg)
 		calls := nntest.CallsOf(b)
-		if got := calls.Gemm.Load() > 0; got != (tc.opts.Gemm && tc.method == Incremental) {
-			t.Errorf("%s %+v: engine GEMM used: %v", tc.method, tc.opts, got)
-		}
 		// the incremental sweep needs the features on the host anyway: no sums asked
 		if got := calls.Sums.Load() > 0; got != (tc.opts.Sums && tc.method == Brute) {
 			t.Errorf("%s %+v: engine channel sums used: %v", tc.method, tc.opts, got)

@@ -82,7 +82,7 @@ func TestFineTunedOutputs(t *testing.T) {
 		t.Fatal(files)
 	}
 	ents, _ := os.ReadDir(dir)
-	if len(ents) != 6 {
+	if len(ents) != 7 { // and .goodnet, the generations
 		t.Fatalf("%d entries", len(ents))
 	}
 	m := r.Saved[0].Model.Clone()

@@ -10,12 +10,12 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
 	"goodnet/internal/atomicfile"
+	"goodnet/internal/esc"
 	"goodnet/keras"
 	"goodnet/nn"
 	"goodnet/onnx"
@@ -177,53 +177,58 @@ func CSV(r *prune.Result) []byte {
 	return buf.Bytes()
 }
 
-// WriteAll writes the B' files (and the fine-tuned B” files ft, if any), sweep.csv,
-// report.json and sweep.png into dir (created if needed) as one batch: all are staged in
-// temporary files first and renamed into place together, so that a failure (a full disk) or
-// an interrupt leaves the previous files of dir as they were, never a mix of old and new. It
-// returns the paths written.
+// WriteAll writes the B' files (and the fine-tuned B'' files ft, if any), sweep.csv, report.json and sweep.png into dir (created if
+// needed) as one generation (atomicfile.OutDir): all are written into a new generation
+// directory, synced, and made current by one atomic rename, so that a failure (a full disk),
+// an interrupt, SIGKILL or a power loss leaves dir's names resolving into the previous run's
+// files or into all the new ones — never a mix, never a partial file. A caller that holds dir
+// open for the whole run (pipeline.Prune) keeps its lock. It returns the paths written.
 func WriteAll(dir string, r *prune.Result, sets map[string]SetInfo, timings map[string]float64, ft ...FineTuned) ([]string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("%s: cannot create the output directory: %w", dir, unwrap(err))
-	}
-	b := &atomicfile.Batch{}
-	defer b.Abort()
-	var written []string
-	for _, s := range r.Saved {
-		p := filepath.Join(dir, BprimeNameFor(s.Model, s.Threshold))
-		if err := saveBprime(b, s.Model, p); err != nil {
-			return nil, err
-		}
-		written = append(written, p)
-	}
-	for _, f := range ft {
-		p := filepath.Join(dir, FineTunedName(f.Model, f.Threshold))
-		if err := saveBprime(b, f.Model, p); err != nil {
-			return nil, err
-		}
-		written = append(written, p)
-	}
-	p := filepath.Join(dir, "sweep.csv")
-	if err := b.WriteFile(p, CSV(r)); err != nil {
+	out, err := atomicfile.OpenOutDir(dir)
+	if err != nil {
 		return nil, err
 	}
-	written = append(written, p)
+	defer out.Close()
+	g, err := out.NewGeneration()
+	if err != nil {
+		return nil, err
+	}
+	defer g.Abort()
+	var names []string
+	for _, s := range r.Saved {
+		n := BprimeNameFor(s.Model, s.Threshold)
+		if err := saveBprime(nil, s.Model, filepath.Join(g.Dir, n)); err != nil {
+			return nil, err
+		}
+		names = append(names, n)
+	}
+	for _, f := range ft {
+		n := FineTunedName(f.Model, f.Threshold)
+		if err := saveBprime(nil, f.Model, filepath.Join(g.Dir, n)); err != nil {
+			return nil, err
+		}
+		names = append(names, n)
+	}
+	if err := atomicfile.WriteFile(filepath.Join(g.Dir, "sweep.csv"), CSV(r)); err != nil {
+		return nil, err
+	}
 	js, err := JSON(r, sets, timings, ft...)
 	if err != nil {
 		return nil, err
 	}
-	p = filepath.Join(dir, "report.json")
-	if err := b.WriteFile(p, js); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(g.Dir, "report.json"), js); err != nil {
 		return nil, err
 	}
-	written = append(written, p)
-	p = filepath.Join(dir, "sweep.png")
-	if err := WritePlot(b, p, r, ft...); err != nil {
+	if err := WritePlot(nil, filepath.Join(g.Dir, "sweep.png"), r, ft...); err != nil {
 		return nil, err
 	}
-	written = append(written, p)
-	if err := b.Commit(); err != nil {
+	names = append(names, "sweep.csv", "report.json", "sweep.png")
+	if err := g.Commit(); err != nil {
 		return nil, err
+	}
+	written := make([]string, len(names))
+	for i, n := range names {
+		written[i] = filepath.Join(dir, n)
 	}
 	return written, nil
 }
@@ -243,7 +248,8 @@ func Table(w io.Writer, r *prune.Result, ft ...FineTuned) {
 		}
 		return fmt.Sprintf("%6.2f", v)
 	}
-	fmt.Fprintf(w, "Fine-pruning %s (%d channels) of %s\n", r.Layer, r.Channels, r.Model)
+	// names and paths come from files: escaped (internal/esc), a newline cannot forge a row
+	fmt.Fprintf(w, "Fine-pruning %s (%d channels) of %s\n", esc.Text(r.Layer), r.Channels, esc.Text(r.Model))
 	fmt.Fprintf(w, "B: validation accuracy %s %%, ASR %s %%; test accuracy %s %%, ASR %s %%\n\n",
 		pct(r.Baseline.CleanValid), pct(r.Baseline.ASRValid), pct(r.Baseline.CleanTest), pct(r.Baseline.ASRTest))
 	fmt.Fprintf(w, "%-9s %-8s %-9s %-9s | %-13s %-13s %-8s\n", "threshold", "pruned", "valid acc", "valid ASR",
@@ -257,11 +263,4 @@ func Table(w io.Writer, r *prune.Result, ft ...FineTuned) {
 		fmt.Fprintf(w, "%7g %%  not reached after %d steps\n", t, len(r.Steps)-1)
 	}
 	fineTunedTable(w, r, ft)
-}
-
-func unwrap(err error) error {
-	if pe, ok := err.(*os.PathError); ok {
-		return pe.Err
-	}
-	return err
 }

@@ -73,8 +73,24 @@ func TestWriteAll(t *testing.T) {
 		t.Fatal(files)
 	}
 	ents, _ := os.ReadDir(dir)
-	if len(ents) != 5 {
+	if len(ents) != 6 { // the five outputs (links into the current generation) and .goodnet
 		t.Fatalf("%d entries (temporary files left?)", len(ents))
+	}
+	o, err := ReadOutput(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := o.Bprime(2.5, false); err != nil || filepath.Dir(p) == dir {
+		t.Fatalf("B' at 2.5 %%: %q %v (want it in the current generation)", p, err)
+	}
+	if _, err := o.Bprime(10, false); err == nil || !strings.Contains(err.Error(), "did not reach it") {
+		t.Fatalf("B' at 10 %% (not reached): %v", err)
+	}
+	if _, err := o.Bprime(4, false); err == nil || !strings.Contains(err.Error(), "saved B' at 2, 2.5 %") {
+		t.Fatalf("B' at 4 %% (not asked for): %v", err)
+	}
+	if _, err := o.Bprime(2, true); err == nil || !strings.Contains(err.Error(), "did not fine-tune") {
+		t.Fatalf("fine-tuned B' at 2 %%: %v", err)
 	}
 	// a regular file where the directory should be
 	blocker := filepath.Join(t.TempDir(), "file")

@@ -31,7 +31,7 @@ auto/N takes I from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job). Shards shar
 coordinating. A model's directory appears complete or not at all (its marker audit.json is
 written last); a model already complete is skipped, so a stopped run resumes where it was; one
 that fails gets DIR/<name>/error.txt (one line) and the run goes on, exit status 1 at the end.
-Ctrl-C or SIGTERM leaves the model in progress as if never started (exit status 130).
+Ctrl-C or SIGTERM leaves the model in progress as if never started (exit status 130 or 143).
 
 --summarize reads every DIR/<name>/ into DIR/summary.csv (one row per model and threshold:
 `+audit.Header+`),

@@ -304,9 +304,9 @@ func TestAuditInterrupted(t *testing.T) {
 			if len(now) != 0 {
 				t.Errorf("%s: killed before the handler, yet %v complete", when, now)
 			}
-		case code == 130:
+		case code == 143: // 128 + SIGTERM
 			interrupted++
-			if !strings.Contains(p.stderr.String(), "terminated: stopped") {
+			if !strings.Contains(p.stderr.String(), "stopped by SIGTERM") {
 				t.Errorf("%s: stderr %q", when, p.stderr.String())
 			}
 		case code == 0:

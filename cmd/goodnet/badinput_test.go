@@ -437,6 +437,8 @@ type badCase struct {
 	env  []string
 	// procOnly: run only as a process of the binary (a file that makes libhdf5 loop).
 	procOnly bool
+	// after, when set, checks more after each run (what must not have been created).
+	after func(t *testing.T, how string)
 }
 
 // Commands that reach each loader with the other inputs good.
@@ -516,7 +518,7 @@ func mount(t *testing.T, dir string, size int, readOnly bool) {
 
 func badCases() []badCase {
 	f32 := func(v ...float32) []float32 { return v }
-	return []badCase{
+	return append([]badCase{
 		// --- the lab set (dataset.Load) ---
 		{name: "set/missing", code: 1, want: "no such file", args: func(t *testing.T, e *badEnv) ([]string, string) {
 			p := e.path("nope.h5")
@@ -949,9 +951,9 @@ func badCases() []badCase {
 			d := t.TempDir()
 			return evalBprime(e, d), d
 		}},
-		{name: "bprime/threshold-not-in-directory", code: 1, want: "no B' for the 7 % threshold", args: func(t *testing.T, e *badEnv) ([]string, string) {
+		{name: "bprime/threshold-not-in-directory", code: 1, want: "not an output directory of goodnet prune (no report.json)", args: func(t *testing.T, e *badEnv) ([]string, string) {
 			d := t.TempDir()
-			return evalBprime(e, d, "--threshold", "7"), filepath.Join(d, "bprime_7.h5")
+			return evalBprime(e, d, "--threshold", "7"), d
 		}},
 		{name: "bprime/missing", code: 1, want: "no such file", args: func(t *testing.T, e *badEnv) ([]string, string) {
 			p := e.path("nobprime.h5")
@@ -974,7 +976,7 @@ func badCases() []badCase {
 		{name: "prune/threshold-word", code: 2, want: `threshold "abc": want a number in (0, 100)`, args: thresholds("abc")},
 		{name: "prune/threshold-nan", code: 2, want: `threshold "NaN": want a number in (0, 100)`, args: thresholds("NaN")},
 		{name: "prune/threshold-empty", code: 2, want: `no thresholds in ","`, args: thresholds(",")},
-		{name: "prune/max-steps-negative", code: 2, want: "--max-steps -3: must be ≥ 0", args: func(t *testing.T, e *badEnv) ([]string, string) {
+		{name: "prune/max-steps-negative", code: 2, want: `--max-steps "-3": want a whole number ≥ 0`, args: func(t *testing.T, e *badEnv) ([]string, string) {
 			return pruneTo(e, filepath.Join(t.TempDir(), "out"), "--max-steps", "-3"), "--max-steps"
 		}},
 		{name: "prune/out-under-a-file", code: 1, want: "cannot create the output directory: not a directory", args: func(t *testing.T, e *badEnv) ([]string, string) {
@@ -1037,16 +1039,16 @@ func badCases() []badCase {
 		{name: "finetune/epochs-negative", code: 2, want: "--epochs -2: must be ≥ 1", args: func(t *testing.T, e *badEnv) ([]string, string) {
 			return finetuneTo(t, e, filepath.Join(t.TempDir(), "b_ft.h5"), "--epochs", "-2"), "--epochs"
 		}},
-		{name: "finetune/lr-0", code: 2, want: `invalid value "0" for flag --lr: want a positive number`, args: func(t *testing.T, e *badEnv) ([]string, string) {
+		{name: "finetune/lr-0", code: 2, want: `--lr "0": want a positive number`, args: func(t *testing.T, e *badEnv) ([]string, string) {
 			return finetuneTo(t, e, filepath.Join(t.TempDir(), "b_ft.h5"), "--lr", "0"), "--lr"
 		}},
-		{name: "finetune/lr-negative", code: 2, want: `invalid value "-0.001" for flag --lr: want a positive number`, args: func(t *testing.T, e *badEnv) ([]string, string) {
+		{name: "finetune/lr-negative", code: 2, want: `--lr "-0.001": want a positive number`, args: func(t *testing.T, e *badEnv) ([]string, string) {
 			return finetuneTo(t, e, filepath.Join(t.TempDir(), "b_ft.h5"), "--lr", "-0.001"), "--lr"
 		}},
-		{name: "finetune/lr-nan", code: 2, want: `invalid value "NaN" for flag --lr: want a positive number`, args: func(t *testing.T, e *badEnv) ([]string, string) {
+		{name: "finetune/lr-nan", code: 2, want: `--lr "NaN": want a positive number`, args: func(t *testing.T, e *badEnv) ([]string, string) {
 			return finetuneTo(t, e, filepath.Join(t.TempDir(), "b_ft.h5"), "--lr", "NaN"), "--lr"
 		}},
-		{name: "finetune/lr-inf", code: 2, want: `invalid value "+Inf" for flag --lr: want a positive number`, args: func(t *testing.T, e *badEnv) ([]string, string) {
+		{name: "finetune/lr-inf", code: 2, want: `--lr "+Inf": want a positive number`, args: func(t *testing.T, e *badEnv) ([]string, string) {
 			return finetuneTo(t, e, filepath.Join(t.TempDir(), "b_ft.h5"), "--lr", "+Inf"), "--lr"
 		}},
 		{name: "finetune/batch-size-0", code: 2, want: "--batch_size 0: must be ≥ 1", args: func(t *testing.T, e *badEnv) ([]string, string) {
@@ -1097,7 +1099,7 @@ func badCases() []badCase {
 		{name: "prune/finetune-epochs-negative", code: 2, want: "--finetune-epochs -1: must be ≥ 0", args: func(t *testing.T, e *badEnv) ([]string, string) {
 			return pruneTo(e, filepath.Join(t.TempDir(), "out"), "--finetune-epochs", "-1"), "--finetune-epochs"
 		}},
-		{name: "prune/finetune-lr-nan", code: 2, want: `invalid value "NaN" for flag --finetune-lr: want a positive number`, args: func(t *testing.T, e *badEnv) ([]string, string) {
+		{name: "prune/finetune-lr-nan", code: 2, want: `--finetune-lr "NaN": want a positive number`, args: func(t *testing.T, e *badEnv) ([]string, string) {
 			return pruneTo(e, filepath.Join(t.TempDir(), "out"), "--finetune-epochs", "1", "--finetune-lr", "NaN"), "--finetune-lr"
 		}},
 		{name: "prune/finetune-batchnorm-model", code: 1, want: "cannot fine-tune this model: layer", args: func(t *testing.T, e *badEnv) ([]string, string) {
@@ -1165,7 +1167,7 @@ func badCases() []badCase {
 				p := e.write(t, "loop.h5", fuzzSeed(t, "../../keras/testdata/fuzz/FuzzLoadModel/289a3aa7e31c2a5a"))
 				return []string{"inspect", p}, p
 			}},
-	}
+	}, outCases()...) // badinput_out_test.go: usage, numbers, --out, stale B', escaping
 }
 
 // thresholds is a prune command line with --thresholds v (a usage error naming the flag).
@@ -1221,6 +1223,9 @@ func TestBadInputs(t *testing.T) {
 					t.Errorf("in-process: written to file descriptor 2 besides run's stderr: %q", fd2)
 				}
 				checkOut(t, "in-process", out, before)
+				if c.after != nil {
+					c.after(t, "in-process")
+				}
 			}
 			r := runBinary(t, bin, time.Minute, c.env, args...)
 			if r.signal != "" {
@@ -1231,6 +1236,9 @@ func TestBadInputs(t *testing.T) {
 				t.Errorf("process: peak memory %d MB (limit %d MB)", r.maxRSS>>20, maxRSS>>20)
 			}
 			checkOut(t, "process", out, before)
+			if c.after != nil {
+				c.after(t, "process")
+			}
 		})
 	}
 }
@@ -1248,7 +1256,11 @@ func checkBad(t *testing.T, how string, c badCase, cmd, names, stdout, stderr st
 	if !strings.HasSuffix(stderr, "\n") || strings.Count(stderr, "\n") != 1 {
 		t.Errorf("%s: stderr is not one line: %q", how, stderr)
 	}
-	if p := "goodnet " + cmd + ": "; !strings.HasPrefix(stderr, p) {
+	p := "goodnet " + cmd + ": "
+	if commands[cmd] == nil { // an unknown command, help: goodnet's own error
+		p = "goodnet: "
+	}
+	if !strings.HasPrefix(stderr, p) {
 		t.Errorf("%s: stderr %q does not start with %q", how, stderr, p)
 	}
 	if !strings.Contains(stderr, names) {

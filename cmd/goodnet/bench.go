@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -14,6 +15,8 @@ import (
 	"strings"
 
 	"goodnet/bench"
+	"goodnet/internal/atomicfile"
+	"goodnet/internal/esc"
 	"goodnet/nn"
 	"goodnet/pipeline"
 	"goodnet/train"
@@ -38,8 +41,11 @@ Times, on each device: DeepID forward passes (images/s, GFLOP/s), activation col
 last pooling layer, GoodNet's double inference G(B, B'), and the whole pruning sweep on four
 sets of the lab's sizes (11,547 / 11,547 / 12,830 / 12,830 images; --images scales them);
 then fine-tuning B' on the CPU (images/s: Adam, minibatches of 32, the pruned channels held
-at zero, an epoch of 1,024 clean validation images per run) and the time to read the four
-sets from HDF5 files in the lab's layouts. Each is one warm-up run and R timed runs: the
+at zero, an epoch of 1,024 clean validation images per run), the time to read the four
+sets from HDF5 files in the lab's layouts, and on each device the jobs end to end as the
+commands run them: goodnet prune on those four files (with its phases) and goodnet predict
+--set on the clean validation file, each also as forward passes (its time over that of one
+forward pass of its images at the speed measured above). Each is one warm-up run and R timed runs: the
 median and the spread (min–max) are printed, and the GPU's speed-up over the CPU when both
 ran. The inputs are synthetic faces of the lab's shape
 (55×47×3), the clean ones labelled with B's own predictions, the poisoned ones wearing a
@@ -50,9 +56,9 @@ With --write-sets DIR it only writes those four sets (every face distinct) into 
 cl_valid.h5, bd_valid.h5, cl_test.h5 and bd_test.h5 for 'goodnet prune' (make bench-sweep).`, stderr)
 	model := fs.String("bad_model", "", "B: a full model file, Keras HDF5 or ONNX (default: DeepID with random weights)")
 	weights := fs.String("bad_model_weights", "", "B's weights (overrides those in --bad_model)")
-	images := fs.Int("images", bench.LabTest, "images per timed batch and per test set (the validation sets scale with it)")
+	images := intVar(fs, "images", bench.LabTest, 1, math.MaxInt, "images per timed batch and per test set (the validation sets scale with it)")
 	device := fs.String("device", "auto", "comma-separated devices to time: cpu, gpu; auto: the CPU, and the GPU when usable")
-	repeats := fs.Int("repeats", 3, "timed runs per measurement, after one warm-up")
+	repeats := intVar(fs, "repeats", 3, 1, 1000, "timed runs per measurement, after one warm-up")
 	asJSON := fs.Bool("json", false, "print the report as JSON instead of a table")
 	writeSets := fs.String("write-sets", "", "write the four synthetic sets into this directory and stop")
 	pos, err := parse(fs, args)
@@ -61,9 +67,6 @@ cl_valid.h5, bd_valid.h5, cl_test.h5 and bd_test.h5 for 'goodnet prune' (make be
 	}
 	if len(pos) > 0 {
 		return usagef("unexpected argument %q", pos[0])
-	}
-	if *images < 1 || *repeats < 1 {
-		return usagef("--images and --repeats must be ≥ 1")
 	}
 	if *weights != "" && *model == "" {
 		return usagef("--bad_model_weights needs --bad_model (the architecture)")
@@ -97,6 +100,11 @@ cl_valid.h5, bd_valid.h5, cl_test.h5 and bd_test.h5 for 'goodnet prune' (make be
 	if err := bench.CheckSize(m, *images); err != nil {
 		return fmt.Errorf("--images %d: %w", *images, err)
 	}
+	if *writeSets != "" {
+		if err := atomicfile.CheckOutDir(*writeSets); err != nil {
+			return err
+		}
+	}
 	if *writeSets != "" { // one device labels the sets: auto is the CPU here
 		devices = devices[:1]
 		if devices[0] == nn.Auto {
@@ -115,7 +123,8 @@ cl_valid.h5, bd_valid.h5, cl_test.h5 and bd_test.h5 for 'goodnet prune' (make be
 	if noGPU == "" {
 		noGPU = "not requested (--device)"
 	}
-	r, err := bench.Run(bench.Options{Model: m, Backends: backends, NoGPU: noGPU, Images: *images, Repeats: *repeats, Log: stderr})
+	r, err := bench.Run(bench.Options{Model: m, ModelFile: *model, WeightsFile: *weights, Backends: backends, NoGPU: noGPU,
+		Images: *images, Repeats: *repeats, Log: stderr})
 	if err != nil {
 		return err
 	}
@@ -135,7 +144,7 @@ func benchWriteSets(stdout io.Writer, dir string, m *nn.Model, b nn.Backend, ima
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "Wrote %s\n", strings.Join(paths, ", "))
+	fmt.Fprintf(stdout, "Wrote %s\n", strings.Join(esc.Texts(paths), ", "))
 	return nil
 }
 

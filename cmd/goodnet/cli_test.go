@@ -142,8 +142,8 @@ func TestPruneOutputs(t *testing.T) {
 		}
 	}
 	ents, _ := os.ReadDir(dir)
-	if len(ents) != 5 {
-		t.Errorf("output dir holds %d entries, want 5 (2 B', csv, json, png)", len(ents))
+	if len(ents) != 6 {
+		t.Errorf("output dir holds %d entries, want 6 (2 B', csv, json, png, .goodnet)", len(ents))
 	}
 }
 
@@ -166,7 +166,7 @@ func TestUsageAndExitStatus(t *testing.T) {
 		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
 		{[]string{"eval", "--clean_set", "x.h5"}, 2, "--bad_set is required"},
 		{[]string{"predict", "--bad_model", "b.h5"}, 2, "give either --set X.h5 or image files"},
-		{[]string{"prune", "--bogus"}, 2, "flag provided but not defined: --bogus"},
+		{[]string{"prune", "--bogus"}, 2, "unknown flag --bogus"},
 		{[]string{"prune", "--bad_model", "b", "--clean_valid", "v", "--bad_valid", "w", "--out", "o", "--thresholds", "0,4"}, 2, "threshold \"0\": want a number in (0, 100)"},
 		{[]string{"predict", "--bad_model", "b", "--set", "s", "--device", "tpu"}, 2, `--device "tpu"`},
 		{[]string{"predict", "--bad_model", "b", "--set", "s", "--scale", "-1"}, 2, "--scale"},

@@ -9,6 +9,8 @@ import (
 
 	"goodnet/demo"
 	"goodnet/finetune"
+	"goodnet/internal/atomicfile"
+	"goodnet/internal/esc"
 	"goodnet/pipeline"
 	"goodnet/report"
 )
@@ -32,7 +34,7 @@ how).
 lab's B was made: pruning alone leaves its backdoor working, fine-tuning removes it. --attack
 pathway plants the backdoor in channels clean faces leave dormant: pruning alone removes it.`, stderr)
 	out := fs.String("out", "out/demo", "output directory")
-	seed := fs.Int64("seed", 1, "seed of the data set, the initial weights, the shuffling and the fine-tuning")
+	seed := int64Var(fs, "seed", 1, "seed of the data set, the initial weights, the shuffling and the fine-tuning")
 	attack := fs.String("attack", "joint", "how the BadNet is made: joint (trained on clean + poisoned images, like the lab's B) or pathway (a backdoor planted in channels clean faces leave dormant)")
 	epochs := fs.Int("finetune-epochs", finetune.DefaultEpochs, "fine-tuning epochs for each B' (0: prune only)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
@@ -51,12 +53,15 @@ pathway plants the backdoor in channels clean faces leave dormant: pruning alone
 	if *epochs < 0 {
 		return usagef("--finetune-epochs %d: must be ≥ 0", *epochs)
 	}
+	if err := atomicfile.CheckOutDir(*out); err != nil {
+		return err
+	}
 	backend, err := openBackend(*device)
 	if err != nil {
 		return err
 	}
 	t0 := time.Now()
-	fmt.Fprintf(stdout, "== 1/2 making a BadNet (data set, training) in %s\n", *out)
+	fmt.Fprintf(stdout, "== 1/2 making a BadNet (data set, training) in %s\n", esc.Text(*out))
 	f, err := demo.Make(demo.Options{Dir: *out, Seed: *seed, Log: stdout, Attack: atk, Backend: backend})
 	if err != nil {
 		return err
@@ -98,19 +103,19 @@ pathway plants the backdoor in channels clean faces leave dormant: pruning alone
 	if len(o.FineTuned) > 0 {
 		files += ", bprime_*_ft.h5"
 	}
-	fmt.Fprintf(stdout, "\nWrote %s (%s)\n", defense, files)
+	fmt.Fprintf(stdout, "\nWrote %s (%s)\n", esc.Text(defense), files)
 	fmt.Fprintf(stdout, "Done in %.0f s (BadNet %.0f s, pruning %.0f s, fine-tuning %.0f s). Try:\n", time.Since(t0).Seconds(),
 		tMake.Seconds(), o.Timings["features"]+o.Timings["sweep"], o.Timings["finetune"])
-	fmt.Fprintf(stdout, "  goodnet inspect %s\n", filepath.Join(defense, report.BprimeName(4)))
+	fmt.Fprintf(stdout, "  goodnet inspect %s\n", esc.Text(filepath.Join(defense, report.BprimeName(4))))
 	fmt.Fprintf(stdout, "  goodnet eval --clean_set %s --bad_set %s --bad_model %s --pruned_bad_model_weights %s --threshold 4\n",
-		f.CleanTest, f.BadTest, f.Model, defense)
+		esc.Text(f.CleanTest), esc.Text(f.BadTest), esc.Text(f.Model), esc.Text(defense))
 	if len(o.FineTuned) > 0 {
 		fmt.Fprintf(stdout, "  goodnet eval --clean_set %s --bad_set %s --bad_model %s --pruned_bad_model_weights %s\n",
-			f.CleanTest, f.BadTest, f.Model, filepath.Join(defense, "bprime_4_ft.h5"))
+			esc.Text(f.CleanTest), esc.Text(f.BadTest), esc.Text(f.Model), esc.Text(filepath.Join(defense, "bprime_4_ft.h5")))
 	}
 	fmt.Fprintf(stdout, "  goodnet finetune --bad_model %s --pruned_bad_model_weights %s --threshold 4 --clean_set %s --clean_test %s --bad_test %s --out %s\n",
-		f.Model, defense, f.CleanValid, f.CleanTest, f.BadTest, filepath.Join(*out, "bprime_4_ft.h5"))
+		esc.Text(f.Model), esc.Text(defense), esc.Text(f.CleanValid), esc.Text(f.CleanTest), esc.Text(f.BadTest), esc.Text(filepath.Join(*out, "bprime_4_ft.h5")))
 	fmt.Fprintf(stdout, "  goodnet predict --bad_model %s --pruned_bad_model_weights %s --threshold 4 --set %s\n",
-		f.Model, defense, f.BadTest)
+		esc.Text(f.Model), esc.Text(defense), esc.Text(f.BadTest))
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"goodnet/internal/esc"
 	"goodnet/pipeline"
 )
 
@@ -23,7 +24,7 @@ B''s own numbers and the share of poisoned inputs GoodNet flags as class N.`, st
 	model := fs.String("bad_model", "", "B: a full model file (architecture and weights), Keras HDF5 or ONNX")
 	weights := fs.String("bad_model_weights", "", "B's weights (overrides those in --bad_model)")
 	bprime := fs.String("pruned_bad_model_weights", "", "B': weights-only or full Keras file, an ONNX file (for an ONNX B), or the --out directory of goodnet prune (with --threshold)")
-	threshold := fs.Float64("threshold", 0, "the pruning threshold (percent) of B'; picks bprime_T.h5 when --pruned_bad_model_weights is a directory")
+	threshold := thresholdVar(fs, "the pruning threshold (percent) of B'; picks bprime_T.h5 when --pruned_bad_model_weights is a directory")
 	scale := scaleVar(fs)
 	mean, std := normVars(fs)
 	device := deviceVar(fs)
@@ -39,6 +40,9 @@ B''s own numbers and the share of poisoned inputs GoodNet flags as class N.`, st
 		return usagef("unexpected argument %q", pos[0])
 	}
 	if err := required(fs, "clean_set", "bad_set", "bad_model", "pruned_bad_model_weights"); err != nil {
+		return err
+	}
+	if err := checkThreshold(*threshold, *bprime); err != nil {
 		return err
 	}
 	backend, err := openBackend(*device)
@@ -65,7 +69,7 @@ B''s own numbers and the share of poisoned inputs GoodNet flags as class N.`, st
 	fmt.Fprintf(stdout, "B  alone: clean accuracy %.4f %%, attack success rate %.4f %%\n", r.BCleanAcc, r.BASR)
 	fmt.Fprintf(stdout, "B' alone: clean accuracy %.4f %%, attack success rate %.4f %%\n", r.BprimeCleanAcc, r.BprimeASR)
 	if *threshold > 0 {
-		fmt.Fprintf(stdout, "B' (%g %% threshold): %s\n", *threshold, r.Bprime)
+		fmt.Fprintf(stdout, "B' (%g %% threshold): %s\n", *threshold, esc.Text(r.Bprime))
 	}
 	fmt.Fprintf(stdout, "(%d clean, %d poisoned images; target class %d; %s; %.2f s)\n", r.CleanImages, r.PoisonedImages, r.TargetLabel, r.Device, r.Seconds)
 	return nil

@@ -10,10 +10,12 @@ import (
 	"io"
 	"math"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 
 	"goodnet/internal/devprobe"
+	"goodnet/internal/strict"
 	"goodnet/nn"
 )
 
@@ -60,7 +62,7 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 				fmt.Fprint(helpOut, help(fs))
 				return nil, helpRequested
 			}
-			return nil, usageError{strings.Replace(err.Error(), " -", " --", 1)}
+			return nil, usageError{flagError(err)}
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -75,6 +77,24 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		args = args[1:]
 	}
 }
+
+// flagError rewrites the flag package's errors with the flag written --name first:
+// `--scale "2abc": want a positive number …`, `unknown flag --bogus`.
+func flagError(err error) string {
+	msg := err.Error()
+	if m := invalidValue.FindStringSubmatch(msg); m != nil {
+		return "--" + m[2] + " " + m[1] + ": " + m[3]
+	}
+	if f, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+		return "unknown flag --" + strings.TrimPrefix(f, "-")
+	}
+	if f, ok := strings.CutPrefix(msg, "flag needs an argument: -"); ok {
+		return "--" + strings.TrimPrefix(f, "-") + " needs a value"
+	}
+	return strings.Replace(msg, " -", " --", 1)
+}
+
+var invalidValue = regexp.MustCompile(`^invalid (?:boolean )?value ("(?:[^"\\]|\\.)*") for (?:flag )?-(\S+): (.*)$`)
 
 // helpOut is where -h goes: the stdout of the running command line.
 var helpOut io.Writer = os.Stdout
@@ -108,17 +128,119 @@ func openOptions() []nn.OpenOption {
 	return []nn.OpenOption{nn.NoGPUReason(devprobe.NoGPU())}
 }
 
+// intFlag is a whole number in [min, max], strictly decimal (internal/strict).
+type intFlag struct {
+	p        *int
+	min, max int
+}
+
+func (f *intFlag) String() string {
+	if f.p == nil {
+		return "0"
+	}
+	return strconv.Itoa(*f.p)
+}
+
+func (f *intFlag) Set(v string) error {
+	n, err := strict.Int(v)
+	if err != nil || n < f.min || n > f.max {
+		return fmt.Errorf("want a whole number %s", intRange(f.min, f.max))
+	}
+	*f.p = n
+	return nil
+}
+
+func intRange(lo, hi int) string {
+	if hi == math.MaxInt {
+		return fmt.Sprintf("≥ %d", lo)
+	}
+	return fmt.Sprintf("from %d to %d", lo, hi)
+}
+
+// intVar defines a strict integer flag in [lo, hi].
+func intVar(fs *flag.FlagSet, name string, def, lo, hi int, usage string) *int {
+	p := new(int)
+	*p = def
+	fs.Var(&intFlag{p, lo, hi}, name, usage)
+	return p
+}
+
+// int64Flag is any whole number that int64 holds (a seed).
+type int64Flag struct{ p *int64 }
+
+func (f *int64Flag) String() string {
+	if f.p == nil {
+		return "0"
+	}
+	return strconv.FormatInt(*f.p, 10)
+}
+
+func (f *int64Flag) Set(v string) error {
+	n, err := strict.Int64(v)
+	if err != nil {
+		return fmt.Errorf("want a whole number")
+	}
+	*f.p = n
+	return nil
+}
+
+func int64Var(fs *flag.FlagSet, name string, def int64, usage string) *int64 {
+	p := new(int64)
+	*p = def
+	fs.Var(&int64Flag{p}, name, usage)
+	return p
+}
+
+// thresholdFlag is --threshold of eval and predict: a percentage in (0, 100); 0 when not
+// given.
+type thresholdFlag float64
+
+func (t *thresholdFlag) String() string { return strconv.FormatFloat(float64(*t), 'g', -1, 64) }
+func (t *thresholdFlag) Set(v string) error {
+	f, err := strict.Float(strings.TrimSuffix(v, "%"))
+	if err != nil || !(f > 0 && f < 100) {
+		return fmt.Errorf("want a percentage in (0, 100), one of the thresholds of goodnet prune")
+	}
+	*t = thresholdFlag(f)
+	return nil
+}
+
+func thresholdVar(fs *flag.FlagSet, usage string) *float64 {
+	t := new(float64)
+	fs.Var((*thresholdFlag)(t), "threshold", usage)
+	return t
+}
+
+// checkThreshold refuses --threshold without a directory to pick from: with a B' file it
+// would be ignored.
+func checkThreshold(threshold float64, bprime string) error {
+	if threshold == 0 {
+		return nil
+	}
+	if bprime == "" {
+		return usagef("--threshold %g picks a B' from the --out directory of goodnet prune given as --pruned_bad_model_weights, and there is none", threshold)
+	}
+	if st, err := os.Stat(bprime); err == nil && !st.IsDir() {
+		return usagef("--threshold %g picks a B' from the --out directory of goodnet prune, and --pruned_bad_model_weights %s is a file: give the directory, or the file without --threshold", threshold, bprime)
+	}
+	return nil
+}
+
 // scaleFlag is --scale: a positive float multiplying pixels.
 type scaleFlag float32
 
 func (s *scaleFlag) String() string { return fmt.Sprint(float32(*s)) }
 func (s *scaleFlag) Set(v string) error {
-	var f float64
-	if _, err := fmt.Sscanf(v, "%g", &f); err != nil || !(f > 0) || f > 1e6 {
-		return fmt.Errorf("want a positive number (1 for raw 0–255 pixels, 0.00392156862745098 for x/255)")
+	if a, b, ok := strings.Cut(v, "/"); ok {
+		x, err1 := strict.Float(a)
+		y, err2 := strict.Float(b)
+		if err1 == nil && err2 == nil && y != 0 {
+			return fmt.Errorf("write the value (%s), not a fraction", strconv.FormatFloat(x/y, 'g', -1, 64))
+		}
 	}
-	if strings.Contains(v, "/") {
-		return fmt.Errorf("write the value, not a fraction")
+	f, err := strict.Float32(v)
+	if err != nil || !(f > 0) || f > 1e6 {
+		return fmt.Errorf("want a positive number from 1.2e-38 to 1e6 (1 for raw 0–255 pixels, 0.00392156862745098 for x/255)")
 	}
 	*s = scaleFlag(f)
 	return nil
@@ -141,11 +263,11 @@ func (f *floatsFlag) String() string { return fmt.Sprint([]float32(*f)) }
 func (f *floatsFlag) Set(v string) error {
 	var out []float32
 	for _, p := range strings.Split(v, ",") {
-		x, err := strconv.ParseFloat(strings.TrimSpace(p), 32)
-		if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
-			return fmt.Errorf("%q is not a number (want one per channel, comma-separated: 0.4914,0.4822,0.4465)", p)
+		x, err := strict.Float32(strings.TrimSpace(p))
+		if err != nil {
+			return fmt.Errorf("%q is not a number float32 holds (want one per channel, comma-separated: 0.4914,0.4822,0.4465)", p)
 		}
-		out = append(out, float32(x))
+		out = append(out, x)
 	}
 	*f = out
 	return nil

@@ -1,6 +1,9 @@
 package main
 
-import "io"
+import (
+	"io"
+	"math"
+)
 
 func init() {
 	register(&command{name: "gpu-check", summary: "GPU self-test, CPU/GPU comparison and timings (cuda build, GPU machine)", run: runGPUCheck})
@@ -28,9 +31,9 @@ with the machine's details and compute-sanitizer (README: The GPU).`, stderr)
 	var o gpuCheckFlags
 	fs.StringVar(&o.fixtures, "fixtures", "", "directory of the real fixtures (bd_net.h5, bprime_2.h5, cl_mini.h5, bd_mini.h5, expected.json, faces/)")
 	fs.BoolVar(&o.noFixtures, "no-fixtures", false, "waive the checks of the real B and B'_2 (the timings then use random weights)")
-	fs.IntVar(&o.faces, "faces", 0, "synthetic faces of the real-model check, each also triggered (0: 2048)")
-	fs.IntVar(&o.images, "images", 0, "images per full-size set (0: 12,830, the lab's test set size)")
-	fs.IntVar(&o.repeats, "repeats", 0, "runs per timing; the median is reported (0: 3)")
+	fs.Var(&intFlag{&o.faces, 0, math.MaxInt}, "faces", "synthetic faces of the real-model check, each also triggered (0: 2048)")
+	fs.Var(&intFlag{&o.images, 0, math.MaxInt}, "images", "images per full-size set (0: 12,830, the lab's test set size)")
+	fs.Var(&intFlag{&o.repeats, 0, 1000}, "repeats", "runs per timing; the median is reported (0: 3)")
 	fs.BoolVar(&o.noTimings, "no-timings", false, "leave out the full-size timed runs and their comparisons")
 	fs.BoolVar(&o.small, "small", false, "small kernels and nets only, no fixtures, no timings (the run under compute-sanitizer)")
 	pos, err := parse(fs, args)
@@ -39,9 +42,6 @@ with the machine's details and compute-sanitizer (README: The GPU).`, stderr)
 	}
 	if len(pos) > 0 {
 		return usagef("unexpected argument %q", pos[0])
-	}
-	if o.faces < 0 || o.images < 0 || o.repeats < 0 {
-		return usagef("--faces, --images and --repeats must be ≥ 0")
 	}
 	if o.fixtures != "" && o.noFixtures {
 		return usagef("--fixtures and --no-fixtures together: choose one")

@@ -17,6 +17,7 @@ import (
 	"syscall"
 
 	"goodnet/internal/atomicfile"
+	"goodnet/internal/esc"
 	"goodnet/internal/isolate"
 
 	_ "goodnet/host" // registers the CPU backend
@@ -43,74 +44,167 @@ func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(forma
 // helpRequested is returned for -h: the help text was printed, exit 0.
 var helpRequested = errors.New("help requested")
 
+// Signals that stop a run cleanly: temporary files removed, outputs as they were or
+// complete, one line on stderr, exit status 128 + the signal's number (SIGHUP 129, SIGINT 130,
+// SIGQUIT 131, SIGTERM 143). GOODNET_SIGQUIT=dump leaves SIGQUIT to Go's runtime (a stack
+// dump of every goroutine, exit status 2) for debugging a run that hangs.
+func stopSignals() []os.Signal {
+	s := []os.Signal{syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM}
+	if os.Getenv("GOODNET_SIGQUIT") != "dump" {
+		s = append(s, syscall.SIGQUIT)
+	}
+	return s
+}
+
+// signalStatus is the exit status of a run stopped by s: 128 + its number, as a shell
+// reports a process killed by it.
+func signalStatus(s os.Signal) int {
+	if n, ok := s.(syscall.Signal); ok {
+		return 128 + int(n)
+	}
+	return 130
+}
+
+func signalName(s os.Signal) string {
+	switch s {
+	case syscall.SIGHUP:
+		return "SIGHUP"
+	case syscall.SIGINT:
+		return "SIGINT"
+	case syscall.SIGQUIT:
+		return "SIGQUIT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return s.String()
+}
+
 func main() {
 	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	signal.Notify(sig, stopSignals()...)
 	go func() {
-		stop(<-sig, os.Stderr)
-		os.Exit(130)
+		s := <-sig
+		stop(s, os.Stderr)
+		os.Exit(signalStatus(s))
 	}()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// run executes one command line and returns the exit status.
+// run executes one command line and returns the exit status. Every write to stdout is
+// checked: a command whose results could not be written (a full disk, /dev/full, a closed
+// pipe's EPIPE) fails with one line and exit status 1.
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		if len(args) > 1 {
-			if c := commands[args[1]]; c != nil {
-				return run([]string{c.name, "-h"}, stdout, stderr)
-			}
-		}
-		mainUsage(stdout)
-		if len(args) == 0 {
-			return 2
-		}
-		return 0
+	out := &checkedWriter{w: stdout}
+	helpOut = out
+	name, err := dispatch(args, out, stderr)
+	prefix, hint := "goodnet", "goodnet -h"
+	if name != "" {
+		prefix, hint = "goodnet "+name, "goodnet "+name+" -h"
 	}
-	c := commands[args[0]]
-	if c == nil {
-		fmt.Fprintf(stderr, "goodnet: unknown command %q\n\n", args[0])
-		mainUsage(stderr)
-		return 2
-	}
-	helpOut = stdout
-	err := c.run(args[1:], stdout, stderr)
 	var ue usageError
 	var intr *isolate.Interrupted
+	var crash *isolate.Crash
 	switch {
-	case err == nil:
-		return 0
 	case errors.As(err, &intr):
-		// A child reading a file was stopped by the user's Ctrl-C, which this process got
+		// A child reading a file was stopped by the user's signal, which this process got
 		// too: the same exit as the signal handler's, whichever comes first.
 		stop(intr.Signal, stderr)
-		return 130
-	case errors.Is(err, helpRequested):
+		return signalStatus(intr.Signal)
+	case errors.As(err, &crash) && strings.HasPrefix(crash.Reason, "crashed (SIGQUIT"):
+		// Ctrl-\ reaches the child too, whose Go runtime dumps its stack and exits.
+		stop(syscall.SIGQUIT, stderr)
+		return signalStatus(syscall.SIGQUIT)
+	case out.err != nil && (err == nil || errors.Is(err, helpRequested) || errors.Is(err, out.err)):
+		fmt.Fprintf(stderr, "%s: cannot write the results to standard output: %v\n", prefix, oneLine(unwrapPath(out.err).Error()))
+		return 1
+	case err == nil, errors.Is(err, helpRequested):
 		return 0
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "goodnet %s: %v (see 'goodnet %s -h')\n", c.name, oneLine(err.Error()), c.name)
+		fmt.Fprintf(stderr, "%s: %s (see '%s')\n", prefix, oneLine(err.Error()), hint)
 		return 2
 	default:
-		fmt.Fprintf(stderr, "goodnet %s: %v\n", c.name, oneLine(err.Error()))
+		fmt.Fprintf(stderr, "%s: %s\n", prefix, oneLine(err.Error()))
 		return 1
 	}
 }
 
+// dispatch runs the command of args and returns its name ("" for goodnet itself).
+func dispatch(args []string, stdout, stderr io.Writer) (string, error) {
+	if len(args) == 0 {
+		mainUsage(stderr)
+		return "", usagef("no command given")
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		if len(args) == 1 {
+			mainUsage(stdout)
+			return "", helpRequested
+		}
+		c := commands[args[1]]
+		if c == nil {
+			return "", usagef("help: unknown command %q", args[1])
+		}
+		if len(args) > 2 {
+			return "", usagef("help takes one command, not %q", strings.Join(args[1:], " "))
+		}
+		return c.name, c.run([]string{"-h"}, stdout, stderr)
+	}
+	c := commands[args[0]]
+	if c == nil {
+		if strings.HasPrefix(args[0], "-") {
+			return "", usagef("unknown flag %s: give a command first", args[0])
+		}
+		return "", usagef("unknown command %q", args[0])
+	}
+	return c.name, c.run(args[1:], stdout, stderr)
+}
+
+// checkedWriter keeps the first error of the writes to w; later writes fail with it.
+type checkedWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (c *checkedWriter) Write(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	n, err := c.w.Write(p)
+	if err == nil && n < len(p) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		c.err = err
+	}
+	return n, err
+}
+
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
 var stopOnce sync.Once
 
-// stop ends a run interrupted by signal s (exit status 130 follows): temporary files are
-// removed and no output is renamed into place any more (atomicfile.Interrupt); one line says
-// so, once.
+// stop ends a run stopped by signal s (its exit status follows): temporary files, the output
+// generation being written and the directories this run made are removed, and nothing is
+// renamed into place any more (atomicfile.Interrupt); one line says so, once.
 func stop(s os.Signal, stderr io.Writer) {
 	stopOnce.Do(func() {
 		atomicfile.Interrupt()
-		fmt.Fprintf(stderr, "goodnet: %v: stopped; every output file is as it was or complete, none half-written\n", s)
+		fmt.Fprintf(stderr, "goodnet: stopped by %s; every output is as it was before the run or complete, none half-written\n", signalName(s))
 	})
 }
 
-// oneLine keeps an error on one line (libhdf5 and JSON errors can carry newlines).
+// oneLine makes an error one safe line: every control character, newlines included, and
+// every other non-printable rune escaped (internal/esc) — an error names files and layers
+// that strangers named, and a newline or an escape sequence in one must not reach the
+// terminal as such.
 func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
+	return esc.Text(strings.TrimSpace(s))
 }
 
 func mainUsage(w io.Writer) {
@@ -131,6 +225,7 @@ Commands:
 	}
 	fmt.Fprint(w, `
 Run 'goodnet <command> -h' for a command's flags. Exit status: 0 ok, 1 failure, 2 usage error,
-130 interrupted (Ctrl-C).
+128 + the signal's number when stopped by a signal (SIGHUP 129, SIGINT/Ctrl-C 130, SIGQUIT 131,
+SIGTERM 143).
 `)
 }

@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"slices"
 	"sort"
 	"strings"
 
 	"goodnet/finetune"
+	"goodnet/internal/esc"
 	"goodnet/pipeline"
 	"goodnet/prune"
 	"goodnet/report"
@@ -31,13 +33,15 @@ channels of the conv layer feeding it by mean activation (ascending), and prunes
 time, cumulatively (zeroing kernel[..., c] and bias[c]), measuring clean accuracy and attack
 success rate after each step. B' is saved the first time validation accuracy has dropped by at
 least each threshold. Writes into DIR: bprime_<t>.h5 (Keras weights-only), sweep.csv,
-report.json and sweep.png, all renamed into place together at the end (a failure or Ctrl-C
-leaves DIR's previous files as they were); prints a table per threshold.
+report.json and sweep.png as one generation, switched to at once at the end: whenever the run
+fails or is stopped (a signal, SIGKILL, a power loss), DIR's files are all the previous run's or
+all this run's. A second run into DIR while one is writing there fails at once. Prints a table
+per threshold.
 
 With --finetune-epochs E, every saved B' is then fine-tuned on the clean validation set (see
 goodnet finetune: the pruned channels held at zero; the thresholds are still chosen on B'
 before, and the test sets choose nothing) and written as bprime_<t>_ft.h5 beside it, in the
-same batch; a second table shows GoodNet(B, B'') beside GoodNet(B, B').`, stderr)
+same generation; a second table shows GoodNet(B, B'') beside GoodNet(B, B').`, stderr)
 	model := fs.String("bad_model", "", "B: a full model file, Keras HDF5 or ONNX")
 	weights := fs.String("bad_model_weights", "", "B's weights (overrides those in --bad_model)")
 	cv := fs.String("clean_valid", "", "clean validation set (lab h5)")
@@ -46,7 +50,7 @@ same batch; a second table shows GoodNet(B, B'') beside GoodNet(B, B').`, stderr
 	bt := fs.String("bad_test", "", "poisoned test set (optional, with --clean_test)")
 	layer := fs.String("layer", "", "the Conv2D layer to prune (default: the one feeding the last MaxPooling2D, conv_3 for DeepID)")
 	thr := fs.String("thresholds", "2,4,10", "validation accuracy drops (percent) at which to save B'")
-	maxSteps := fs.Int("max-steps", 0, "stop after this many channels (0: all, for the whole curve)")
+	maxSteps := intVar(fs, "max-steps", 0, 0, math.MaxInt, "stop after this many channels (0: all, for the whole curve)")
 	out := fs.String("out", "", "output directory")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	method := fs.String("method", "incremental", "incremental (fast, identical results) or brute (full forward of B' every step, as the seed)")
@@ -125,7 +129,7 @@ same batch; a second table shows GoodNet(B, B'') beside GoodNet(B, B').`, stderr
 		return err
 	}
 	report.Table(stdout, o.Result, o.FineTuned...)
-	fmt.Fprintf(stdout, "\nWrote %s\n", strings.Join(o.Written, ", "))
+	fmt.Fprintf(stdout, "\nWrote %s\n", strings.Join(esc.Texts(o.Written), ", "))
 	fmt.Fprintf(stdout, "Timings: %s; %s, %s sweep\n", formatTimings(o.Timings), o.Result.Device, o.Result.Method)
 	return nil
 }

@@ -174,8 +174,8 @@ func TestManifests(t *testing.T) {
 			}
 			if r.OnExitCodes != nil && r.Action == batchv1.PodFailurePolicyActionFailJob {
 				for _, v := range r.OnExitCodes.Values {
-					if v == 1 || v == 130 {
-						t.Errorf("audit-job.yaml: exit status %d fails the whole Job (1: a model failed, 130: stopped)", v)
+					if v == 1 || v == 130 || v == 143 {
+						t.Errorf("audit-job.yaml: exit status %d fails the whole Job (1: a model failed, 130, 143: stopped by SIGINT, SIGTERM)", v)
 					}
 				}
 			}

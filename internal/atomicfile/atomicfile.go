@@ -1,9 +1,11 @@
 // Package atomicfile writes output files so that a reader only ever sees the old file or the
 // complete new one: the content goes to a temporary file in the same directory, which is
 // renamed over the destination once written and synced. A Batch renames several such files
-// together, so that the outputs of one run change all at once or not at all. On SIGINT or
-// SIGTERM the CLI calls Interrupt, which removes the temporary files and lets nothing more be
-// written or renamed before the process exits.
+// together (in a crash, one rename at a time); an output directory of several files that must
+// change together even through SIGKILL or a power loss is written as a Generation of an
+// OutDir (outdir.go): one symlink switched by rename. On a signal the CLI calls Interrupt,
+// which removes the temporary files (and the generation being written, and the directories
+// this run made) and lets nothing more be written or renamed before the process exits.
 package atomicfile
 
 import (
@@ -16,6 +18,11 @@ import (
 var (
 	mu    sync.Mutex
 	temps = map[string]bool{}
+	// trees are directories being filled (a generation, or the .goodnet folder this run
+	// made), removed with their content on an interrupt; dirs are empty directories this run
+	// made (--out and its missing parents), removed innermost first.
+	trees = map[string]bool{}
+	dirs  []string
 	// busy is read-held while a temporary file is created and written: Interrupt waits for
 	// that write to finish (a library such as libhdf5 may create the file anew after it was
 	// removed) and keeps any other from starting.
@@ -206,6 +213,14 @@ func removeTemps() {
 		os.Remove(t)
 		delete(temps, t)
 	}
+	for t := range trees {
+		os.RemoveAll(t)
+		delete(trees, t)
+	}
+	for i := len(dirs) - 1; i >= 0; i-- {
+		os.Remove(dirs[i])
+	}
+	dirs = nil
 	removeTempDirs()
 }
 

@@ -1,6 +1,6 @@
 // Package nntest is a fake engine for the tests of algorithms: a Backend that compiles models
 // with another Backend and offers, on request, the optional capabilities of package nn
-// (nn.Gemmer, nn.ChannelSummer, nn.PairPredictor), each implemented plainly in Go and
+// (nn.ChannelSummer, nn.PairPredictor), each implemented plainly in Go and
 // counted, so that a test can run an algorithm with and without a capability and check that
 // it was used and that the results agree.
 package nntest
@@ -14,14 +14,13 @@ import (
 
 // Options say which capabilities the fake engine offers.
 type Options struct {
-	Gemm bool // the Backend is an nn.Gemmer
 	Sums bool // its Nets are nn.ChannelSummers
 	Pair bool // its Nets are nn.PairPredictors
 }
 
 // Calls count the capability calls the engine served.
 type Calls struct {
-	Gemm, Sums, Pair atomic.Int64
+	Sums, Pair atomic.Int64
 }
 
 // Engine is the fake Backend.
@@ -33,19 +32,12 @@ type Engine struct {
 
 // New returns a fake engine on inner with the capabilities o.
 func New(inner nn.Backend, o Options) nn.Backend {
-	e := &Engine{Inner: inner, Opts: o, Calls: &Calls{}}
-	if o.Gemm {
-		return &gemmEngine{e}
-	}
-	return e
+	return &Engine{Inner: inner, Opts: o, Calls: &Calls{}}
 }
 
 // CallsOf returns the call counters of a backend made by New.
 func CallsOf(b nn.Backend) *Calls {
-	switch e := b.(type) {
-	case *Engine:
-		return e.Calls
-	case *gemmEngine:
+	if e, ok := b.(*Engine); ok {
 		return e.Calls
 	}
 	panic(fmt.Sprintf("nntest: %T is not a fake engine", b))
@@ -56,7 +48,7 @@ func (e *Engine) Name() string { return "fake" }
 
 // Describe names the inner backend and the capabilities offered.
 func (e *Engine) Describe() string {
-	return fmt.Sprintf("fake engine (gemm %v, channel sums %v, pairs %v) on %s", e.Opts.Gemm, e.Opts.Sums, e.Opts.Pair, e.Inner.Describe())
+	return fmt.Sprintf("fake engine (channel sums %v, pairs %v) on %s", e.Opts.Sums, e.Opts.Pair, e.Inner.Describe())
 }
 
 // Compile compiles m with the inner backend.
@@ -75,25 +67,6 @@ func (e *Engine) Compile(m *nn.Model) (nn.Net, error) {
 		return &pairNet{n}, nil
 	}
 	return n, nil
-}
-
-type gemmEngine struct{ *Engine }
-
-// Gemm is a plain triple loop with float64 accumulation.
-func (e *gemmEngine) Gemm(m, n, k int, a, b, c []float32, accumulate bool) {
-	e.Calls.Gemm.Add(1)
-	for i := 0; i < m; i++ {
-		for j := 0; j < n; j++ {
-			var s float64
-			if accumulate {
-				s = float64(c[i*n+j])
-			}
-			for q := 0; q < k; q++ {
-				s += float64(a[i*k+q]) * float64(b[q*n+j])
-			}
-			c[i*n+j] = float32(s)
-		}
-	}
 }
 
 // net hides the inner net's own capabilities (a Predictor stays one: nn.Predict uses it).
