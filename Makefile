@@ -4,7 +4,7 @@ export PATH := $(PATH):/usr/local/go/bin
 BIN     := bin
 GOFLAGS_BUILD := -trimpath
 
-.PHONY: all setup setup-cuda build test test-short test-busy vet tidy-check fuzz demo bench bench-sweep clean
+.PHONY: all setup setup-cuda build test test-short test-busy vet tidy-check fuzz demo bench bench-sweep bench-predict clean
 
 all: build
 
@@ -45,6 +45,9 @@ bench: build      ## goodnet bench on the CPU (and the GPU in a cuda build)
 
 bench-sweep: build ## time `goodnet prune` on synthetic sets of the lab's sizes
 	./scripts/bench-sweep.sh
+
+bench-predict: build ## `goodnet predict --set` in forward-pass equivalents (after bench-sweep made the sets)
+	./scripts/bench-predict.sh
 
 clean:
 	rm -rf $(BIN) out bench-data cuda/kernels.fatbin cuda/kernels.fatbin.sha256

@@ -64,3 +64,30 @@ func benchLoad(b *testing.B, typ *hdf5.Datatype, f64 bool, elem int) {
 // The lab's 12,830-image test set, stored as float64 (as the lab's files are) and as uint8.
 func BenchmarkLoadFloat64(b *testing.B) { benchLoad(b, hdf5.T_NATIVE_DOUBLE, true, 8) }
 func BenchmarkLoadUint8(b *testing.B)   { benchLoad(b, hdf5.T_NATIVE_UINT8, false, 1) }
+
+// benchRead times Reader.Read of the whole set into one reused buffer (goodnet predict --set's
+// path: the pixels converted from the file, no set held).
+func benchRead(b *testing.B, typ *hdf5.Datatype, f64 bool, elem int) {
+	const n = 12830
+	p := benchSet(b, n, typ, f64)
+	r, err := Open(p, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	const chunk = 2048
+	buf := make([]float32, chunk*r.H*r.W*r.C)
+	b.SetBytes(int64(n * 3 * 55 * 47 * elem))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for n0 := 0; n0 < n; n0 += chunk {
+			k := min(chunk, n-n0)
+			if err := r.Read(n0, k, buf[:k*r.H*r.W*r.C]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+func BenchmarkReadFloat64(b *testing.B) { benchRead(b, hdf5.T_NATIVE_DOUBLE, true, 8) }
+func BenchmarkReadUint8(b *testing.B)   { benchRead(b, hdf5.T_NATIVE_UINT8, false, 1) }

@@ -506,58 +506,18 @@ func convertSlab[T uint8 | float32 | float64](s *nn.Set, px pixel, buf []T, n0, 
 	per, hw := s.C*s.H*s.W, s.H*s.W
 	var zero T
 	_, isByte := any(zero).(uint8)
-	for i := 0; i < r; i++ {
-		img := buf[i*per : (i+1)*per]
-		out := s.X[(n0+i)*per : (n0+i+1)*per]
-		transpose(px, out, img, s.C, hw)
-		if isByte && px.finiteOnBytes() {
-			continue
-		}
-		for k, x := range out {
-			if x-x != 0 { // NaN or ±Inf
-				j, c := k/s.C, k%s.C
-				return badPixel{n0 + i, c, j / s.W, j % s.W, float64(img[c*hw+j])}
-			}
-		}
+	k := transposeC(px, s.X[n0*per:(n0+r)*per], buf[:r*per], r, s.C, hw, !isByte || !px.finiteOnBytes())
+	if k < 0 {
+		return badPixel{n: -1}
 	}
-	return badPixel{n: -1}
+	i, k := k/per, k%per
+	j, c := k/s.C, k%s.C
+	return badPixel{n0 + i, c, j / s.W, j % s.W, float64(buf[i*per+c*hw+j])}
 }
 
 // finiteOnBytes reports whether every byte value converts to a finite float32.
 func (p pixel) finiteOnBytes() bool {
 	return !math.IsInf(float64(float32(255*math.Abs(p.mul)/p.div)), 0)
-}
-
-// transpose converts one C×H×W image into H×W×C with p's conversion.
-func transpose[T uint8 | float32 | float64](p pixel, out []float32, img []T, C, hw int) {
-	if C == 3 && p.div == 1 && p.mul == 1 {
-		// the lab's images, raw pixels: one sequential pass over the output
-		r, g, b := img[:hw], img[hw:2*hw], img[2*hw:3*hw]
-		out = out[:3*hw]
-		for j := range r {
-			o := out[3*j : 3*j+3 : 3*j+3]
-			o[0], o[1], o[2] = float32(r[j]), float32(g[j]), float32(b[j])
-		}
-		return
-	}
-	for c := 0; c < C; c++ {
-		plane := img[c*hw : (c+1)*hw]
-		o := out[c:]
-		switch {
-		case p.div == 1 && p.mul == 1:
-			for j, v := range plane {
-				o[j*C] = float32(v)
-			}
-		case p.div == 1:
-			for j, v := range plane {
-				o[j*C] = float32(float64(v) * p.mul)
-			}
-		default:
-			for j, v := range plane {
-				o[j*C] = float32(p.mul * float64(v) / p.div)
-			}
-		}
-	}
 }
 
 func loadLabels(f *h5.File, n int) ([]int32, error) {
