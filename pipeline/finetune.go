@@ -231,7 +231,7 @@ func FineTune(o FineTuneOptions) (*FineTuneOutcome, error) {
 	if err := checkOutFile(o.Out); err != nil {
 		return nil, err
 	}
-	b, err := LoadModel(o.BadModel, o.BadModelWeights)
+	b, err := LoadModelToRun(o.BadModel, o.BadModelWeights) // the FLOP cap: fine-tuning runs it
 	if err != nil {
 		return nil, err
 	}
