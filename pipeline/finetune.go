@@ -13,6 +13,7 @@ import (
 
 	"goodnet/finetune"
 	"goodnet/goodnet"
+	"goodnet/internal/resource"
 	"goodnet/keras"
 	"goodnet/nn"
 	"goodnet/onnx"
@@ -282,6 +283,9 @@ func FineTune(o FineTuneOptions) (*FineTuneOutcome, error) {
 	timings["read"] = time.Since(t0).Seconds()
 	t1 := time.Now()
 	ft, err := FineTuneSets(b, bp, trainSet, ct, bt, o.FineTuneConfig)
+	if errors.Is(err, resource.ErrTooLarge) { // the trainer's buffers: say which model
+		return nil, fmt.Errorf("fine-tuning %s: %w", bpPath, err)
+	}
 	if err != nil {
 		return nil, err
 	}

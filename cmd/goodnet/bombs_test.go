@@ -340,6 +340,30 @@ func bombFiles() []bombFile {
 			s := zeroSet(t, e.path("tflops_set.h5"), 2, 256, 128, 128, 2)
 			return p, modelCommands(e, p, s, false, false, false, true)
 		}},
+		// 2.4 GFLOP per image, 80k weights, but 512 channels of 256×256 after the first conv:
+		// the trainer's activations and gradients for its blocks of 16 images are GBs (finetune
+		// allocated them unchecked: "panic: train: out of memory" under prlimit)
+		{name: "model-of-wide-activations-to-train", want: "training's buffers (parameters, gradients, the activations of its blocks of 16 images) would need", make: func(t *testing.T, e *badEnv) (string, []bombCmd) {
+			m := build(t, input(256, 256, 3), conv("conv_a", "input_1", 512, 3), pool("pool", "conv_a"), conv("conv_b", "pool", 4, 3), pool("pool2", "conv_b"),
+				&nn.Layer{Name: "flatten", Kind: nn.Flatten, InputNames: []string{"pool2"}}, dense("output", "flatten", 3, nn.Softmax))
+			nn.RandomWeights(m, 3)
+			b := e.path("wide.h5")
+			if err := keras.SaveModel(m, b); err != nil {
+				t.Fatal(err)
+			}
+			l := m.Layer("conv_b") // B': channel 0 of conv_b pruned
+			for i := 0; i < len(l.W); i += l.Filters {
+				l.W[i] = 0
+			}
+			l.B[0] = 0
+			bp := e.path("wide_bprime.h5")
+			if err := keras.SaveWeights(m, bp); err != nil {
+				t.Fatal(err)
+			}
+			s := zeroSet(t, e.path("wide_set.h5"), 64, 3, 256, 256, 16)
+			return bp, []bombCmd{{[]string{"finetune", "--device", "cpu", "--quiet", "--bad_model", b, "--pruned_bad_model_weights", bp,
+				"--clean_set", s, "--epochs", "1", "--out", filepath.Join(e.dir, "bomb_ft.h5")}, bp}}
+		}},
 	}
 }
 
