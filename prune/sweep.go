@@ -129,6 +129,14 @@ func newSweeper(cfg *Config, pt *point) (sweeper, error) {
 		}
 		// else the head has layers the incremental sweep does not handle
 	}
+	// the other sweeps hold every set whole
+	for _, s := range cfg.sets() {
+		if s != nil {
+			if err := s.Load(); err != nil {
+				return nil, err
+			}
+		}
+	}
 	net, err := cfg.Backend.Compile(cfg.Model)
 	if err != nil {
 		return nil, err
