@@ -41,9 +41,26 @@ func (s *Set) Piece(lo, hi int, buf []float32) ([]float32, error) {
 	return x, nil
 }
 
-// Load reads a streamed set whole into X (nothing for a set that is not streamed).
+// Loader is a Source that reads its whole set itself (checking first that it may hold it).
+type Loader interface {
+	Load() ([]float32, error)
+}
+
+// Load reads a streamed set whole into X (nothing for a set that is not streamed), through
+// the source's Load when it is a Loader.
 func (s *Set) Load() error {
 	if !s.Streamed() {
+		return nil
+	}
+	if l, ok := s.Src.(Loader); ok {
+		x, err := l.Load()
+		if err != nil {
+			return err
+		}
+		if len(x) != s.N*s.H*s.W*s.C {
+			return fmt.Errorf("%s: %d values loaded for %d×%d×%d×%d", s.Path, len(x), s.N, s.H, s.W, s.C)
+		}
+		s.X = x
 		return nil
 	}
 	x := make([]float32, s.N*s.H*s.W*s.C)

@@ -80,7 +80,7 @@ func Prune(o PruneOptions) (*PruneOutcome, error) {
 		}
 		// streamed: the sweep reads each set a chunk at a time, just before the engine runs it
 		var closeSet func() error
-		if *s.dst, closeSet, err = OpenSetNorm(s.path, o.Scale, o.Mean, o.Std, b); err != nil {
+		if *s.dst, closeSet, err = OpenSetNorm(s.path, o.Scale, o.Mean, o.Std, b, prune.Chunk); err != nil {
 			return nil, err
 		}
 		defer closeSet()

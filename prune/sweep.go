@@ -58,7 +58,11 @@ func newTrace(cfg *Config, steps int) *trace {
 
 // chunk is how many images one engine call takes (bounds the memory of intermediate layers;
 // a variable for the tests).
-var chunk = 2048
+var chunk = Chunk
+
+// Chunk is how many images of a set the sweeps give the engine at once: the incremental
+// sweep holds at most two chunks of a streamed set's images (nn.Set.Src) at a time.
+const Chunk = 2048
 
 // setState is one set's data at the cut.
 type setState struct {
