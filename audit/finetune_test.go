@@ -1,10 +1,13 @@
 package audit
 
 import (
+	"bytes"
+	"encoding/csv"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
 
 	"goodnet/host"
@@ -26,6 +29,7 @@ func TestAuditFineTune(t *testing.T) {
 	if o.Count(StatusOK) != 2 {
 		t.Fatalf("outcome %+v", o.Models)
 	}
+	want := map[string][]string{}
 	for _, c := range []struct {
 		name  string
 		tuned bool
@@ -45,8 +49,14 @@ func TestAuditFineTune(t *testing.T) {
 		var rep struct {
 			Saved []struct {
 				FineTuned *struct {
-					Epochs int
-					LR     float64
+					Epochs  int
+					LR      float64
+					GoodNet struct {
+						CleanAcc float64 `json:"clean_acc"`
+						ASR      float64 `json:"asr"`
+						Flagged  float64 `json:"flagged"`
+						On       string  `json:"on"`
+					} `json:"goodnet_test"`
 				} `json:"finetuned"`
 			}
 		}
@@ -54,8 +64,35 @@ func TestAuditFineTune(t *testing.T) {
 		if err := json.Unmarshal(b, &rep); err != nil || len(rep.Saved) != 1 {
 			t.Fatalf("%s: report.json: %v", c.name, err)
 		}
-		if f := rep.Saved[0].FineTuned; (f != nil) != c.tuned || c.tuned && (f.Epochs != 1 || f.LR != 0.001) {
+		f := rep.Saved[0].FineTuned
+		if (f != nil) != c.tuned || c.tuned && (f.Epochs != 1 || f.LR != 0.001) {
 			t.Errorf("%s: finetuned %+v", c.name, f)
 		}
+		if f != nil {
+			pct := func(v float64) string { return strconv.FormatFloat(v, 'f', 4, 64) }
+			want[c.name] = []string{pct(f.GoodNet.CleanAcc), pct(f.GoodNet.ASR), pct(f.GoodNet.Flagged)}
+			if f.GoodNet.On != "test" {
+				t.Errorf("%s: B'' measured on %q", c.name, f.GoodNet.On)
+			}
+		} else {
+			want[c.name] = []string{"", "", ""}
+		}
+	}
+	// The summary: GoodNet(B, B'') in the ft_ columns of the tuned model, empty for the other.
+	s, _, err := Summarize(SummarizeOptions{Out: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(bytes.NewReader(CSV(s))).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, row := range rows[1:] {
+		if got := row[9:12]; !slices.Equal(got, want[row[0]]) {
+			t.Errorf("%s: ft columns %v, want %v", row[0], got, want[row[0]])
+		}
+	}
+	if len(rows) != 3 || len(s.PerThreshold) != 1 || s.PerThreshold[0].FineTuned != 1 || s.PerThreshold[0].MedianFineTunedGoodNetTestASR == nil {
+		t.Errorf("summary %d rows, per threshold %+v", len(rows), s.PerThreshold)
 	}
 }

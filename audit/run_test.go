@@ -270,7 +270,7 @@ func checkRows(t *testing.T, out string, rows [][]string, m *Manifest) {
 	for _, e := range m.Entries {
 		d := filepath.Join(out, e.Name)
 		if fileExists(filepath.Join(d, ErrorFile)) {
-			if want := []string{e.Name, "failed", "", "", "", "", "", "", ""}; !slices.Equal(rows[r], want) {
+			if want := []string{e.Name, "failed", "", "", "", "", "", "", "", "", "", ""}; !slices.Equal(rows[r], want) {
 				t.Errorf("row %v, want %v", rows[r], want)
 			}
 			r++
@@ -299,7 +299,7 @@ func checkRows(t *testing.T, out string, rows [][]string, m *Manifest) {
 			return ""
 		}
 		for _, th := range rep.Thresholds {
-			want := []string{e.Name, "ok", strconv.FormatFloat(th, 'g', -1, 64), "", "", "", "", "", ""}
+			want := []string{e.Name, "ok", strconv.FormatFloat(th, 'g', -1, 64), "", "", "", "", "", "", "", "", ""}
 			for _, s := range rep.Saved {
 				if s.Threshold == th {
 					want[3] = strconv.Itoa(s.Step)
@@ -425,14 +425,15 @@ func TestCSVCells(t *testing.T) {
 			{Threshold: 2, Reached: true, PrunedChannels: 7, BprimeValidAcc: v(95.5), BprimeValidASR: v(1.0 / 3), GoodNetOn: "validation"},
 			{Threshold: 2.5, Reached: false},
 			{Threshold: 10, Reached: true, PrunedChannels: 9, BprimeValidAcc: v(90), BprimeValidASR: v(0),
-				GoodNetTestAcc: v(89.25), GoodNetTestASR: v(2), Flagged: v(97.125), GoodNetOn: "test"}}},
+				GoodNetTestAcc: v(89.25), GoodNetTestASR: v(2), Flagged: v(97.125), GoodNetOn: "test",
+				FineTuned: &FineTunedResult{Epochs: 20, GoodNetTestAcc: v(91), GoodNetTestASR: v(0.5), Flagged: v(99), GoodNetOn: "test"}}}},
 		{Name: "n", Status: SumMissing},
 	}}
 	want := Header + "\n" +
-		"m,ok,2,7,95.5000,0.3333,,,\n" +
-		"m,ok,2.5,,,,,,\n" +
-		"m,ok,10,9,90.0000,0.0000,89.2500,2.0000,97.1250\n" +
-		"n,missing,,,,,,,\n"
+		"m,ok,2,7,95.5000,0.3333,,,,,,\n" +
+		"m,ok,2.5,,,,,,,,,\n" +
+		"m,ok,10,9,90.0000,0.0000,89.2500,2.0000,97.1250,91.0000,0.5000,99.0000\n" +
+		"n,missing,,,,,,,,,,\n"
 	if got := string(CSV(s)); got != want {
 		t.Fatalf("got\n%s\nwant\n%s", got, want)
 	}

@@ -31,7 +31,12 @@ const (
 )
 
 // Header is summary.csv's first line.
-const Header = "name,status,threshold,pruned_channels,bprime_valid_acc,bprime_valid_asr,goodnet_test_acc,goodnet_test_asr,flagged"
+// The ft_ columns are GoodNet(B, B”) with the fine-tuned B” (prune --finetune-epochs,
+// finetune_epochs in the manifest), empty for a model that was not fine-tuned.
+const Header = "name,status,threshold,pruned_channels,bprime_valid_acc,bprime_valid_asr,goodnet_test_acc,goodnet_test_asr,flagged,ft_goodnet_test_acc,ft_goodnet_test_asr,ft_flagged"
+
+// columns is the number of columns of summary.csv.
+var columns = len(strings.Split(Header, ","))
 
 // Statuses of a model in the summary.
 const (
@@ -53,8 +58,21 @@ type ThresholdResult struct {
 	GoodNetTestASR *float64 `json:"goodnet_test_asr"`
 	Flagged        *float64 `json:"flagged"` // poisoned test inputs GoodNet flags (class N), percent
 	GoodNetOn      string   `json:"goodnet_on,omitempty"`
-	goodnetAcc     *float64 // GoodNet's accuracy on whichever sets it was measured (the picture)
-	goodnetASR     *float64
+	// FineTuned is GoodNet(B, B'') with B' fine-tuned after pruning; nil when it was not.
+	FineTuned  *FineTunedResult `json:"finetuned,omitempty"`
+	goodnetAcc *float64         // GoodNet's accuracy on whichever sets it was measured (the picture)
+	goodnetASR *float64
+}
+
+// FineTunedResult is GoodNet(B, B”) at a threshold, B” being B' fine-tuned on the clean
+// validation set: on the test sets (GoodNetOn "test"; else the rates stay nil and GoodNetOn
+// names the sets), percent.
+type FineTunedResult struct {
+	Epochs         int      `json:"epochs"`
+	GoodNetTestAcc *float64 `json:"goodnet_test_acc"`
+	GoodNetTestASR *float64 `json:"goodnet_test_asr"`
+	Flagged        *float64 `json:"flagged"`
+	GoodNetOn      string   `json:"goodnet_on,omitempty"`
 }
 
 // Baseline is B before pruning, percent.
@@ -89,6 +107,10 @@ type ThresholdStats struct {
 	MedianGoodNetTestASR *float64 `json:"median_goodnet_test_asr"`
 	MaxGoodNetTestASR    *float64 `json:"max_goodnet_test_asr"`
 	MedianFlagged        *float64 `json:"median_flagged"`
+	// Over the models fine-tuned at this threshold (omitted when none was).
+	FineTuned                     int      `json:"finetuned,omitempty"`
+	MedianFineTunedGoodNetTestASR *float64 `json:"median_finetuned_goodnet_test_asr,omitempty"`
+	MaxFineTunedGoodNetTestASR    *float64 `json:"max_finetuned_goodnet_test_asr,omitempty"`
 }
 
 // Summary is summary.json.
@@ -213,6 +235,15 @@ type reportFile struct {
 			Flagged  *float64 `json:"flagged"`
 			On       string   `json:"on"`
 		} `json:"goodnet_test"`
+		FineTuned *struct {
+			Epochs  int `json:"epochs"`
+			GoodNet struct {
+				CleanAcc *float64 `json:"clean_acc"`
+				ASR      *float64 `json:"asr"`
+				Flagged  *float64 `json:"flagged"`
+				On       string   `json:"on"`
+			} `json:"goodnet_test"`
+		} `json:"finetuned"`
 	} `json:"saved"`
 }
 
@@ -261,6 +292,12 @@ func readModel(dir, name string) ModelSummary {
 			if s.GoodNet.On == "test" {
 				tr.GoodNetTestAcc, tr.GoodNetTestASR, tr.Flagged = s.GoodNet.CleanAcc, s.GoodNet.ASR, s.GoodNet.Flagged
 			}
+			if f := s.FineTuned; f != nil {
+				tr.FineTuned = &FineTunedResult{Epochs: f.Epochs, GoodNetOn: f.GoodNet.On}
+				if f.GoodNet.On == "test" {
+					tr.FineTuned.GoodNetTestAcc, tr.FineTuned.GoodNetTestASR, tr.FineTuned.Flagged = f.GoodNet.CleanAcc, f.GoodNet.ASR, f.GoodNet.Flagged
+				}
+			}
 			break
 		}
 		m.Thresholds = append(m.Thresholds, tr)
@@ -283,15 +320,21 @@ func CSV(s *Summary) []byte {
 	}
 	for _, m := range s.Models {
 		if m.Status != SumOK || len(m.Thresholds) == 0 {
-			w.Write([]string{m.Name, m.Status, "", "", "", "", "", "", ""})
+			row := make([]string, columns)
+			row[0], row[1] = m.Name, m.Status
+			w.Write(row)
 			continue
 		}
 		for _, t := range m.Thresholds {
-			row := []string{m.Name, m.Status, strconv.FormatFloat(t.Threshold, 'g', -1, 64), "", "", "", "", "", ""}
+			row := make([]string, columns)
+			row[0], row[1], row[2] = m.Name, m.Status, strconv.FormatFloat(t.Threshold, 'g', -1, 64)
 			if t.Reached {
 				row[3] = strconv.Itoa(t.PrunedChannels)
 				row[4], row[5] = cell(t.BprimeValidAcc), cell(t.BprimeValidASR)
 				row[6], row[7], row[8] = cell(t.GoodNetTestAcc), cell(t.GoodNetTestASR), cell(t.Flagged)
+				if f := t.FineTuned; f != nil {
+					row[9], row[10], row[11] = cell(f.GoodNetTestAcc), cell(f.GoodNetTestASR), cell(f.Flagged)
+				}
 			}
 			w.Write(row)
 		}
@@ -313,7 +356,7 @@ func perThreshold(models []ModelSummary) []ThresholdStats {
 	out := []ThresholdStats{}
 	for _, th := range ts {
 		st := ThresholdStats{Threshold: th}
-		var frac, vacc, acc, asr, flagged []float64
+		var frac, vacc, acc, asr, flagged, ftASR []float64
 		add := func(dst *[]float64, v *float64) {
 			if v != nil && !math.IsNaN(*v) {
 				*dst = append(*dst, *v)
@@ -337,6 +380,10 @@ func perThreshold(models []ModelSummary) []ThresholdStats {
 				add(&acc, t.GoodNetTestAcc)
 				add(&asr, t.GoodNetTestASR)
 				add(&flagged, t.Flagged)
+				if t.FineTuned != nil {
+					st.FineTuned++
+					add(&ftASR, t.FineTuned.GoodNetTestASR)
+				}
 			}
 		}
 		st.MedianPrunedFraction, st.MedianBprimeValidAcc = median(frac), median(vacc)
@@ -344,6 +391,11 @@ func perThreshold(models []ModelSummary) []ThresholdStats {
 		if len(asr) > 0 {
 			v := slices.Max(asr)
 			st.MaxGoodNetTestASR = &v
+		}
+		st.MedianFineTunedGoodNetTestASR = median(ftASR)
+		if len(ftASR) > 0 {
+			v := slices.Max(ftASR)
+			st.MaxFineTunedGoodNetTestASR = &v
 		}
 		out = append(out, st)
 	}

@@ -18,10 +18,11 @@ const FineTune = "finetune"
 // TrainImages is how many images one timed fine-tuning run trains on (one epoch).
 const TrainImages = 1024
 
-// fineTuneRow times fine-tuning B' as `goodnet finetune` does: Adam, minibatches of 32, the
-// pruned channels of conv held at zero (train.Options.Mask), one epoch over the first
-// TrainImages images of the clean validation set per run. Training runs on the CPU whatever
-// the device.
+// fineTuneRow times fine-tuning B' as `goodnet finetune` does — finetune.Run with its
+// defaults: Adam at the default learning rate on a cosine schedule, weight decay, random flips
+// and shifts, minibatches of 32, the pruned channels held at zero — for one epoch over the
+// first TrainImages images of the clean validation set per run (train.History.Time: the
+// epoch itself, without preparing the run). Training runs on the CPU whatever the device.
 func fineTuneRow(o Options, b, bp *nn.Model, set *nn.Set) (Row, error) {
 	n := min(TrainImages, set.N)
 	x := set.X[:n*set.Shape().Size()]
@@ -29,33 +30,31 @@ func fineTuneRow(o Options, b, bp *nn.Model, set *nn.Set) (Row, error) {
 	if err != nil {
 		return Row{}, fmt.Errorf("fine-tuning: %w", err)
 	}
-	masks := map[string][]bool{}
 	var held []string
 	for name, chans := range pruned {
-		mask := make([]bool, bp.Layer(name).Filters)
-		for _, c := range chans {
-			mask[c] = true
-		}
-		masks[name] = mask
 		held = append(held, fmt.Sprintf("%d of %s", len(chans), name))
 	}
 	slices.Sort(held)
-	m := bp.Clone()
 	var imgs int
+	var recipe string
 	st, err := measureTraining(o.Repeats, func() (int, float64, error) {
-		h, err := train.Train(m, x, set.Y[:n], n, train.Options{Epochs: 1, BatchSize: 32, LR: 1e-5, Mask: masks})
+		r, err := finetune.Run(finetune.Config{B: b, Bprime: bp, X: x, Y: set.Y[:n], N: n, Epochs: 1})
 		if err != nil {
 			return 0, 0, err
 		}
-		imgs = h.Images
-		return h.Images, h.Time.Seconds(), nil
+		imgs = r.History.Images
+		recipe = fmt.Sprintf("Adam %g, batch %d", r.LR, finetune.DefaultBatchSize)
+		if r.Augment.Flip || r.Augment.Shift > 0 {
+			recipe += fmt.Sprintf(", flips and ±%d px shifts", r.Augment.Shift)
+		}
+		return r.History.Images, r.History.Time.Seconds(), nil
 	})
 	if err != nil {
 		return Row{}, fmt.Errorf("fine-tuning: %w", err)
 	}
-	what := "fine-tune B' (Adam, batch 32)"
+	what := fmt.Sprintf("fine-tune B' (%s)", recipe)
 	if len(held) > 0 {
-		what = fmt.Sprintf("fine-tune B' (Adam, batch 32, %s held at 0)", strings.Join(held, ", "))
+		what = fmt.Sprintf("fine-tune B' (%s, %s held at 0)", recipe, strings.Join(held, ", "))
 	}
 	logf(o.Log, "cpu: %s: median %.3f s (%.3f–%.3f)", what, st.Median, st.Min, st.Max)
 	return Row{Name: FineTune, What: what, Device: "cpu", Images: imgs, Seconds: st,

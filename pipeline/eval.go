@@ -17,7 +17,8 @@ type EvalOptions struct {
 	CleanSet, BadSet          string
 	BadModel, BadModelWeights string
 	Bprime                    string
-	Threshold                 float64
+	Threshold                 float64 // picks B' when Bprime is a prune --out directory
+	FineTuned                 bool    // with Threshold: that directory's fine-tuned B' instead
 	Scale                     float32
 	Mean, Std                 []float32 // per-channel normalisation after the scale (nil: none)
 	Backend                   nn.Backend
@@ -42,7 +43,7 @@ func Eval(o EvalOptions) (*EvalResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	g, bp, err := openGoodNet(b, o.Bprime, o.Threshold, o.Backend)
+	g, bp, err := openGoodNet(b, o.Bprime, o.Threshold, o.FineTuned, o.Backend)
 	if err != nil {
 		return nil, err
 	}
@@ -66,8 +67,9 @@ func Eval(o EvalOptions) (*EvalResult, error) {
 // PredictOptions are the inputs of `goodnet predict`.
 type PredictOptions struct {
 	BadModel, BadModelWeights string
-	Bprime                    string // optional: GoodNet's predictions when given
-	Threshold                 float64
+	Bprime                    string  // optional: GoodNet's predictions when given
+	Threshold                 float64 // picks B' when Bprime is a prune --out directory
+	FineTuned                 bool    // with Threshold: that directory's fine-tuned B' instead
 	Set                       string
 	Images                    []string
 	Scale                     float32
@@ -91,7 +93,7 @@ func Predict(o PredictOptions) ([]int32, error) {
 		defer net.Close()
 		predict = func(x []float32, n int) ([]int32, error) { return nn.Predict(net, x, n) }
 	} else {
-		g, _, err := openGoodNet(b, o.Bprime, o.Threshold, o.Backend)
+		g, _, err := openGoodNet(b, o.Bprime, o.Threshold, o.FineTuned, o.Backend)
 		if err != nil {
 			return nil, err
 		}
@@ -184,9 +186,9 @@ func predictSet(o PredictOptions, b *nn.Model, predict func(x []float32, n int) 
 }
 
 // openGoodNet makes G(B, B') with B' from bprime (a file, or prune's --out directory with a
-// threshold); it returns the path of B' too.
-func openGoodNet(b *nn.Model, bprime string, threshold float64, be nn.Backend) (*goodnet.GoodNet, string, error) {
-	bp, err := BprimePath(bprime, threshold)
+// threshold, and with fineTuned its fine-tuned B'); it returns the path of B' too.
+func openGoodNet(b *nn.Model, bprime string, threshold float64, fineTuned bool, be nn.Backend) (*goodnet.GoodNet, string, error) {
+	bp, err := ResolveBprime(bprime, threshold, fineTuned)
 	if err != nil {
 		return nil, "", err
 	}

@@ -120,8 +120,12 @@ func runSummarize(manifest, out string, quiet bool, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "%d models: %d ok, %d failed, %d missing\n", len(s.Models), s.Count[audit.SumOK], s.Count[audit.SumFailed], s.Count[audit.SumMissing])
 	for _, t := range s.PerThreshold {
-		fmt.Fprintf(stdout, "  %g %%: reached by %d of %d;%s%s\n", t.Threshold, t.Reached, t.Models,
-			pctStat(" median GoodNet test accuracy", t.MedianGoodNetTestAcc), pctStat(", median ASR", t.MedianGoodNetTestASR))
+		ft := ""
+		if t.FineTuned > 0 {
+			ft = fmt.Sprintf("; fine-tuned %d:%s", t.FineTuned, pctStat(" median ASR", t.MedianFineTunedGoodNetTestASR))
+		}
+		fmt.Fprintf(stdout, "  %g %%: reached by %d of %d;%s%s%s\n", t.Threshold, t.Reached, t.Models,
+			pctStat(" median GoodNet test accuracy", t.MedianGoodNetTestAcc), pctStat(", median ASR", t.MedianGoodNetTestASR), ft)
 	}
 	fmt.Fprintf(stdout, "Wrote %s\n", strings.Join(written, ", "))
 	return nil

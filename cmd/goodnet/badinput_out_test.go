@@ -177,6 +177,18 @@ func outCases() []badCase {
 			}
 			return evalBprime(e, parent, "--threshold", "10"), parent
 		}},
+		// --- --finetuned: the fine-tuned B' of a prune directory ---
+		{name: "bprime/finetuned-without-threshold", code: 2, want: "--finetuned picks the fine-tuned B' of --threshold T", args: func(t *testing.T, e *badEnv) ([]string, string) {
+			return evalBprime(e, t.TempDir(), "--finetuned"), "--finetuned"
+		}},
+		{name: "bprime/finetuned-not-fine-tuned", code: 1, want: "the run that wrote it did not fine-tune B' at the 10 % threshold", args: func(t *testing.T, e *badEnv) ([]string, string) {
+			d := filepath.Join(t.TempDir(), "out")
+			reached, _ := labelledSets(t, e)
+			if _, stderr, code := cli(t, pruneWith(e, reached, d, "--thresholds", "10")...); code != 0 {
+				t.Fatalf("prune: %s", stderr)
+			}
+			return evalBprime(e, d, "--threshold", "10", "--finetuned"), d
+		}},
 		// --- text from files and paths escaped in error lines (18.3) ---
 		{name: "escape/path-in-error", code: 1, want: `face\x1b]0;owned\a\x1b[2J\u202egnp.png: no such file`, args: func(t *testing.T, e *badEnv) ([]string, string) {
 			p := e.path("face\x1b]0;owned\x07\x1b[2J\u202egnp.png")

@@ -24,6 +24,7 @@ B''s own numbers and the share of poisoned inputs GoodNet flags as class N.`, st
 	model := fs.String("bad_model", "", "B: a full model file (architecture and weights), Keras HDF5 or ONNX")
 	weights := fs.String("bad_model_weights", "", "B's weights (overrides those in --bad_model)")
 	bprime := fs.String("pruned_bad_model_weights", "", "B': weights-only or full Keras file, an ONNX file (for an ONNX B), or the --out directory of goodnet prune (with --threshold)")
+	fineTuned := fineTunedVar(fs)
 	threshold := thresholdVar(fs, "the pruning threshold (percent) of B'; picks bprime_T.h5 when --pruned_bad_model_weights is a directory")
 	scale := scaleVar(fs)
 	mean, std := normVars(fs)
@@ -42,7 +43,7 @@ B''s own numbers and the share of poisoned inputs GoodNet flags as class N.`, st
 	if err := required(fs, "clean_set", "bad_set", "bad_model", "pruned_bad_model_weights"); err != nil {
 		return err
 	}
-	if err := checkThreshold(*threshold, *bprime); err != nil {
+	if err := checkThreshold(*threshold, *bprime, *fineTuned); err != nil {
 		return err
 	}
 	backend, err := openBackend(*device)
@@ -50,7 +51,7 @@ B''s own numbers and the share of poisoned inputs GoodNet flags as class N.`, st
 		return err
 	}
 	r, err := pipeline.Eval(pipeline.EvalOptions{CleanSet: *clean, BadSet: *bad, BadModel: *model, BadModelWeights: *weights,
-		Bprime: *bprime, Threshold: *threshold, Scale: float32(*scale), Mean: *mean, Std: *std, Backend: backend})
+		Bprime: *bprime, Threshold: *threshold, FineTuned: *fineTuned, Scale: float32(*scale), Mean: *mean, Std: *std, Backend: backend})
 	if err != nil {
 		return err
 	}

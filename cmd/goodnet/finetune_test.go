@@ -53,7 +53,8 @@ func TestFineTuneCommand(t *testing.T) {
 }
 
 // goodnet prune --finetune-epochs: bprime_<t>_ft.h5 beside each B', the second table, and
-// B” in inspect (the zero channels of its B') and eval; then goodnet finetune on the same
+// the fine-tuned B' in inspect (the zero channels of its B'), eval and predict (the file, or
+// the directory with --threshold and --finetuned); then goodnet finetune on the same
 // directory with --threshold.
 func TestPruneFineTuneCommand(t *testing.T) {
 	p := func(n string) string { return fixtures.Path(t, n) }
@@ -96,10 +97,28 @@ func TestPruneFineTuneCommand(t *testing.T) {
 		if a, b := zero("bprime_"+th+".h5"), zero("bprime_"+th+"_ft.h5"); a != b || !strings.Contains(a, "all-zero output channels: ") {
 			t.Errorf("B' lists %q, B'' %q", a, b)
 		}
-		_, errs, code := cli(t, "eval", "--clean_set", p("cl_mini.h5"), "--bad_set", p("bd_mini.h5"), "--bad_model", p("bd_net.h5"),
-			"--pruned_bad_model_weights", filepath.Join(dir, "bprime_"+th+"_ft.h5"))
+		evalArgs := []string{"eval", "--clean_set", p("cl_mini.h5"), "--bad_set", p("bd_mini.h5"), "--bad_model", p("bd_net.h5"), "--device", "cpu"}
+		byFile, errs, code := cli(t, append(evalArgs, "--pruned_bad_model_weights", filepath.Join(dir, "bprime_"+th+"_ft.h5"))...)
 		if code != 0 {
 			t.Errorf("eval of B'' %s: %s", th, errs)
+		}
+		// --finetuned picks the same file from the directory; without it, B' (other numbers
+		// unless fine-tuning changed no prediction: compared by file below)
+		byDir, errs, code := cli(t, append(evalArgs, "--pruned_bad_model_weights", dir, "--threshold", th, "--finetuned")...)
+		if code != 0 || metricLines(byDir) != metricLines(byFile) || !strings.Contains(byDir, "bprime_"+th+"_ft.h5") {
+			t.Errorf("eval --finetuned --threshold %s: exit %d %s\n%s\nwant (the file given)\n%s", th, code, errs, byDir, byFile)
+		}
+		for _, pair := range [][2]string{{"bprime_" + th + "_ft.h5", "--finetuned"}, {"bprime_" + th + ".h5", ""}} {
+			args := []string{"predict", "--bad_model", p("bd_net.h5"), "--set", p("cl_mini.h5"), "--device", "cpu"}
+			a, _, c1 := cli(t, append(args, "--pruned_bad_model_weights", filepath.Join(dir, pair[0]))...)
+			dirArgs := append(args, "--pruned_bad_model_weights", dir, "--threshold", th)
+			if pair[1] != "" {
+				dirArgs = append(dirArgs, pair[1])
+			}
+			b, errs, c2 := cli(t, dirArgs...)
+			if c1 != 0 || c2 != 0 || a != b {
+				t.Errorf("predict with %s and with the directory %v differ (exit %d, %d): %s", pair[0], pair[1], c1, c2, errs)
+			}
 		}
 	}
 	out := filepath.Join(dir, "again_ft.h5")
@@ -108,6 +127,18 @@ func TestPruneFineTuneCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("finetune from the directory: exit %d: %s", code, stderr)
 	}
+}
+
+// metricLines is eval's output without the lines that name B's file or the time taken.
+func metricLines(out string) string {
+	var keep []string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, "% threshold): ") || strings.HasPrefix(l, "(") {
+			continue
+		}
+		keep = append(keep, l)
+	}
+	return strings.Join(keep, "\n")
 }
 
 // Ctrl-C (SIGINT to the process group) while goodnet finetune runs: exit status 130 and no

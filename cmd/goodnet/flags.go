@@ -213,8 +213,11 @@ func thresholdVar(fs *flag.FlagSet, usage string) *float64 {
 
 // checkThreshold refuses --threshold without a directory to pick from: with a B' file it
 // would be ignored.
-func checkThreshold(threshold float64, bprime string) error {
+func checkThreshold(threshold float64, bprime string, fineTuned bool) error {
 	if threshold == 0 {
+		if fineTuned {
+			return usagef("--finetuned picks the fine-tuned B' of --threshold T from the --out directory of goodnet prune: give --threshold")
+		}
 		return nil
 	}
 	if bprime == "" {
@@ -224,6 +227,11 @@ func checkThreshold(threshold float64, bprime string) error {
 		return usagef("--threshold %g picks a B' from the --out directory of goodnet prune, and --pruned_bad_model_weights %s is a file: give the directory, or the file without --threshold", threshold, bprime)
 	}
 	return nil
+}
+
+// fineTunedVar is --finetuned of the commands that take --pruned_bad_model_weights DIR.
+func fineTunedVar(fs *flag.FlagSet) *bool {
+	return fs.Bool("finetuned", false, "with --pruned_bad_model_weights DIR and --threshold T: the fine-tuned B' (bprime_T_ft.h5 of prune --finetune-epochs) instead of B'")
 }
 
 // scaleFlag is --scale: a positive float multiplying pixels.

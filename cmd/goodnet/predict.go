@@ -20,6 +20,7 @@ set (--set) or PNG/JPEG images of the model's input size.`, stderr)
 	model := fs.String("bad_model", "", "B: a full model file, Keras HDF5 or ONNX")
 	weights := fs.String("bad_model_weights", "", "B's weights (overrides those in --bad_model)")
 	bprime := fs.String("pruned_bad_model_weights", "", "B' (optional): weights-only or full Keras file, an ONNX file (for an ONNX B), or a goodnet prune output directory with --threshold")
+	fineTuned := fineTunedVar(fs)
 	threshold := thresholdVar(fs, "picks bprime_T.h5 when --pruned_bad_model_weights is a directory")
 	set := fs.String("set", "", "a lab h5 set to predict")
 	scale := scaleVar(fs)
@@ -38,7 +39,7 @@ set (--set) or PNG/JPEG images of the model's input size.`, stderr)
 	if (*set == "") == (len(images) == 0) {
 		return usagef("give either --set X.h5 or image files")
 	}
-	if err := checkThreshold(*threshold, *bprime); err != nil {
+	if err := checkThreshold(*threshold, *bprime, *fineTuned); err != nil {
 		return err
 	}
 	backend, err := openBackend(*device)
@@ -46,7 +47,7 @@ set (--set) or PNG/JPEG images of the model's input size.`, stderr)
 		return err
 	}
 	p, err := pipeline.Predict(pipeline.PredictOptions{BadModel: *model, BadModelWeights: *weights, Bprime: *bprime,
-		Threshold: *threshold, Set: *set, Images: images, Scale: float32(*scale), Mean: *mean, Std: *std, Backend: backend})
+		Threshold: *threshold, FineTuned: *fineTuned, Set: *set, Images: images, Scale: float32(*scale), Mean: *mean, Std: *std, Backend: backend})
 	if err != nil {
 		return err
 	}
