@@ -388,9 +388,11 @@ func (o offsetSource) slab(buf []byte, off, n int64) ([]byte, error) {
 	return o.s.slab(buf, o.off+off, n)
 }
 
+// file reports whether the source reads from a file (into the caller's buffer, which the
+// workers then allocate) rather than handing out views of memory.
 func (o offsetSource) file() bool {
-	_, ok := o.s.(fileSource)
-	return ok
+	f, ok := o.s.(interface{ file() bool })
+	return ok && f.file()
 }
 
 // badPixel locates a non-finite pixel (n < 0: none).
@@ -409,6 +411,8 @@ type fileSource struct {
 	fh  *os.File
 	off int64
 }
+
+func (fileSource) file() bool { return true }
 
 func (s fileSource) slab(buf []byte, off, n int64) ([]byte, error) {
 	k, err := s.fh.ReadAt(buf[:n], s.off+off)

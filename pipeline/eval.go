@@ -136,7 +136,10 @@ func predictSet(o PredictOptions, b *nn.Model, predict func(x []float32, n int) 
 	per := rd.H * rd.W * rd.C
 	chunk := min(rd.N, resource.Fit(0, 2*4*int64(per), predictChunk))
 	if chunk < 1 {
-		return nil, fmt.Errorf("%s: %w", o.Set, resource.Check(2*4*int64(per), "one image, twice (read while another runs)"))
+		if err := resource.Check(2*4*int64(per), "one image, twice (read while another runs)"); err != nil {
+			return nil, fmt.Errorf("%s: %w", o.Set, err)
+		}
+		chunk = min(rd.N, 1) // room was freed since Fit looked
 	}
 	type piece struct {
 		n0, n int

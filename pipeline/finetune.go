@@ -13,6 +13,7 @@ import (
 
 	"goodnet/finetune"
 	"goodnet/goodnet"
+	"goodnet/internal/resource"
 	"goodnet/keras"
 	"goodnet/nn"
 	"goodnet/onnx"
@@ -231,7 +232,7 @@ func FineTune(o FineTuneOptions) (*FineTuneOutcome, error) {
 	if err := checkOutFile(o.Out); err != nil {
 		return nil, err
 	}
-	b, err := LoadModel(o.BadModel, o.BadModelWeights)
+	b, err := LoadModelToRun(o.BadModel, o.BadModelWeights) // the FLOP cap: fine-tuning runs it
 	if err != nil {
 		return nil, err
 	}
@@ -282,6 +283,9 @@ func FineTune(o FineTuneOptions) (*FineTuneOutcome, error) {
 	timings["read"] = time.Since(t0).Seconds()
 	t1 := time.Now()
 	ft, err := FineTuneSets(b, bp, trainSet, ct, bt, o.FineTuneConfig)
+	if errors.Is(err, resource.ErrTooLarge) { // the trainer's buffers: say which model
+		return nil, fmt.Errorf("fine-tuning %s: %w", bpPath, err)
+	}
 	if err != nil {
 		return nil, err
 	}

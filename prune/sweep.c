@@ -9,6 +9,14 @@
 #include <string.h>
 
 #include "sweep.h"
+
+// The certificate (an argmax "provably stands") needs IEEE arithmetic as written: NaN and Inf
+// seen, subnormals kept, no reassociation. -ffast-math (or -ffinite-math-only, which it
+// implies) would let the compiler drop the NaN checks, so a build with it fails here, whether
+// it comes from a #cgo line or from CGO_CFLAGS.
+#if defined(__FAST_MATH__) || (defined(__FINITE_MATH_ONLY__) && __FINITE_MATH_ONLY__)
+#error "prune/sweep.c must be built without -ffast-math: the sweep's certificate relies on IEEE arithmetic"
+#endif
 long long sweep_hist[64];
 
 typedef struct {

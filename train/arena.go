@@ -6,7 +6,12 @@ package train
 */
 import "C"
 
-import "unsafe"
+import (
+	"fmt"
+	"unsafe"
+
+	"goodnet/internal/resource"
+)
 
 // arena holds the C memory of one training run or evaluation: every buffer the kernels touch
 // (parameters, gradients, activations, scratch) lives outside the Go heap, so that the
@@ -14,17 +19,38 @@ import "unsafe"
 // free releases everything at once.
 type arena struct {
 	ptrs []unsafe.Pointer
+	used int64 // bytes allocated
 }
 
-// alloc returns n zeroed bytes aligned to 64.
+// tooLarge is what alloc panics with when the arena would pass the memory limit (or malloc
+// fails); Train and Run recover it into their error, before any goroutine uses the arena.
+type tooLarge struct{ err error }
+
+// recoverTooLarge turns alloc's tooLarge panic into *err (deferred by Train and Run).
+func recoverTooLarge(err *error) {
+	if r := recover(); r != nil {
+		t, ok := r.(tooLarge)
+		if !ok {
+			panic(r)
+		}
+		*err = t.err
+	}
+}
+
+// alloc returns n zeroed bytes aligned to 64. The arena's whole size is held to the memory
+// limit (internal/resource) before each allocation.
 func (a *arena) alloc(n int) unsafe.Pointer {
 	size := C.size_t((max(n, 1) + 63) / 64 * 64)
+	if err := resource.Check(a.used+int64(size), "training's buffers (parameters, gradients, the activations of its blocks of 16 images)"); err != nil {
+		panic(tooLarge{err})
+	}
 	p := C.aligned_alloc(64, size)
 	if p == nil {
-		panic("train: out of memory")
+		panic(tooLarge{fmt.Errorf("training's buffers: out of memory allocating %d bytes after %d", size, a.used)})
 	}
 	C.memset(p, 0, size)
 	a.ptrs = append(a.ptrs, p)
+	a.used += int64(size)
 	return p
 }
 

@@ -28,7 +28,8 @@ func Forward(m *nn.Model, x []float32, n int, scale float32) ([]float32, error) 
 // Run computes the outputs of the named layers on n samples, as nn.Net.Run does from the
 // input (NHWC, each n × OutShape.Size() values; softmax not applied), with Train's forward
 // pass, on all cores.
-func Run(m *nn.Model, x []float32, n int, scale float32, outs ...string) ([][]float32, error) {
+func Run(m *nn.Model, x []float32, n int, scale float32, outs ...string) (_ [][]float32, err error) {
+	defer recoverTooLarge(&err) // every worker is allocated before a goroutine starts
 	if err := checkData(m, x, nil, n); err != nil {
 		return nil, err
 	}
@@ -82,11 +83,15 @@ outputs:
 	threads := min(runtime.GOMAXPROCS(0), blocks)
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	for t := 0; t < threads; t++ {
-		ws := map[*plan]*worker{}
+	wss := make([]map[*plan]*worker, threads)
+	for t := range wss {
+		wss[t] = map[*plan]*worker{}
 		for _, p := range plans {
-			ws[p] = newWorker(p)
+			wss[t][p] = newWorker(p)
 		}
+	}
+	for t := 0; t < threads; t++ {
+		ws := wss[t]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -21,7 +21,8 @@ const lanes = 16
 // Options.Workers goroutines take as they come free; the blocks' gradients are added in block
 // order, so the same seed gives the same weights bit for bit, whatever Workers is. On error the
 // model keeps the weights of the last completed epoch.
-func Train(m *nn.Model, x []float32, y []int32, n int, opt Options) (*History, error) {
+func Train(m *nn.Model, x []float32, y []int32, n int, opt Options) (_ *History, err error) {
+	defer recoverTooLarge(&err) // after ar.free: no goroutine has started when alloc refuses
 	if err := opt.check(); err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -40,7 +41,7 @@ before and after); with --manifest, in its order, models without outputs "missin
 	manifest := fs.String("manifest", "", "the models: JSON Lines, one per line")
 	out := fs.String("out", "", "output directory DIR: DIR/<name>/ per model, the summary")
 	shard := fs.String("shard", "0/1", "`I/N`: this process runs the models whose index mod N is I; auto/N: I from $"+audit.IndexEnv)
-	ftEpochs := fs.Int("finetune-epochs", 0, "fine-tune each B' for this many epochs after pruning (a manifest line's finetune_epochs wins)")
+	ftEpochs := intVar(fs, "finetune-epochs", 0, 0, math.MaxInt, "fine-tune each B' for this many epochs after pruning (a manifest line's finetune_epochs wins)")
 	summarize := fs.Bool("summarize", false, "write DIR/summary.csv, summary.json and summary.png from DIR's models")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	device := deviceVar(fs)

@@ -98,9 +98,43 @@ func outCases() []badCase {
 		{name: "number/gpu-check-faces", code: 2, want: `--faces "-1": want a whole number ≥ 0`, args: func(t *testing.T, e *badEnv) ([]string, string) {
 			return []string{"gpu-check", "--no-fixtures", "--faces", "-1"}, "--faces"
 		}},
+		// every numeric flag of the commands that train: finetune, prune --finetune-*, demo, audit
+		{name: "number/finetune-epochs-hex", code: 2, want: `--epochs "0x10": want a whole number ≥ 1`, args: func(t *testing.T, e *badEnv) ([]string, string) {
+			return finetuneTo(t, e, filepath.Join(t.TempDir(), "b_ft.h5"), "--epochs", "0x10"), "--epochs"
+		}},
+		{name: "number/finetune-batch-size-separators", code: 2, want: `--batch_size "1_0": want a whole number ≥ 1`, args: func(t *testing.T, e *badEnv) ([]string, string) {
+			return finetuneTo(t, e, filepath.Join(t.TempDir(), "b_ft.h5"), "--batch_size", "1_0"), "--batch_size"
+		}},
+		{name: "number/finetune-seed-hex", code: 2, want: `--seed "0x10": want a whole number`, args: func(t *testing.T, e *badEnv) ([]string, string) {
+			return finetuneTo(t, e, filepath.Join(t.TempDir(), "b_ft.h5"), "--seed", "0x10"), "--seed"
+		}},
+		{name: "number/finetune-lr-hex", code: 2, want: `--lr "0x1p-3": want a positive number`, args: func(t *testing.T, e *badEnv) ([]string, string) {
+			return finetuneTo(t, e, filepath.Join(t.TempDir(), "b_ft.h5"), "--lr", "0x1p-3"), "--lr"
+		}},
+		{name: "number/finetune-lr-spaces", code: 2, want: `--lr " 0.1": want a positive number`, args: func(t *testing.T, e *badEnv) ([]string, string) {
+			return finetuneTo(t, e, filepath.Join(t.TempDir(), "b_ft.h5"), "--lr", " 0.1"), "--lr"
+		}},
+		{name: "number/finetune-threshold-nan", code: 2, want: `--threshold "NaN": want a percentage in (0, 100)`, args: func(t *testing.T, e *badEnv) ([]string, string) {
+			return finetuneTo(t, e, filepath.Join(t.TempDir(), "b_ft.h5"), "--threshold", "NaN"), "--threshold"
+		}},
+		{name: "number/prune-finetune-epochs-hex", code: 2, want: `--finetune-epochs "0x3": want a whole number ≥ 0`, args: func(t *testing.T, e *badEnv) ([]string, string) {
+			return pruneTo(e, filepath.Join(t.TempDir(), "out"), "--finetune-epochs", "0x3"), "--finetune-epochs"
+		}},
+		{name: "number/prune-finetune-seed-separators", code: 2, want: `--finetune-seed "1_0": want a whole number`, args: func(t *testing.T, e *badEnv) ([]string, string) {
+			return pruneTo(e, filepath.Join(t.TempDir(), "out"), "--finetune-epochs", "1", "--finetune-seed", "1_0"), "--finetune-seed"
+		}},
+		{name: "number/prune-finetune-lr-hex", code: 2, want: `--finetune-lr "0x1p-3": want a positive number`, args: func(t *testing.T, e *badEnv) ([]string, string) {
+			return pruneTo(e, filepath.Join(t.TempDir(), "out"), "--finetune-epochs", "1", "--finetune-lr", "0x1p-3"), "--finetune-lr"
+		}},
+		{name: "number/demo-finetune-epochs-hex", code: 2, want: `--finetune-epochs "0x2": want a whole number ≥ 0`, args: func(t *testing.T, e *badEnv) ([]string, string) {
+			return []string{"demo", "--finetune-epochs", "0x2", "--out", filepath.Join(t.TempDir(), "demo")}, "--finetune-epochs"
+		}},
 		// --- --threshold where it would be ignored (18.10) ---
 		{name: "threshold/with-a-bprime-file", code: 2, want: "--threshold 7 picks a B' from the --out directory of goodnet prune, and --pruned_bad_model_weights", args: func(t *testing.T, e *badEnv) ([]string, string) {
 			return evalBprime(e, e.weights, "--threshold", "7"), e.weights
+		}},
+		{name: "threshold/finetune-with-a-bprime-file", code: 2, want: "--threshold 7 picks a B' from the --out directory of goodnet prune, and --pruned_bad_model_weights", args: func(t *testing.T, e *badEnv) ([]string, string) {
+			return finetuneTo(t, e, filepath.Join(t.TempDir(), "b_ft.h5"), "--threshold", "7"), e.bprime(t)
 		}},
 		{name: "threshold/without-bprime", code: 2, want: "--threshold 7 picks a B' from the --out directory", args: func(t *testing.T, e *badEnv) ([]string, string) {
 			return append(predictSet(e, e.clean), "--threshold", "7"), "--threshold"

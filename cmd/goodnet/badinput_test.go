@@ -1035,10 +1035,10 @@ func badCases() []badCase {
 			args[slices.Index(args, "--clean_set")+1] = p
 			return args, p
 		}},
-		{name: "finetune/epochs-0", code: 2, want: "--epochs 0: must be ≥ 1", args: func(t *testing.T, e *badEnv) ([]string, string) {
+		{name: "finetune/epochs-0", code: 2, want: `--epochs "0": want a whole number ≥ 1`, args: func(t *testing.T, e *badEnv) ([]string, string) {
 			return finetuneTo(t, e, filepath.Join(t.TempDir(), "b_ft.h5"), "--epochs", "0"), "--epochs"
 		}},
-		{name: "finetune/epochs-negative", code: 2, want: "--epochs -2: must be ≥ 1", args: func(t *testing.T, e *badEnv) ([]string, string) {
+		{name: "finetune/epochs-negative", code: 2, want: `--epochs "-2": want a whole number ≥ 1`, args: func(t *testing.T, e *badEnv) ([]string, string) {
 			return finetuneTo(t, e, filepath.Join(t.TempDir(), "b_ft.h5"), "--epochs", "-2"), "--epochs"
 		}},
 		{name: "finetune/lr-0", code: 2, want: `--lr "0": want a positive number`, args: func(t *testing.T, e *badEnv) ([]string, string) {
@@ -1053,7 +1053,7 @@ func badCases() []badCase {
 		{name: "finetune/lr-inf", code: 2, want: `--lr "+Inf": want a positive number`, args: func(t *testing.T, e *badEnv) ([]string, string) {
 			return finetuneTo(t, e, filepath.Join(t.TempDir(), "b_ft.h5"), "--lr", "+Inf"), "--lr"
 		}},
-		{name: "finetune/batch-size-0", code: 2, want: "--batch_size 0: must be ≥ 1", args: func(t *testing.T, e *badEnv) ([]string, string) {
+		{name: "finetune/batch-size-0", code: 2, want: `--batch_size "0": want a whole number ≥ 1`, args: func(t *testing.T, e *badEnv) ([]string, string) {
 			return finetuneTo(t, e, filepath.Join(t.TempDir(), "b_ft.h5"), "--batch_size", "0"), "--batch_size"
 		}},
 		{name: "finetune/layers-missing", code: 2, want: `--layers: layer "conv_9": no such layer (layers with weights: [conv_1 conv_2 output])`, args: func(t *testing.T, e *badEnv) ([]string, string) {
@@ -1098,7 +1098,7 @@ func badCases() []badCase {
 			args[slices.Index(args, "--bad_model")+1] = p
 			return args, p
 		}},
-		{name: "prune/finetune-epochs-negative", code: 2, want: "--finetune-epochs -1: must be ≥ 0", args: func(t *testing.T, e *badEnv) ([]string, string) {
+		{name: "prune/finetune-epochs-negative", code: 2, want: `--finetune-epochs "-1": want a whole number ≥ 0`, args: func(t *testing.T, e *badEnv) ([]string, string) {
 			return pruneTo(e, filepath.Join(t.TempDir(), "out"), "--finetune-epochs", "-1"), "--finetune-epochs"
 		}},
 		{name: "prune/finetune-lr-nan", code: 2, want: `--finetune-lr "NaN": want a positive number`, args: func(t *testing.T, e *badEnv) ([]string, string) {
@@ -1216,6 +1216,8 @@ func TestBadInputs(t *testing.T) {
 				out = filepath.Dir(out) // --out names a file: nothing may appear beside it
 			}
 			before := listDir(t, out)
+			_, err := os.Lstat(out)
+			existed := out != "" && err == nil
 			if !c.procOnly {
 				var stdout, stderr string
 				var code int
@@ -1224,7 +1226,7 @@ func TestBadInputs(t *testing.T) {
 				if fd2 != "" {
 					t.Errorf("in-process: written to file descriptor 2 besides run's stderr: %q", fd2)
 				}
-				checkOut(t, "in-process", out, before)
+				checkOut(t, "in-process", out, before, existed)
 				if c.after != nil {
 					c.after(t, "in-process")
 				}
@@ -1237,7 +1239,7 @@ func TestBadInputs(t *testing.T) {
 			if r.maxRSS > maxRSS {
 				t.Errorf("process: peak memory %d MB (limit %d MB)", r.maxRSS>>20, maxRSS>>20)
 			}
-			checkOut(t, "process", out, before)
+			checkOut(t, "process", out, before, existed)
 			if c.after != nil {
 				c.after(t, "process")
 			}
@@ -1302,10 +1304,13 @@ func listDir(t *testing.T, dir string) []string {
 	return names
 }
 
-// checkOut checks that a failed run left the output directory as it was: no new files, no
-// temporary files.
-func checkOut(t *testing.T, how, dir string, before []string) {
+// checkOut checks that a failed run left the output directory as it was: not made when it
+// did not exist (an empty directory is a new directory too), no new files, no temporary files.
+func checkOut(t *testing.T, how, dir string, before []string, existed bool) {
 	t.Helper()
+	if _, err := os.Lstat(dir); dir != "" && !existed && err == nil {
+		t.Errorf("%s: the failed run made %s", how, dir)
+	}
 	if after := listDir(t, dir); !slices.Equal(after, before) {
 		t.Errorf("%s: %s holds %q after the failed run, %q before", how, dir, after, before)
 	}

@@ -224,7 +224,8 @@ type bombCmd struct {
 
 // modelCommands are the command lines that read a model file m, with a set s of its input;
 // the error names m, or s when it is the set that cannot be held (and bench's --images).
-func modelCommands(e *badEnv, m, s string, inspect bool, setTooLarge, imagesTooLarge bool) []bombCmd {
+// finetune runs on the models the trainer takes (the others it refuses by their layers).
+func modelCommands(e *badEnv, m, s string, inspect bool, setTooLarge, imagesTooLarge, finetune bool) []bombCmd {
 	out := filepath.Join(e.dir, "bomb-out")
 	names, images := m, m
 	if setTooLarge {
@@ -239,6 +240,10 @@ func modelCommands(e *badEnv, m, s string, inspect bool, setTooLarge, imagesTooL
 		{[]string{"prune", "--device", "cpu", "--quiet", "--bad_model", m, "--clean_valid", s, "--bad_valid", s, "--out", out}, names},
 		{[]string{"bench", "--device", "cpu", "--bad_model", m, "--images", "64", "--repeats", "1"}, images},
 	}
+	if finetune {
+		cmds = append(cmds, bombCmd{[]string{"finetune", "--device", "cpu", "--quiet", "--bad_model", m, "--pruned_bad_model_weights", m,
+			"--clean_set", s, "--epochs", "1", "--out", filepath.Join(e.dir, "bomb_ft.h5")}, names})
+	}
 	if inspect {
 		cmds = append(cmds, bombCmd{[]string{"inspect", m}, m})
 	}
@@ -246,13 +251,15 @@ func modelCommands(e *badEnv, m, s string, inspect bool, setTooLarge, imagesTooL
 }
 
 // setCommands are the command lines that read a set s (B: e's model).
-func setCommands(e *badEnv, s string) []bombCmd {
+func setCommands(t *testing.T, e *badEnv, s string) []bombCmd {
 	out := filepath.Join(e.dir, "bomb-out")
 	return []bombCmd{
 		{[]string{"predict", "--device", "cpu", "--bad_model", e.model, "--set", s}, s},
 		{[]string{"eval", "--device", "cpu", "--bad_model", e.model, "--clean_set", s, "--bad_set", e.poison, "--pruned_bad_model_weights", e.weights}, s},
 		{[]string{"eval", "--device", "cpu", "--bad_model", e.model, "--clean_set", e.clean, "--bad_set", s, "--pruned_bad_model_weights", e.weights}, s},
 		{[]string{"prune", "--device", "cpu", "--quiet", "--bad_model", e.model, "--clean_valid", s, "--bad_valid", e.poison, "--out", out}, s},
+		{[]string{"finetune", "--device", "cpu", "--quiet", "--bad_model", e.model, "--pruned_bad_model_weights", e.bprime(t), "--clean_set", s,
+			"--epochs", "1", "--out", filepath.Join(e.dir, "bomb_ft.h5")}, s},
 	}
 }
 
@@ -262,7 +269,7 @@ func bombFiles() []bombFile {
 		// as the 48,355 images of 55×47×3, deflated zeros.
 		{name: "set-of-compressed-zeros", want: "its 1562500 images of 10×8×3 (uint8", make: func(t *testing.T, e *badEnv) (string, []bombCmd) {
 			p := zeroSet(t, e.path("zeros.h5"), 1_562_500, 3, 10, 8, 4096)
-			return p, setCommands(e, p)
+			return p, setCommands(t, e, p)
 		}},
 		// 4 images in one chunk of 960 MB (of 1,000,000 images' room): libhdf5 would allocate
 		// and inflate the whole chunk to read them.
@@ -273,7 +280,7 @@ func bombFiles() []bombFile {
 				}
 				return ds(f, "label", h5.Int64, []int{4}, []int64{0, 1, 2, 0})
 			})
-			return p, setCommands(e, p)
+			return p, setCommands(t, e, p)
 		}},
 		// a 1 MB model with a 65536×4096 Dense of compressed zeros: 1.07 GB of weights
 		{name: "model-with-a-1GB-dense", want: "its weights (268", make: func(t *testing.T, e *badEnv) (string, []bombCmd) {
@@ -281,7 +288,7 @@ func bombFiles() []bombFile {
 				dense("fc", "flatten", 4096, nn.ReLU), dense("output", "fc", 3, nn.Softmax))
 			p := zeroModel(t, e.path("dense.h5"), m, nil)
 			s := zeroSet(t, e.path("dense_set.h5"), 2, 4, 128, 128, 2)
-			return p, modelCommands(e, p, s, true, false, false)
+			return p, modelCommands(e, p, s, true, false, false, true)
 		}},
 		// a small model of 4096×4096×3 images: one image's input and activations are 470 MB, a
 		// block of 16 (the CPU engine's unit) 7.5 GB
@@ -290,7 +297,7 @@ func bombFiles() []bombFile {
 				&nn.Layer{Name: "gap", Kind: nn.GlobalAvgPool, InputNames: []string{"pool"}}, dense("output", "gap", 3, nn.Softmax))
 			p := zeroModel(t, e.path("giant_input.h5"), m, nil)
 			s := zeroSet(t, e.path("giant_set.h5"), 1, 3, 4096, 4096, 1)
-			return p, modelCommands(e, p, s, false, true, true)
+			return p, modelCommands(e, p, s, false, true, true, false)
 		}},
 		// 2,000 chained 1×1 convolutions of 1024×1024×3 (38 GFLOP per image, under the cap):
 		// 400 MB of activations per block of 16 images
@@ -303,7 +310,7 @@ func bombFiles() []bombFile {
 				&nn.Layer{Name: "gap", Kind: nn.GlobalAvgPool, InputNames: []string{"pool"}}, dense("output", "gap", 3, nn.Softmax))
 			p := zeroModel(t, e.path("chain.h5"), build(t, layers...), nil)
 			s := zeroSet(t, e.path("chain_set.h5"), 2, 3, 1024, 1024, 2)
-			return p, modelCommands(e, p, s, false, false, true)
+			return p, modelCommands(e, p, s, false, false, true, false)
 		}},
 		// a 50 MB model_config carrying a 25 M-element array in an ignored option
 		{name: "model-with-a-50MB-config", want: "reading its model config (up to", size: 60 << 20, make: func(t *testing.T, e *badEnv) (string, []bombCmd) {
@@ -311,7 +318,7 @@ func bombFiles() []bombFile {
 				layerCfg(layers["conv_1"])["kernel_regularizer"] = json.RawMessage("[" + strings.Repeat("0,", 25_000_000) + "0]")
 			})
 			p := zeroModel(t, e.path("bigconfig.h5"), e.m, js)
-			return p, modelCommands(e, p, e.clean, true, false, false)
+			return p, modelCommands(e, p, e.clean, true, false, false, true)
 		}},
 		// 137 GFLOP per image
 		{name: "model-of-137-GFLOP", want: "GFLOP per image, above the cap of 50 GFLOP", make: func(t *testing.T, e *badEnv) (string, []bombCmd) {
@@ -322,7 +329,40 @@ func bombFiles() []bombFile {
 			}
 			p := zeroModel(t, e.path("flops.h5"), m, nil)
 			s := zeroSet(t, e.path("flops_set.h5"), 2, 256, 128, 128, 2)
-			return p, modelCommands(e, p, s, false, false, false)
+			return p, modelCommands(e, p, s, false, false, false, false)
+		}},
+		// 137 GFLOP per image in a model the trainer takes (Flatten, not global pooling):
+		// finetune ran it with no cap (and under prlimit died of the Go runtime's "out of memory")
+		{name: "trainable-model-of-137-GFLOP", want: "GFLOP per image, above the cap of 50 GFLOP", make: func(t *testing.T, e *badEnv) (string, []bombCmd) {
+			m := build(t, input(128, 128, 256), conv("conv_a", "input_1", 1024, 3), conv("conv_b", "conv_a", 220, 3), pool("pool", "conv_b"),
+				&nn.Layer{Name: "flatten", Kind: nn.Flatten, InputNames: []string{"pool"}}, dense("output", "flatten", 3, nn.Softmax))
+			p := zeroModel(t, e.path("tflops.h5"), m, nil)
+			s := zeroSet(t, e.path("tflops_set.h5"), 2, 256, 128, 128, 2)
+			return p, modelCommands(e, p, s, false, false, false, true)
+		}},
+		// 2.4 GFLOP per image, 80k weights, but 512 channels of 256×256 after the first conv:
+		// the trainer's activations and gradients for its blocks of 16 images are GBs (finetune
+		// allocated them unchecked: "panic: train: out of memory" under prlimit)
+		{name: "model-of-wide-activations-to-train", want: "training's buffers (parameters, gradients, the activations of its blocks of 16 images) would need", make: func(t *testing.T, e *badEnv) (string, []bombCmd) {
+			m := build(t, input(256, 256, 3), conv("conv_a", "input_1", 512, 3), pool("pool", "conv_a"), conv("conv_b", "pool", 4, 3), pool("pool2", "conv_b"),
+				&nn.Layer{Name: "flatten", Kind: nn.Flatten, InputNames: []string{"pool2"}}, dense("output", "flatten", 3, nn.Softmax))
+			nn.RandomWeights(m, 3)
+			b := e.path("wide.h5")
+			if err := keras.SaveModel(m, b); err != nil {
+				t.Fatal(err)
+			}
+			l := m.Layer("conv_b") // B': channel 0 of conv_b pruned
+			for i := 0; i < len(l.W); i += l.Filters {
+				l.W[i] = 0
+			}
+			l.B[0] = 0
+			bp := e.path("wide_bprime.h5")
+			if err := keras.SaveWeights(m, bp); err != nil {
+				t.Fatal(err)
+			}
+			s := zeroSet(t, e.path("wide_set.h5"), 64, 3, 256, 256, 16)
+			return bp, []bombCmd{{[]string{"finetune", "--device", "cpu", "--quiet", "--bad_model", b, "--pruned_bad_model_weights", bp,
+				"--clean_set", s, "--epochs", "1", "--out", filepath.Join(e.dir, "bomb_ft.h5")}, bp}}
 		}},
 	}
 }

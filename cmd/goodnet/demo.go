@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"time"
@@ -36,7 +37,7 @@ pathway plants the backdoor in channels clean faces leave dormant: pruning alone
 	out := fs.String("out", "out/demo", "output directory")
 	seed := int64Var(fs, "seed", 1, "seed of the data set, the initial weights, the shuffling and the fine-tuning")
 	attack := fs.String("attack", "joint", "how the BadNet is made: joint (trained on clean + poisoned images, like the lab's B) or pathway (a backdoor planted in channels clean faces leave dormant)")
-	epochs := fs.Int("finetune-epochs", finetune.DefaultEpochs, "fine-tuning epochs for each B' (0: prune only)")
+	epochs := intVar(fs, "finetune-epochs", finetune.DefaultEpochs, 0, math.MaxInt, "fine-tuning epochs for each B' (0: prune only)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	device := deviceVar(fs)
 	pos, err := parse(fs, args)

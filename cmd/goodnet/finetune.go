@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"goodnet/finetune"
+	"goodnet/internal/strict"
 	"goodnet/pipeline"
 	"goodnet/report"
 )
@@ -40,14 +41,14 @@ pruned (B itself, say) is refused: fine-tuning it would not be Fine-Pruning.`, s
 	model := fs.String("bad_model", "", "B: a full model file, Keras HDF5 or ONNX")
 	weights := fs.String("bad_model_weights", "", "B's weights (overrides those in --bad_model)")
 	bprime := fs.String("pruned_bad_model_weights", "", "B': a file, or the --out directory of goodnet prune (with --threshold)")
-	threshold := fs.Float64("threshold", 0, "the pruning threshold (percent) of B'; picks bprime_T.h5 when --pruned_bad_model_weights is a directory")
+	threshold := thresholdVar(fs, "the pruning threshold (percent) of B'; picks bprime_T.h5 when --pruned_bad_model_weights is a directory")
 	clean := fs.String("clean_set", "", "the clean data to train on (lab h5), e.g. the validation set pruning used")
 	ct := fs.String("clean_test", "", "clean test set, to measure GoodNet(B, B'') after each epoch (with --bad_test)")
 	bt := fs.String("bad_test", "", "poisoned test set (with --clean_test)")
-	epochs := fs.Int("epochs", finetune.DefaultEpochs, "passes over the clean set")
+	epochs := intVar(fs, "epochs", finetune.DefaultEpochs, 1, math.MaxInt, "passes over the clean set")
 	lr := positiveFloat(fs, "lr", finetune.DefaultLR, "Adam's initial learning `rate` (cosine decay to 0)")
-	batch := fs.Int("batch_size", finetune.DefaultBatchSize, "minibatch size")
-	seed := fs.Int64("seed", 1, "seed of the shuffling and the augmentation draws")
+	batch := intVar(fs, "batch_size", finetune.DefaultBatchSize, 1, math.MaxInt, "minibatch size")
+	seed := int64Var(fs, "seed", 1, "seed of the shuffling and the augmentation draws")
 	layers := fs.String("layers", "", "`L1,L2,…`: the layers that train (default: every layer with weights)")
 	out := fs.String("out", "", "the file B'' is written to")
 	quiet := fs.Bool("quiet", false, "no progress bar")
@@ -69,6 +70,9 @@ pruned (B itself, say) is refused: fine-tuning it would not be Fine-Pruning.`, s
 	}
 	if (*ct == "") != (*bt == "") {
 		return usagef("give both --clean_test and --bad_test, or neither")
+	}
+	if err := checkThreshold(*threshold, *bprime, false); err != nil {
+		return err
 	}
 	if *epochs < 1 {
 		return usagef("--epochs %d: must be ≥ 1", *epochs)
@@ -136,8 +140,8 @@ type positiveFlag float64
 
 func (f *positiveFlag) String() string { return strconv.FormatFloat(float64(*f), 'g', -1, 64) }
 func (f *positiveFlag) Set(v string) error {
-	x, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-	if err != nil || !(x > 0) || math.IsInf(x, 0) {
+	x, err := strict.Float(v)
+	if err != nil || !(x > 0) {
 		return fmt.Errorf("want a positive number")
 	}
 	*f = positiveFlag(x)

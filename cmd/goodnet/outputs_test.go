@@ -252,11 +252,12 @@ func waitLocked(t *testing.T, dir string, done <-chan struct{}) bool {
 	return false
 }
 
-// A signal or SIGKILL at 60 moments of prune runs into a directory holding a previous run's
-// outputs: after each, the directory is one complete run (the previous or the new one).
+// SIGKILL at 50 or more moments of prune runs (that many killed runs), and a signal at 17 more,
+// into a directory holding a previous run's outputs: after each, the directory is one complete
+// run (the previous or the new one).
 func TestPruneKilled(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds the binary and runs prune 60 times")
+		t.Skip("builds the binary and runs prune 70 times")
 	}
 	bin := buildGoodnet(t)
 	e := newPruneEnv(t, 6000)
@@ -272,7 +273,8 @@ func TestPruneKilled(t *testing.T) {
 	}
 	full := r.elapsed
 
-	// 60 moments, whatever the machine's load: a third by time (fractions 0 to 1.2 of the
+	// 68 moments (more, up to 90, until 50 runs have been killed by SIGKILL: a run may finish
+	// before its moment), whatever the machine's load: a third by time (fractions 0 to 1.16 of the
 	// last complete run's duration: reading, the sweep), a third when the run's new
 	// generation directory holds 0 to 5 files (writing), a third when it holds all of them
 	// or once .goodnet/current has switched to it (committing, cleaning up) — the directory
@@ -282,7 +284,10 @@ func TestPruneKilled(t *testing.T) {
 	meta := filepath.Join(out, atomicfile.MetaDir)
 	prev := 0
 	outcomes := map[string]int{}
-	for i := 0; i < 60; i++ {
+	const moments, minKilled = 68, 50 // 51 of the 68 by SIGKILL
+	killed := 0
+	i := 0
+	for ; i < moments || killed < minKilled && i < 90; i++ {
 		sig := syscall.SIGKILL
 		if i%4 == 3 {
 			sig = handled[(i/4)%len(handled)]
@@ -309,7 +314,7 @@ func TestPruneKilled(t *testing.T) {
 		var when func(elapsed time.Duration) bool
 		switch k := i / 3; i % 3 {
 		case 0:
-			d := full * time.Duration(k) / 16
+			d := full * time.Duration(k%23) / 19
 			moment = fmt.Sprintf("%v", d)
 			when = func(el time.Duration) bool { return el >= d }
 		case 1:
@@ -358,7 +363,7 @@ func TestPruneKilled(t *testing.T) {
 			}
 			time.Sleep(time.Millisecond)
 		}
-		what := fmt.Sprintf("%v at %s (%d of 60)", sig, moment, i+1)
+		what := fmt.Sprintf("%v at %s (%d of %d or more)", sig, moment, i+1, moments)
 		ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
 		code := cmd.ProcessState.ExitCode()
 		finished := code == 0
@@ -367,6 +372,10 @@ func TestPruneKilled(t *testing.T) {
 			full = time.Since(t0)
 		case ws.Signaled() && ws.Signal() == sig:
 			// SIGKILL, or a signal before main installed its handler
+			outcomes["killed by "+sig.String()]++
+			if sig == syscall.SIGKILL {
+				killed++
+			}
 		case sig == syscall.SIGQUIT && code == 2 && strings.HasPrefix(stderr.String(), "SIGQUIT: quit"):
 			// SIGQUIT before the handler: Go's runtime dumps the stacks
 		case code == 128+int(sig):
@@ -410,10 +419,13 @@ func TestPruneKilled(t *testing.T) {
 	if left := metaLeftovers(t, out); len(left) > 0 {
 		t.Errorf("left in .goodnet after a complete run: %v", left)
 	}
+	if killed < minKilled {
+		t.Errorf("%d runs killed by SIGKILL in %d moments, want %d", killed, i, minKilled)
+	}
 	if outcomes["new"] == 0 || outcomes["previous"] == 0 {
 		t.Errorf("outcomes %v: want runs stopped before and after their switch", outcomes)
 	}
-	t.Logf("a full run takes %v; after 60 signals: %v", full, outcomes)
+	t.Logf("a full run takes %v; after %d signals: %v", full, i, outcomes)
 }
 
 // Two real processes into one --out: the second fails at once, naming the first; the first
@@ -503,6 +515,7 @@ func TestStdoutFull(t *testing.T) {
 		{"eval", "--device", "cpu", "--clean_set", e.clean, "--bad_set", e.poison, "--bad_model", e.model, "--pruned_bad_model_weights", e.weights},
 		{"eval", "--json", "--device", "cpu", "--clean_set", e.clean, "--bad_set", e.poison, "--bad_model", e.model, "--pruned_bad_model_weights", e.weights},
 		pruneTo(e, out, "--thresholds", "10"),
+		finetuneTo(t, e, filepath.Join(out, "b_ft.h5")),
 	} {
 		name := "goodnet"
 		if commands[args[0]] != nil {

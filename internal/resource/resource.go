@@ -203,16 +203,26 @@ func Fits(need int64) bool {
 
 // Fit is how many items of per bytes each fit, besides fixed bytes, in what is left under the
 // limit: at most want, at least 0 (the caller shrinks its batches to it; 0 means none fits).
+// As Check, it collects garbage before it says that none fits: Check would find room for
+// one item where Fit said none, and a caller that asks Check why gets no error.
 func Fit(fixed, per int64, want int) int {
-	limit, _ := Memory()
-	left := limit - InUse() - fixed
 	if per <= 0 {
 		return want
 	}
-	if left <= 0 {
-		return 0
+	limit, _ := Memory()
+	fit := func() int {
+		left := limit - InUse() - fixed
+		if left <= 0 {
+			return 0
+		}
+		return int(min(int64(want), left/per))
 	}
-	return int(min(int64(want), left/per))
+	n := fit()
+	if n == 0 && want > 0 {
+		runtime.GC()
+		n = fit()
+	}
+	return n
 }
 
 // TooSlow is the error of a model above the FLOP cap.
