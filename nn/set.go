@@ -3,13 +3,72 @@ package nn
 import "fmt"
 
 // Set is a batch of images in NHWC float32 with integer labels: what the format readers
-// (package dataset) load and the algorithms (prune, goodnet) take. It holds no file handle;
-// Path only names where it came from, for messages.
+// (package dataset) load and the algorithms (prune, goodnet) take. Path only names where it
+// came from, for messages.
+//
+// A set may also stream: X is nil and Src reads its images in pieces (dataset.Reader, for a
+// job that takes every image through a model once and needs never hold the set whole as
+// float32). Piece reads any range of either kind; Load makes a streamed set an ordinary one,
+// for the algorithms that need X.
 type Set struct {
 	Path       string
-	X          []float32 // N×H×W×C, NHWC
+	X          []float32 // N×H×W×C, NHWC (nil when Src streams the set)
 	Y          []int32   // N labels (nil for unlabelled images)
 	N, H, W, C int
+	Src        Source // when X is nil: where the images are read from
+}
+
+// Source reads images of a streamed set.
+type Source interface {
+	// Read converts the images [n0, n0+n) into dst (n×H×W×C values).
+	Read(n0, n int, dst []float32) error
+}
+
+// Streamed reports whether the set's images are read from Src (X is nil).
+func (s *Set) Streamed() bool { return s.X == nil && s.Src != nil }
+
+// Piece returns the images [lo, hi): a view of X (no copy), or read from Src into buf (of at
+// least (hi−lo)·H·W·C values) for a streamed set.
+func (s *Set) Piece(lo, hi int, buf []float32) ([]float32, error) {
+	n := s.H * s.W * s.C
+	if !s.Streamed() {
+		return s.X[lo*n : hi*n], nil
+	}
+	x := buf[:(hi-lo)*n]
+	if err := s.Src.Read(lo, hi-lo, x); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// Loader is a Source that reads its whole set itself (checking first that it may hold it).
+type Loader interface {
+	Load() ([]float32, error)
+}
+
+// Load reads a streamed set whole into X (nothing for a set that is not streamed), through
+// the source's Load when it is a Loader.
+func (s *Set) Load() error {
+	if !s.Streamed() {
+		return nil
+	}
+	if l, ok := s.Src.(Loader); ok {
+		x, err := l.Load()
+		if err != nil {
+			return err
+		}
+		if len(x) != s.N*s.H*s.W*s.C {
+			return fmt.Errorf("%s: %d values loaded for %d×%d×%d×%d", s.Path, len(x), s.N, s.H, s.W, s.C)
+		}
+		s.X = x
+		return nil
+	}
+	x := make([]float32, s.N*s.H*s.W*s.C)
+	if err := s.Src.Read(0, s.N, x); err != nil {
+		return err
+	}
+	s.X = x
+	return nil
 }
 
 // Shape is the shape of one image, (H, W, C).

@@ -81,6 +81,64 @@ func LoadSet(path string, scale float32, m *nn.Model) (*nn.Set, error) {
 	return LoadSetNorm(path, scale, nil, nil, m)
 }
 
+// OpenSetNorm opens a lab h5 set to stream (nn.Set.Src reads its images in pieces, each
+// normalised as LoadSetNorm's; X stays nil): the file is parsed and its shape, labels and
+// normalisation checked now, and that two pieces of up to piece images fit the memory limit;
+// close releases it. A job that takes every image through the model once never holds the set
+// whole as float32 (nn.Set.Load reads it whole, after the same check as LoadSetNorm's).
+func OpenSetNorm(path string, scale float32, mean, std []float32, m *nn.Model, piece int) (s *nn.Set, close func() error, err error) {
+	rd, err := dataset.Open(path, scale)
+	if err != nil {
+		return nil, nil, err
+	}
+	s = &nn.Set{Path: path, N: rd.N, H: rd.H, W: rd.W, C: rd.C, Y: rd.Y}
+	if err = s.CheckShape(m.InputShape()); err == nil {
+		if err = nn.CheckNormalization(mean, std, rd.C); err != nil {
+			err = fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	if err == nil {
+		k := min(rd.N, piece)
+		what := fmt.Sprintf("its %d images of %d×%d×%d, read as float32 in two pieces of %d at a time,", rd.N, rd.H, rd.W, rd.C, k)
+		if err = resource.Check(2*4*int64(k)*int64(rd.H*rd.W*rd.C), what); err != nil {
+			err = fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	if err != nil {
+		rd.Close()
+		return nil, nil, err
+	}
+	s.Src = normSource{rd, s, mean, std}
+	return s, rd.Close, nil
+}
+
+// normSource reads a set's images through a dataset.Reader and normalises them.
+type normSource struct {
+	rd        *dataset.Reader
+	s         *nn.Set
+	mean, std []float32
+}
+
+// Load reads the whole set, once the memory limit allows holding it.
+func (n normSource) Load() ([]float32, error) {
+	what := fmt.Sprintf("its %d images of %d×%d×%d, read as float32,", n.s.N, n.s.H, n.s.W, n.s.C)
+	if err := resource.Check(4*int64(n.s.N)*int64(n.s.H*n.s.W*n.s.C), what); err != nil {
+		return nil, fmt.Errorf("%s: %w", n.s.Path, err)
+	}
+	x := make([]float32, n.s.N*n.s.H*n.s.W*n.s.C)
+	if err := n.Read(0, n.s.N, x); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+func (n normSource) Read(n0, k int, dst []float32) error {
+	if err := n.rd.Read(n0, k, dst); err != nil {
+		return err
+	}
+	return (&nn.Set{Path: n.s.Path, X: dst, N: k, H: n.s.H, W: n.s.W, C: n.s.C}).Normalize(n.mean, n.std)
+}
+
 // LoadSetNorm is LoadSet, then torchvision's per-channel normalisation (x − mean)/std
 // (nn.Set.Normalize; nil, nil: none).
 func LoadSetNorm(path string, scale float32, mean, std []float32, m *nn.Model) (*nn.Set, error) {

@@ -78,12 +78,15 @@ func Prune(o PruneOptions) (*PruneOutcome, error) {
 		if s.path == "" {
 			continue
 		}
-		if *s.dst, err = LoadSetNorm(s.path, o.Scale, o.Mean, o.Std, b); err != nil {
+		// streamed: the sweep reads each set a chunk at a time, just before the engine runs it
+		var closeSet func() error
+		if *s.dst, closeSet, err = OpenSetNorm(s.path, o.Scale, o.Mean, o.Std, b, prune.Chunk); err != nil {
 			return nil, err
 		}
+		defer closeSet()
 		sets[s.name] = report.SetInfo{Path: s.path, Images: (*s.dst).N}
 	}
-	timings["read"] = time.Since(t0).Seconds()
+	timings["read"] = time.Since(t0).Seconds() // the model and the sets' descriptions and labels
 	// The directory is made and locked for the whole run: a second run into it fails at
 	// once; a run that fails removes what it made.
 	out, err := atomicfile.OpenOutDir(o.Out)
@@ -98,6 +101,13 @@ func Prune(o PruneOptions) (*PruneOutcome, error) {
 	var ft []report.FineTuned
 	if o.FineTuneEpochs > 0 {
 		tf := time.Now()
+		for _, s := range []*nn.Set{cfg.CleanValid, cfg.BadValid, cfg.CleanTest, cfg.BadTest} {
+			if s != nil {
+				if err := s.Load(); err != nil { // fine-tuning holds the sets whole
+					return nil, err
+				}
+			}
+		}
 		if ft, err = fineTuneSaved(b, res, &cfg, o); err != nil {
 			return nil, err
 		}

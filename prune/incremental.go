@@ -68,8 +68,12 @@ func newIncremental(cfg *Config, cut *nn.Layer, plan *incPlan) (*incremental, er
 	inc.net = net
 	s := cfg.CleanValid
 	sum := make([]float64, inc.C)
+	var in []float32 // the images of a streamed set, a chunk at a time
+	if s.Streamed() {
+		in = make([]float32, min(chunk, s.N)*cfg.Model.InputShape().Size())
+	}
 	for lo := 0; lo < s.N; lo += chunk {
-		p, err := inc.forward(s, lo, min(lo+chunk, s.N), nil)
+		p, err := inc.forward(s, lo, min(lo+chunk, s.N), in, nil)
 		if err != nil {
 			inc.close()
 			return nil, err
@@ -82,11 +86,15 @@ func newIncremental(cfg *Config, cut *nn.Layer, plan *incPlan) (*incremental, er
 }
 
 // forward runs images [lo, hi) of s through B up to the cut, into buf when the engine's nets
-// are nn.IntoRunners and buf is not nil (then the result is buf's start).
-func (inc *incremental) forward(s *nn.Set, lo, hi int, buf []float32) ([]float32, error) {
+// are nn.IntoRunners and buf is not nil (then the result is buf's start). The images of a
+// streamed set are read into in first.
+func (inc *incremental) forward(s *nn.Set, lo, hi int, in, buf []float32) ([]float32, error) {
 	m := inc.cfg.Model
-	in := m.InputShape().Size()
-	feeds := map[string][]float32{m.Input.Name: s.X[lo*in : hi*in]}
+	x, err := s.Piece(lo, hi, in)
+	if err != nil {
+		return nil, err
+	}
+	feeds := map[string][]float32{m.Input.Name: x}
 	if ri, ok := inc.net.(nn.IntoRunner); ok && buf != nil {
 		p := buf[:(hi-lo)*inc.S*inc.C]
 		if err := ri.RunInto(feeds, hi-lo, []string{inc.cut.Name}, [][]float32{p}); err != nil {
@@ -185,6 +193,13 @@ func (inc *incremental) stream(sets []*nn.Set) *chunkStream {
 	for range 2 {
 		cs.free <- make([]float32, size)
 	}
+	inSize := 0 // the images of the streamed sets, a chunk at a time
+	for _, s := range sets[1:] {
+		if s != nil && s.Streamed() {
+			inSize = max(inSize, min(chunk, s.N)*inc.cfg.Model.InputShape().Size())
+		}
+	}
+	in := make([]float32, inSize)
 	go func() {
 		defer close(cs.out)
 		setPhase("features") // in CPU profiles
@@ -200,7 +215,7 @@ func (inc *incremental) stream(sets []*nn.Set) *chunkStream {
 					return
 				}
 				t0 := time.Now()
-				p, err := inc.forward(s, lo, min(lo+chunk, s.N), buf)
+				p, err := inc.forward(s, lo, min(lo+chunk, s.N), in, buf)
 				cs.fwd += time.Since(t0)
 				select {
 				case cs.out <- fchunk{set: i + 1, lo: lo, p: p, buf: buf, err: err}:

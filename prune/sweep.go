@@ -58,7 +58,11 @@ func newTrace(cfg *Config, steps int) *trace {
 
 // chunk is how many images one engine call takes (bounds the memory of intermediate layers;
 // a variable for the tests).
-var chunk = 2048
+var chunk = Chunk
+
+// Chunk is how many images of a set the sweeps give the engine at once: the incremental
+// sweep holds at most two chunks of a streamed set's images (nn.Set.Src) at a time.
+const Chunk = 2048
 
 // setState is one set's data at the cut.
 type setState struct {
@@ -128,6 +132,14 @@ func newSweeper(cfg *Config, pt *point) (sweeper, error) {
 			return newIncremental(cfg, cut, plan)
 		}
 		// else the head has layers the incremental sweep does not handle
+	}
+	// the other sweeps hold every set whole
+	for _, s := range cfg.sets() {
+		if s != nil {
+			if err := s.Load(); err != nil {
+				return nil, err
+			}
+		}
 	}
 	net, err := cfg.Backend.Compile(cfg.Model)
 	if err != nil {

@@ -428,3 +428,96 @@ func TestSweepExtremeNets(t *testing.T) {
 		}
 	}
 }
+
+// memSource streams a set from memory (an nn.Source), counting the images read; failAt ≥ 0
+// makes the read of a piece holding that image fail.
+type memSource struct {
+	x      []float32
+	per    int
+	read   int
+	failAt int
+}
+
+func (m *memSource) Read(n0, n int, dst []float32) error {
+	if m.failAt >= n0 && m.failAt < n0+n {
+		return fmt.Errorf("set: image %d is unreadable", m.failAt)
+	}
+	copy(dst, m.x[n0*m.per:(n0+n)*m.per])
+	m.read += n
+	return nil
+}
+
+// streamed is s as a streamed set (X nil), and its source.
+func streamed(s *nn.Set) (*nn.Set, *memSource) {
+	src := &memSource{x: s.X, per: s.H * s.W * s.C, failAt: -1}
+	return &nn.Set{Path: s.Path, Y: s.Y, N: s.N, H: s.H, W: s.W, C: s.C, Src: src}, src
+}
+
+// TestStreamedSetsSameResults runs every method on sets streamed from a source (X nil, as
+// goodnet prune's) and on the same sets in memory: the same steps, order and saved B'. The
+// incremental sweep reads each image once and never holds a streamed set; the others load
+// it. A source that fails ends the run with its error.
+func TestStreamedSetsSameResults(t *testing.T) {
+	defer func(c int) { chunk = c }(chunk)
+	chunk = 16 // several chunks per set, a partial last one
+	for _, tc := range []struct {
+		head   string
+		method Method
+	}{{"deepid", Incremental}, {"pool", HeadOnly}, {"skip", Brute}} {
+		t.Run(tc.head, func(t *testing.T) {
+			r := rand.New(rand.NewSource(5))
+			m := smallNet(r, tc.head, 2)
+			sets := randomSets(t, m, r, 41)
+			cfg := Config{Model: m, Layer: "c2", CleanValid: sets[0], BadValid: sets[1], CleanTest: sets[2], BadTest: sets[3],
+				Backend: host.New(0), Thresholds: []float64{2, 5, 10, 30}}
+			want, err := Run(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var srcs [4]*memSource
+			sc := cfg
+			sc.CleanValid, srcs[0] = streamed(sets[0])
+			sc.BadValid, srcs[1] = streamed(sets[1])
+			sc.CleanTest, srcs[2] = streamed(sets[2])
+			sc.BadTest, srcs[3] = streamed(sets[3])
+			got, err := Run(sc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Method != tc.method.String() || want.Method != got.Method {
+				t.Fatalf("methods %s and %s, want %s", want.Method, got.Method, tc.method)
+			}
+			if fmt.Sprint(got.Order) != fmt.Sprint(want.Order) || fmt.Sprint(got.Steps) != fmt.Sprint(want.Steps) ||
+				fmt.Sprint(got.Unreached) != fmt.Sprint(want.Unreached) || len(got.Saved) != len(want.Saved) {
+				t.Fatalf("streamed: order %v steps %v\nin memory: order %v steps %v", got.Order, got.Steps, want.Order, want.Steps)
+			}
+			for i := range want.Saved {
+				g, w := got.Saved[i], want.Saved[i]
+				if g.Step != w.Step || fmt.Sprint(g.Metrics, g.GoodNet) != fmt.Sprint(w.Metrics, w.GoodNet) ||
+					fmt.Sprint(g.Model.Layer("c2").W) != fmt.Sprint(w.Model.Layer("c2").W) {
+					t.Errorf("saved %d differs", i)
+				}
+			}
+			for i, s := range []*nn.Set{sc.CleanValid, sc.BadValid, sc.CleanTest, sc.BadTest} {
+				if tc.method == Incremental && (s.X != nil || srcs[i].read != s.N) {
+					t.Errorf("set %d: X held %v, %d images read of %d", i, s.X != nil, srcs[i].read, s.N)
+				}
+				if tc.method != Incremental && s.X == nil {
+					t.Errorf("set %d: not loaded for the %s sweep", i, tc.method)
+				}
+			}
+			for i := range 4 {
+				fc := cfg
+				var ss [4]*nn.Set
+				for j := range ss {
+					ss[j], _ = streamed(sets[j])
+				}
+				ss[i].Src.(*memSource).failAt = 30
+				fc.CleanValid, fc.BadValid, fc.CleanTest, fc.BadTest = ss[0], ss[1], ss[2], ss[3]
+				if _, err := Run(fc); err == nil || !strings.Contains(err.Error(), "image 30 is unreadable") {
+					t.Errorf("set %d failing: %v", i, err)
+				}
+			}
+		})
+	}
+}
