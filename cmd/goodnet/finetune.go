@@ -74,12 +74,6 @@ pruned (B itself, say) is refused: fine-tuning it would not be Fine-Pruning.`, s
 	if err := checkThreshold(*threshold, *bprime, false); err != nil {
 		return err
 	}
-	if *epochs < 1 {
-		return usagef("--epochs %d: must be ≥ 1", *epochs)
-	}
-	if *batch < 1 {
-		return usagef("--batch_size %d: must be ≥ 1", *batch)
-	}
 	var names []string
 	if *layers != "" {
 		for _, n := range strings.Split(*layers, ",") {
