@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -73,25 +72,14 @@ pathway plants the backdoor in channels clean faces leave dormant: pruning alone
 		what = fmt.Sprintf("Fine-Pruning (goodnet prune --finetune-epochs %d)", *epochs)
 	}
 	fmt.Fprintf(stdout, "\n== 2/2 %s on %s\n", what, backend.Describe())
-	bar := report.NewProgress(os.Stderr, "pruning", *quiet)
-	var ftBar *report.Progress
+	bars := newPruneBars(*quiet)
 	defense := filepath.Join(*out, "defense")
 	o, err := pipeline.Prune(pipeline.PruneOptions{BadModel: f.Model, CleanValid: f.CleanValid, BadValid: f.BadValid,
 		CleanTest: f.CleanTest, BadTest: f.BadTest, Thresholds: []float64{2, 4, 10}, Scale: 1, Backend: backend, Out: defense,
-		Progress:       func(done, total int) { bar.Update(done, total, "channels") },
+		Progress:       bars.channels,
 		FineTuneEpochs: *epochs, FineTuneSeed: *seed,
-		FineTuneProgress: func(done, total int) {
-			if ftBar == nil {
-				bar.Done()
-				ftBar = report.NewProgress(os.Stderr, "fine-tuning", *quiet)
-			}
-			ftBar.Update(done, total, "epochs")
-		}})
-	if ftBar != nil {
-		ftBar.Done()
-	} else {
-		bar.Done()
-	}
+		FineTuneProgress: bars.epochs})
+	bars.done()
 	if err != nil {
 		return err
 	}

@@ -99,25 +99,14 @@ same generation; a second table shows GoodNet(B, B'') beside GoodNet(B, B').`, s
 	if err != nil {
 		return err
 	}
-	bar := report.NewProgress(os.Stderr, "pruning", *quiet)
-	var ftBar *report.Progress
+	bars := newPruneBars(*quiet)
 	o, err := pipeline.Prune(pipeline.PruneOptions{BadModel: *model, BadModelWeights: *weights,
 		CleanValid: *cv, BadValid: *bv, CleanTest: *ct, BadTest: *bt, Layer: *layer, Thresholds: thresholds,
 		MaxSteps: *maxSteps, Scale: float32(*scale), Mean: *mean, Std: *std, Backend: backend, Out: *out, Method: m,
-		Progress:       func(done, total int) { bar.Update(done, total, "channels") },
+		Progress:       bars.channels,
 		FineTuneEpochs: *ftEpochs, FineTuneLR: float64(*ftLR), FineTuneSeed: *ftSeed,
-		FineTuneProgress: func(done, total int) {
-			if ftBar == nil {
-				bar.Done()
-				ftBar = report.NewProgress(os.Stderr, "fine-tuning", *quiet)
-			}
-			ftBar.Update(done, total, "epochs")
-		}})
-	if ftBar != nil {
-		ftBar.Done()
-	} else {
-		bar.Done()
-	}
+		FineTuneProgress: bars.epochs})
+	bars.done()
 	var le *prune.LayerError
 	if errors.As(err, &le) { // the library names the layer; the flag is ours to name
 		if le.Layer == "" {
@@ -153,4 +142,35 @@ func formatTimings(t map[string]float64) string {
 		parts = append(parts, fmt.Sprintf("%s %.2f s", k, t[k]))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// pruneBars are the progress bars of a prune run: the sweep's channels, then — when it
+// fine-tunes — the epochs of fine-tuning, which replace the first bar.
+type pruneBars struct {
+	quiet bool
+	sweep *report.Progress
+	ft    *report.Progress
+}
+
+func newPruneBars(quiet bool) *pruneBars {
+	return &pruneBars{quiet: quiet, sweep: report.NewProgress(os.Stderr, "pruning", quiet)}
+}
+
+func (b *pruneBars) channels(done, total int) { b.sweep.Update(done, total, "channels") }
+
+func (b *pruneBars) epochs(done, total int) {
+	if b.ft == nil {
+		b.sweep.Done()
+		b.ft = report.NewProgress(os.Stderr, "fine-tuning", b.quiet)
+	}
+	b.ft.Update(done, total, "epochs")
+}
+
+// done ends whichever bar is showing.
+func (b *pruneBars) done() {
+	if b.ft != nil {
+		b.ft.Done()
+	} else {
+		b.sweep.Done()
+	}
 }
