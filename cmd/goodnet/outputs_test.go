@@ -437,17 +437,7 @@ func TestConcurrentRuns(t *testing.T) {
 	bin := buildGoodnet(t)
 	e := newPruneEnv(t, 2000)
 	out := filepath.Join(e.dir, "out")
-	first := exec.Command(bin, e.args(out, variants[0])...)
-	var stderr bytes.Buffer
-	first.Stdout, first.Stderr = io.Discard, &stderr
-	if err := first.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { first.Wait(); close(done) }()
-	if !waitLocked(t, out, done) {
-		t.Fatalf("the first run ended before it locked %s: %s", out, stderr.String())
-	}
+	first, stderr, done := startLocked(t, bin, out, nil, e.args(out, variants[0])...)
 	// Freeze it while it holds the lock: whatever the machine's load, the second run meets it.
 	first.Process.Signal(syscall.SIGSTOP)
 	second := runBinary(t, bin, time.Minute, nil, e.args(out, variants[1])...)
@@ -469,18 +459,14 @@ func TestConcurrentRuns(t *testing.T) {
 	}
 }
 
-// GOODNET_SIGQUIT=dump leaves SIGQUIT to Go's runtime: a stack dump for a run that hangs.
-func TestSIGQUITDump(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	bin := buildGoodnet(t)
-	e := newPruneEnv(t, 2000)
-	out := filepath.Join(e.dir, "out")
-	cmd := exec.Command(bin, e.args(out, variants[0])...)
-	cmd.Env = append(os.Environ(), "GOODNET_SIGQUIT=dump")
-	var stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
+// startLocked starts the binary with args (and extra environment) and waits until it holds
+// out's lock; done closes when it exits. stderr collects its standard error.
+func startLocked(t *testing.T, bin, out string, env []string, args ...string) (*exec.Cmd, *bytes.Buffer, chan struct{}) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	stderr := new(bytes.Buffer)
+	cmd.Stdout, cmd.Stderr = io.Discard, stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -489,6 +475,18 @@ func TestSIGQUITDump(t *testing.T) {
 	if !waitLocked(t, out, done) {
 		t.Fatalf("the run ended before it locked %s: %s", out, stderr.String())
 	}
+	return cmd, stderr, done
+}
+
+// GOODNET_SIGQUIT=dump leaves SIGQUIT to Go's runtime: a stack dump for a run that hangs.
+func TestSIGQUITDump(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := buildGoodnet(t)
+	e := newPruneEnv(t, 2000)
+	out := filepath.Join(e.dir, "out")
+	cmd, stderr, done := startLocked(t, bin, out, []string{"GOODNET_SIGQUIT=dump"}, e.args(out, variants[0])...)
 	cmd.Process.Signal(syscall.SIGQUIT)
 	<-done
 	if code := cmd.ProcessState.ExitCode(); code != 2 || !strings.Contains(stderr.String(), "goroutine ") {
