@@ -72,9 +72,6 @@ before and after); with --manifest, in its order, models without outputs "missin
 	if err != nil {
 		return usagef("--shard %v", err)
 	}
-	if *ftEpochs < 0 {
-		return usagef("--finetune-epochs %d: must be ≥ 0", *ftEpochs)
-	}
 	m, err := audit.ReadManifest(*manifest, true)
 	if err != nil {
 		return err

@@ -50,9 +50,6 @@ pathway plants the backdoor in channels clean faces leave dormant: pruning alone
 	if err != nil {
 		return usagef("--attack: %v", err)
 	}
-	if *epochs < 0 {
-		return usagef("--finetune-epochs %d: must be ≥ 0", *epochs)
-	}
 	if err := atomicfile.CheckOutDir(*out); err != nil {
 		return err
 	}

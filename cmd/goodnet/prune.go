@@ -83,9 +83,6 @@ same generation; a second table shows GoodNet(B, B'') beside GoodNet(B, B').`, s
 	if *maxSteps < 0 {
 		return usagef("--max-steps %d: must be ≥ 0", *maxSteps)
 	}
-	if *ftEpochs < 0 {
-		return usagef("--finetune-epochs %d: must be ≥ 0", *ftEpochs)
-	}
 	var m prune.Method
 	switch *method {
 	case "incremental":
